@@ -1,0 +1,16 @@
+//! JSON routes. Handlers take guards and return data; they never parse tokens or write SQL.
+
+mod health;
+mod users;
+
+use rocket::Route;
+
+/// Routes mounted under `/api`.
+pub fn routes() -> Vec<Route> {
+    users::routes()
+}
+
+/// JSON routes mounted at the root (`/health`, `/ready`).
+pub fn root_routes() -> Vec<Route> {
+    health::routes()
+}

@@ -1,0 +1,63 @@
+//! From verified claims to the local user row.
+
+use crate::clerk::backend_api::BackendApiError;
+use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
+use crate::clerk::Clerk;
+use crate::db::AnyPool;
+use crate::error::ApiError;
+use crate::users::{self, SeenUser, User};
+
+const ADD_EMAIL_CLAIM: &str = "the session token has no email claim. In the Clerk dashboard, open \
+    Sessions > Customize session token and add {\"email\": \"{{user.primary_email_address}}\"}, \
+    or set CLERK_SECRET_KEY on this server so that it can look the email up";
+
+/// The user row for `session`: read, and written only when something changed.
+pub async fn resolve(
+    pool: &AnyPool,
+    clerk: &Clerk,
+    session: &SessionClaims,
+) -> Result<User, ApiError> {
+    let existing = users::find_by_clerk_id(pool, &session.user_id).await?;
+    let email = match (&session.email, &existing) {
+        (Some(email), _) => email.clone(),
+        (None, Some(user)) if !user.email.is_empty() => user.email.clone(),
+        (None, _) => email_from_backend_api(clerk, &session.user_id).await?,
+    };
+    let seen = SeenUser {
+        clerk_id: &session.user_id,
+        email: &email,
+        role: session.role.as_deref(),
+        now: now(),
+    };
+    match existing {
+        Some(user) if user.is_current(&seen) => Ok(user),
+        _ => Ok(users::record_seen(pool, &seen).await?),
+    }
+}
+
+async fn email_from_backend_api(clerk: &Clerk, user_id: &str) -> Result<String, ApiError> {
+    let Some(api) = &clerk.backend_api else {
+        return Err(AuthError::new(Reason::EmailClaimMissing, ADD_EMAIL_CLAIM).into());
+    };
+    match api.user(user_id).await {
+        Ok(user) => user.primary_email().map(str::to_owned).ok_or_else(|| {
+            AuthError::new(
+                Reason::EmailClaimMissing,
+                "this Clerk user has no email address",
+            )
+            .into()
+        }),
+        Err(BackendApiError::UserNotFound(_)) => {
+            Err(AuthError::new(Reason::UserNotFound, "Clerk has no such user (deleted?)").into())
+        }
+        Err(e) => {
+            rocket::error!("looking up {user_id} in the Backend API: {e}");
+            Err(ApiError::Unavailable {
+                code: "backend-api-unavailable",
+                message: "the user's email could not be looked up at Clerk; try again shortly"
+                    .into(),
+                retry_after: 5,
+            })
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The few Backend API calls this app makes, with the secret key.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Answers larger than this are refused (a user object is a few KiB).
+const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendApiError {
+    #[error("the Backend API has no user {0}")]
+    UserNotFound(String),
+    #[error("the Backend API refused the secret key (CLERK_SECRET_KEY belongs to no instance, or was revoked)")]
+    SecretKeyInvalid,
+    #[error("the Backend API could not be used: {0}")]
+    Unavailable(String),
+}
+
+/// A Clerk user as the Backend API returns it; only the fields this app reads.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct BackendUser {
+    pub id: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub primary_email_address_id: Option<String>,
+    #[serde(default)]
+    pub email_addresses: Vec<EmailAddress>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct EmailAddress {
+    pub id: String,
+    pub email_address: String,
+}
+
+impl BackendUser {
+    /// The primary email address, else the first one.
+    pub fn primary_email(&self) -> Option<&str> {
+        let primary = self
+            .primary_email_address_id
+            .as_deref()
+            .and_then(|id| self.email_addresses.iter().find(|e| e.id == id));
+        primary
+            .or(self.email_addresses.first())
+            .map(|e| e.email_address.as_str())
+    }
+}
+
+/// A Backend API client: a base URL and a secret key, with a short cache of user lookups so that
+/// concurrent first requests of one user make one call.
+pub struct BackendApi {
+    http: reqwest::Client,
+    api_url: String,
+    secret_key: String,
+    users: moka::future::Cache<String, BackendUser>,
+}
+
+impl BackendApi {
+    pub fn new(http: reqwest::Client, api_url: &str, secret_key: &str) -> Self {
+        BackendApi {
+            http,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            secret_key: secret_key.to_owned(),
+            users: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    /// `GET /v1/users/{id}`, cached for a minute.
+    pub async fn user(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
+        self.users
+            .try_get_with(user_id.to_owned(), self.fetch_user(user_id))
+            .await
+            .map_err(|e| (*e).clone())
+    }
+
+    async fn fetch_user(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
+        // Clerk user ids are `user_` + base62; anything else cannot be a path segment we send.
+        if !user_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(BackendApiError::UserNotFound(user_id.to_owned()));
+        }
+        let url = format!("{}/v1/users/{user_id}", self.api_url);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
+        let status = response.status();
+        let body = read_capped(response).await?;
+        match status.as_u16() {
+            200..=299 => serde_json::from_slice(&body)
+                .map_err(|e| BackendApiError::Unavailable(format!("unexpected user object: {e}"))),
+            404 => Err(BackendApiError::UserNotFound(user_id.to_owned())),
+            401 | 403 => Err(BackendApiError::SecretKeyInvalid),
+            _ => Err(BackendApiError::Unavailable(format!("answered {status}"))),
+        }
+    }
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, BackendApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BackendApiError::Unavailable(format!("reading failed: {e}")))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(BackendApiError::Unavailable("response too large".into()));
+        }
+    }
+    Ok(body)
+}

@@ -1,0 +1,382 @@
+//! The key store: a fixed PEM key, or the instance's JWKS fetched, cached and refreshed.
+//!
+//! Refresh policy, beyond Clerk's SDK (spec §9.4): the set is fetched at launch and then when it
+//! is older than the cache time (in the background, while the old set keeps serving); a failed
+//! refresh keeps the last good set; only one fetch runs at a time; a token with an unknown `kid`
+//! triggers at most one refetch per cooldown; with no keys at all, attempts are spaced by
+//! [`RETRY_WITHOUT_KEYS`] and requests get 503 with `Retry-After` meanwhile.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+
+/// The most a JWKS response may weigh; Clerk's holds one or two keys (about 1 KiB).
+pub const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The least time between two fetch attempts while no key is known.
+pub const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    /// No key can be had right now (the JWKS never loaded).
+    Unavailable { message: String, retry_after: u64 },
+    /// Keys are loaded but none has the token's `kid`.
+    UnknownKid(String),
+}
+
+/// Where a JWKS can be fetched: the frontend API's public URL, or the Backend API with the secret key.
+#[derive(Debug, Clone)]
+pub struct JwksSource {
+    pub url: String,
+    pub bearer: Option<String>,
+}
+
+pub struct KeyStore {
+    inner: Inner,
+}
+
+enum Inner {
+    /// `CLERK_JWT_KEY` or the local-mode key: the token's `kid` is not matched (as Clerk's SDK).
+    Fixed(Arc<DecodingKey>),
+    Remote(Remote),
+}
+
+struct Remote {
+    sources: Vec<JwksSource>,
+    http: reqwest::Client,
+    cache_for: Duration,
+    cooldown: Duration,
+    state: RwLock<Cache>,
+    fetch_lock: rocket::tokio::sync::Mutex<()>,
+    refreshing: AtomicBool,
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: HashMap<String, Arc<DecodingKey>>,
+    fetched_at: Option<Instant>,
+    last_attempt: Option<Instant>,
+    last_kid_refetch: Option<Instant>,
+    last_error: Option<String>,
+    /// Counts fetch attempts, so that a waiter can tell that one finished while it waited.
+    attempts: u64,
+}
+
+/// What the store holds, for `/ready` and diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    pub key_ids: Vec<String>,
+    pub age: Option<Duration>,
+    pub last_error: Option<String>,
+}
+
+impl KeyStore {
+    pub fn fixed(key: DecodingKey) -> Self {
+        KeyStore {
+            inner: Inner::Fixed(Arc::new(key)),
+        }
+    }
+
+    pub fn remote(
+        sources: Vec<JwksSource>,
+        http: reqwest::Client,
+        cache_for: Duration,
+        cooldown: Duration,
+    ) -> Self {
+        KeyStore {
+            inner: Inner::Remote(Remote {
+                sources,
+                http,
+                cache_for,
+                cooldown,
+                state: RwLock::new(Cache::default()),
+                fetch_lock: rocket::tokio::sync::Mutex::new(()),
+                refreshing: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn is_remote(&self) -> bool {
+        matches!(self.inner, Inner::Remote(_))
+    }
+
+    /// The key for a token's `kid`.
+    pub async fn key_for(
+        self: &Arc<Self>,
+        kid: Option<&str>,
+    ) -> Result<Arc<DecodingKey>, KeyError> {
+        let remote = match &self.inner {
+            Inner::Fixed(key) => return Ok(key.clone()),
+            Inner::Remote(remote) => remote,
+        };
+        let Some(kid) = kid else {
+            return Err(KeyError::UnknownKid("the token has no kid header".into()));
+        };
+        let (found, stale, empty, attempts) = {
+            let cache = remote.read();
+            let stale = cache
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= remote.cache_for);
+            (
+                cache.keys.get(kid).cloned(),
+                stale,
+                cache.keys.is_empty(),
+                cache.attempts,
+            )
+        };
+        if let Some(key) = found {
+            if stale {
+                self.refresh_in_background();
+            }
+            return Ok(key);
+        }
+        if empty {
+            // Nothing loaded yet: try now, but never more often than RETRY_WITHOUT_KEYS.
+            let wait = remote
+                .read()
+                .last_attempt
+                .map(|at| RETRY_WITHOUT_KEYS.saturating_sub(at.elapsed()));
+            if wait.is_none_or(|w| w.is_zero()) {
+                remote.refresh(attempts).await;
+            }
+        } else {
+            // An unknown kid may mean a rotation: refetch, at most once per cooldown.
+            let may_refetch = {
+                let mut cache = remote.write();
+                let allowed = cache
+                    .last_kid_refetch
+                    .is_none_or(|at| at.elapsed() >= remote.cooldown);
+                if allowed {
+                    cache.last_kid_refetch = Some(Instant::now());
+                }
+                allowed
+            };
+            if may_refetch {
+                remote.refresh(attempts).await;
+            }
+        }
+        let cache = remote.read();
+        if let Some(key) = cache.keys.get(kid) {
+            return Ok(key.clone());
+        }
+        if cache.keys.is_empty() {
+            let retry_after = cache
+                .last_attempt
+                .map(|at| {
+                    RETRY_WITHOUT_KEYS
+                        .saturating_sub(at.elapsed())
+                        .as_secs()
+                        .max(1)
+                })
+                .unwrap_or(1);
+            return Err(KeyError::Unavailable {
+                message:
+                    "the signing keys of the Clerk instance could not be loaded; try again shortly"
+                        .into(),
+                retry_after,
+            });
+        }
+        // Deliberately not listing the known kids (as Clerk's SDK).
+        Err(KeyError::UnknownKid(
+            "no signing key of this instance has the token's kid (a token from another Clerk instance?)".into(),
+        ))
+    }
+
+    /// Fetches the JWKS now (a launch warm-up); failures are logged and kept for `/ready`.
+    pub async fn warm_up(&self) {
+        if let Inner::Remote(remote) = &self.inner {
+            let attempts = remote.read().attempts;
+            remote.refresh(attempts).await;
+        }
+    }
+
+    fn refresh_in_background(self: &Arc<Self>) {
+        let Inner::Remote(remote) = &self.inner else {
+            return;
+        };
+        if remote.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = Arc::clone(self);
+        rocket::tokio::spawn(async move {
+            if let Inner::Remote(remote) = &store.inner {
+                let attempts = remote.read().attempts;
+                remote.refresh(attempts).await;
+                remote.refreshing.store(false, Ordering::Release);
+            }
+        });
+    }
+
+    pub fn status(&self) -> KeyStatus {
+        match &self.inner {
+            Inner::Fixed(_) => KeyStatus {
+                key_ids: vec!["pem".into()],
+                age: None,
+                last_error: None,
+            },
+            Inner::Remote(remote) => {
+                let cache = remote.read();
+                let mut key_ids: Vec<String> = cache.keys.keys().cloned().collect();
+                key_ids.sort();
+                KeyStatus {
+                    key_ids,
+                    age: cache.fetched_at.map(|at| at.elapsed()),
+                    last_error: cache.last_error.clone(),
+                }
+            }
+        }
+    }
+
+    pub fn has_keys(&self) -> bool {
+        !self.status().key_ids.is_empty()
+    }
+}
+
+impl Remote {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        self.state
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
+        self.state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Fetches once, unless another caller finished a fetch since `seen_attempts` was read.
+    async fn refresh(&self, seen_attempts: u64) {
+        let _only_one = self.fetch_lock.lock().await;
+        if self.read().attempts != seen_attempts {
+            return;
+        }
+        let result = self.fetch().await;
+        let mut cache = self.write();
+        cache.attempts += 1;
+        cache.last_attempt = Some(Instant::now());
+        match result {
+            Ok(keys) => {
+                cache.keys = keys;
+                cache.fetched_at = Some(Instant::now());
+                cache.last_error = None;
+            }
+            Err(error) => {
+                rocket::warn!(
+                    "JWKS refresh failed (keeping {} cached keys): {error}",
+                    cache.keys.len()
+                );
+                cache.last_error = Some(error);
+            }
+        }
+    }
+
+    async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+        let mut errors = Vec::new();
+        for source in &self.sources {
+            match fetch_jwks(&self.http, source).await {
+                Ok(keys) => return Ok(keys),
+                Err(e) => errors.push(format!("{}: {e}", source.url)),
+            }
+        }
+        Err(errors.join("; "))
+    }
+}
+
+#[derive(Deserialize)]
+struct JwksDocument {
+    keys: Vec<serde_json::Value>,
+}
+
+async fn fetch_jwks(
+    http: &reqwest::Client,
+    source: &JwksSource,
+) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    let mut request = http.get(&source.url).header("accept", "application/json");
+    if let Some(token) = &source.bearer {
+        request = request.bearer_auth(token);
+    }
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("answered {}", response.status()));
+    }
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_JWKS_BYTES as u64)
+    {
+        return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading failed: {e}"))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_JWKS_BYTES {
+            return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
+        }
+    }
+    parse_jwks(&body)
+}
+
+/// Parses a JWKS document, each entry on its own: one odd key does not discard the rest.
+pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    let document: JwksDocument =
+        serde_json::from_slice(body).map_err(|e| format!("not a JWKS document: {e}"))?;
+    let mut keys = HashMap::new();
+    for entry in document.keys {
+        match usable_key(entry) {
+            Ok((kid, key)) => {
+                keys.insert(kid, Arc::new(key));
+            }
+            Err(why) => rocket::debug!("skipping a JWKS entry: {why}"),
+        }
+    }
+    if keys.is_empty() {
+        return Err("the JWKS holds no usable RS256 signing key".into());
+    }
+    Ok(keys)
+}
+
+fn usable_key(entry: serde_json::Value) -> Result<(String, DecodingKey), String> {
+    let jwk: Jwk = serde_json::from_value(entry).map_err(|e| e.to_string())?;
+    let kid = jwk.common.key_id.clone().ok_or("no kid")?;
+    if !matches!(jwk.algorithm, AlgorithmParameters::RSA(_)) {
+        return Err(format!("{kid}: not an RSA key"));
+    }
+    if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
+        return Err(format!("{kid}: not a signing key"));
+    }
+    if matches!(jwk.common.key_algorithm, Some(alg) if alg != KeyAlgorithm::RS256) {
+        return Err(format!("{kid}: not an RS256 key"));
+    }
+    let key = DecodingKey::from_jwk(&jwk).map_err(|e| format!("{kid}: {e}"))?;
+    Ok((kid, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_odd_entry_does_not_discard_the_rest() {
+        let body = br#"{"keys":[
+            {"kty":"EC","kid":"ec","crv":"P-256","x":"AAAA","y":"AAAA"},
+            {"kty":"RSA","kid":"bad","n":"!!!","e":"AQAB"},
+            {"kty":"RSA","kid":"enc","use":"enc","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"},
+            {"kty":"RSA","kid":"good","alg":"RS256","use":"sig","n":"sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw","e":"AQAB"}
+        ]}"#;
+        let keys = parse_jwks(body).unwrap();
+        assert_eq!(keys.keys().collect::<Vec<_>>(), vec!["good"]);
+        assert!(parse_jwks(br#"{"keys":[]}"#).is_err());
+        assert!(parse_jwks(b"<html>").is_err());
+    }
+}

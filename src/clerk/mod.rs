@@ -1,0 +1,85 @@
+//! Clerk's protocol: keys, session tokens, the Backend API. Nothing here knows Rocket's routing.
+
+pub mod backend_api;
+pub mod keys;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{ClerkConfig, Mode};
+use crate::local::LocalIssuer;
+use backend_api::BackendApi;
+use keys::{JwksSource, KeyStore};
+use token::{Rules, Verifier};
+
+/// Timeouts for every call to Clerk: a slow Clerk must not hold requests for long.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(5))
+        .user_agent(concat!("clerk-rocket/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("an HTTP client with only timeouts set")
+}
+
+/// Everything the app needs to authenticate requests, built once from the settings.
+pub struct Clerk {
+    pub config: ClerkConfig,
+    pub verifier: Verifier,
+    pub backend_api: Option<BackendApi>,
+    pub local: Option<LocalIssuer>,
+}
+
+impl Clerk {
+    pub fn new(config: ClerkConfig) -> Result<Self, String> {
+        let http = http_client();
+        let local = match config.mode {
+            Mode::Local => Some(
+                LocalIssuer::load_or_create(&config.local_key_file).map_err(|e| e.to_string())?,
+            ),
+            Mode::Clerk => None,
+        };
+        let keys = if let Some(local) = &local {
+            KeyStore::fixed(local.decoding_key())
+        } else if let Some(pem) = &config.jwt_key_pem {
+            let key = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes())
+                .map_err(|e| format!("CLERK_JWT_KEY: {e}"))?;
+            KeyStore::fixed(key)
+        } else {
+            let mut sources = vec![JwksSource {
+                url: config.instance.jwks_url.clone(),
+                bearer: None,
+            }];
+            if let Some(secret) = &config.secret_key {
+                // The Backend API's copy of the same keys, for when the frontend API is unreachable.
+                sources.push(JwksSource {
+                    url: format!("{}/v1/jwks", config.api_url),
+                    bearer: Some(secret.clone()),
+                });
+            }
+            KeyStore::remote(
+                sources,
+                http.clone(),
+                Duration::from_secs(config.jwks_cache_secs),
+                Duration::from_secs(config.jwks_cooldown_secs),
+            )
+        };
+        let rules = Rules {
+            issuer: config.instance.issuer.clone(),
+            audience: config.audience.clone(),
+            authorized_parties: config.authorized_parties.clone(),
+            clock_skew_secs: config.clock_skew_secs,
+        };
+        let backend_api = match (&config.secret_key, config.mode) {
+            (Some(secret), Mode::Clerk) => Some(BackendApi::new(http, &config.api_url, secret)),
+            _ => None,
+        };
+        Ok(Clerk {
+            verifier: Verifier::new(Arc::new(keys), rules),
+            backend_api,
+            local,
+            config,
+        })
+    }
+}

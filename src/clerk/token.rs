@@ -1,0 +1,456 @@
+//! Turning a session token string into verified [`SessionClaims`], or a precise [`AuthError`].
+//!
+//! The order follows Clerk's backend SDK (`clerk-auth-spec.md` §2): decode, header checks, key,
+//! signature, then claims, so that no claim check runs on an unverified token. Where the SDK is
+//! lax we are strict: RS256 only, an exact `iss`, `sid` required, `sts: pending` refused.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use super::keys::{KeyError, KeyStore};
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Why a request is not signed in. The codes are Clerk's reason names where Clerk has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    SessionTokenMissing,
+    TokenInvalid,
+    TokenInvalidAlgorithm,
+    TokenInvalidSignature,
+    TokenExpired,
+    TokenNotActiveYet,
+    TokenIatInTheFuture,
+    TokenInvalidAuthorizedParties,
+    /// Our addition: Clerk's SDK does not check `iss`.
+    TokenInvalidIssuer,
+    TokenVerificationFailed,
+    TokenTypeMismatch,
+    /// Our addition: `sts: pending` (Clerk's SDK treats it as signed out).
+    SessionPending,
+    JwkKidMismatch,
+    JwkRemoteFailedToLoad,
+    /// Our addition: the token is valid but carries no `email` and none could be found.
+    EmailClaimMissing,
+    /// Our addition: the Backend API does not know the token's user.
+    UserNotFound,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::SessionTokenMissing => "session-token-missing",
+            Reason::TokenInvalid => "token-invalid",
+            Reason::TokenInvalidAlgorithm => "token-invalid-algorithm",
+            Reason::TokenInvalidSignature => "token-invalid-signature",
+            Reason::TokenExpired => "token-expired",
+            Reason::TokenNotActiveYet => "token-not-active-yet",
+            Reason::TokenIatInTheFuture => "token-iat-in-the-future",
+            Reason::TokenInvalidAuthorizedParties => "token-invalid-authorized-parties",
+            Reason::TokenInvalidIssuer => "token-invalid-issuer",
+            Reason::TokenVerificationFailed => "token-verification-failed",
+            Reason::TokenTypeMismatch => "token-type-mismatch",
+            Reason::SessionPending => "session-pending",
+            Reason::JwkKidMismatch => "jwk-kid-mismatch",
+            Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
+            Reason::EmailClaimMissing => "email-claim-missing",
+            Reason::UserNotFound => "user-not-found",
+        }
+    }
+
+    /// Every reason, for documentation and tests.
+    pub const ALL: [Reason; 16] = [
+        Reason::SessionTokenMissing,
+        Reason::TokenInvalid,
+        Reason::TokenInvalidAlgorithm,
+        Reason::TokenInvalidSignature,
+        Reason::TokenExpired,
+        Reason::TokenNotActiveYet,
+        Reason::TokenIatInTheFuture,
+        Reason::TokenInvalidAuthorizedParties,
+        Reason::TokenInvalidIssuer,
+        Reason::TokenVerificationFailed,
+        Reason::TokenTypeMismatch,
+        Reason::SessionPending,
+        Reason::JwkKidMismatch,
+        Reason::JwkRemoteFailedToLoad,
+        Reason::EmailClaimMissing,
+        Reason::UserNotFound,
+    ];
+}
+
+/// A refused token: the reason, a message safe to show the client, and for key outages how long
+/// to wait before retrying.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} ({message})", reason.code())]
+pub struct AuthError {
+    pub reason: Reason,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl AuthError {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        AuthError {
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+fn fail<T>(reason: Reason, message: impl Into<String>) -> Result<T, AuthError> {
+    Err(AuthError::new(reason, message))
+}
+
+/// The verified contents of a Clerk session token that this app uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionClaims {
+    /// `sub`: the Clerk user id (`user_…`).
+    pub user_id: String,
+    /// `sid`: the Clerk session id (`sess_…`).
+    pub session_id: String,
+    pub issuer: String,
+    pub authorized_party: Option<String>,
+    pub issued_at: Option<i64>,
+    pub expires_at: i64,
+    /// The `email` custom claim, when the session token was customised to carry it.
+    pub email: Option<String>,
+    /// `metadata.role` (public metadata through session token customisation) or a top-level `role`.
+    pub role: Option<String>,
+    /// Every claim, for features that need more.
+    pub claims: Map<String, Value>,
+}
+
+/// What a token must satisfy besides its signature.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub issuer: String,
+    pub audience: Option<String>,
+    pub authorized_parties: Vec<String>,
+    pub clock_skew_secs: u64,
+}
+
+/// Verifies session tokens against a key store and [`Rules`].
+pub struct Verifier {
+    keys: Arc<KeyStore>,
+    rules: Rules,
+    validation: Validation,
+}
+
+const SESSION_CATEGORIES: [&str; 2] = ["cl_B7d4PD111AAA", "cl_I7d4PD111III"];
+
+impl Verifier {
+    pub fn new(keys: Arc<KeyStore>, rules: Rules) -> Self {
+        // jsonwebtoken checks the signature only; every claim is checked below with Clerk's
+        // exact inequalities and our skew (its own default leeway is 60 s).
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        Verifier {
+            keys,
+            rules,
+            validation,
+        }
+    }
+
+    pub fn keys(&self) -> &Arc<KeyStore> {
+        &self.keys
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<SessionClaims, AuthError> {
+        self.verify_at(token, now()).await
+    }
+
+    /// Verifies `token` as of the unix time `now`.
+    pub async fn verify_at(&self, token: &str, now: i64) -> Result<SessionClaims, AuthError> {
+        let header = inspect_header(token)?;
+        let key = self
+            .keys
+            .key_for(header.kid.as_deref())
+            .await
+            .map_err(|e| match e {
+                KeyError::Unavailable {
+                    message,
+                    retry_after,
+                } => AuthError {
+                    reason: Reason::JwkRemoteFailedToLoad,
+                    message,
+                    retry_after: Some(retry_after),
+                },
+                KeyError::UnknownKid(message) => AuthError::new(Reason::JwkKidMismatch, message),
+            })?;
+        let data = jsonwebtoken::decode::<Value>(token, &key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::InvalidSignature => AuthError::new(
+                    Reason::TokenInvalidSignature,
+                    "the token's signature does not match the instance's signing key",
+                ),
+                ErrorKind::InvalidAlgorithm => AuthError::new(
+                    Reason::TokenInvalidAlgorithm,
+                    "only RS256 tokens are accepted",
+                ),
+                _ => AuthError::new(
+                    Reason::TokenInvalid,
+                    "the token's payload is not a JSON object",
+                ),
+            }
+        })?;
+        match data.claims {
+            Value::Object(claims) => check_claims(claims, &self.rules, now),
+            _ => fail(
+                Reason::TokenInvalid,
+                "the token's payload is not a JSON object",
+            ),
+        }
+    }
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The header fields that decide how a token is verified.
+#[derive(Debug)]
+pub struct TokenHeader {
+    pub kid: Option<String>,
+}
+
+/// Shape, size, `typ`, `cat` and `alg` checks, before any key is looked up.
+pub fn inspect_header(token: &str) -> Result<TokenHeader, AuthError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return fail(Reason::TokenInvalid, "the token is longer than 8 KiB");
+    }
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 || parts[0].is_empty() || parts[1].is_empty() {
+        return fail(
+            Reason::TokenInvalid,
+            "the token is not a JWT (expected three dot-separated parts)",
+        );
+    }
+    let header: Map<String, Value> = decode_segment(parts[0]).ok_or_else(|| {
+        AuthError::new(
+            Reason::TokenInvalid,
+            "the token's header is not base64url JSON",
+        )
+    })?;
+    match header.get("typ") {
+        None => {}
+        Some(Value::String(t)) if t == "JWT" => {}
+        Some(Value::String(t)) if t == "at+jwt" || t == "application/at+jwt" => {
+            return fail(
+                Reason::TokenTypeMismatch,
+                "OAuth access tokens are not session tokens",
+            );
+        }
+        Some(_) => return fail(Reason::TokenInvalid, "the token's typ header must be JWT"),
+    }
+    if let Some(cat) = header.get("cat") {
+        if !cat
+            .as_str()
+            .is_some_and(|c| SESSION_CATEGORIES.contains(&c))
+        {
+            return fail(
+                Reason::TokenTypeMismatch,
+                "this is not a session token (JWT template or machine token); send the session token",
+            );
+        }
+    }
+    match header.get("alg").and_then(Value::as_str) {
+        Some("RS256") => {}
+        _ => {
+            return fail(
+                Reason::TokenInvalidAlgorithm,
+                "only RS256 tokens are accepted",
+            )
+        }
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => {
+            return fail(
+                Reason::TokenInvalid,
+                "the token's kid header must be a string",
+            )
+        }
+    };
+    Ok(TokenHeader { kid })
+}
+
+/// Decodes the payload without verifying it: only for choosing between cookies, never to trust.
+pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
+    let mut parts = token.split('.');
+    parts.next()?;
+    decode_segment(parts.next()?)
+}
+
+fn decode_segment(segment: &str) -> Option<Map<String, Value>> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn check_claims(
+    claims: Map<String, Value>,
+    rules: &Rules,
+    now: i64,
+) -> Result<SessionClaims, AuthError> {
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let number = |name: &str| claims.get(name).and_then(Value::as_f64);
+
+    let user_id = match text("sub") {
+        Some(sub) if sub.starts_with("mch_") => {
+            return fail(
+                Reason::TokenTypeMismatch,
+                "machine tokens are not session tokens",
+            )
+        }
+        Some(sub) if sub.starts_with("user_") => sub.to_owned(),
+        Some(_) => {
+            return fail(
+                Reason::TokenVerificationFailed,
+                "the sub claim is not a Clerk user id",
+            )
+        }
+        None => {
+            return fail(
+                Reason::TokenVerificationFailed,
+                "the token has no sub claim",
+            )
+        }
+    };
+    let issuer = text("iss").unwrap_or_default().to_owned();
+    if issuer != rules.issuer {
+        return fail(
+            Reason::TokenInvalidIssuer,
+            format!(
+                "the token was issued by {:?}, not by this server's Clerk instance",
+                truncate(&issuer)
+            ),
+        );
+    }
+    if let Some(expected) = &rules.audience {
+        let matches = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == expected,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expected)),
+            _ => false,
+        };
+        if !matches {
+            return fail(
+                Reason::TokenVerificationFailed,
+                "the token's aud does not include this API's audience",
+            );
+        }
+    }
+    let authorized_party = text("azp").map(str::to_owned);
+    if !rules.authorized_parties.is_empty() {
+        match &authorized_party {
+            Some(azp) if rules.authorized_parties.contains(azp) => {}
+            Some(azp) => {
+                return fail(
+                    Reason::TokenInvalidAuthorizedParties,
+                    format!(
+                        "the token's azp {:?} is not an authorized party",
+                        truncate(azp)
+                    ),
+                )
+            }
+            None => {
+                return fail(
+                    Reason::TokenInvalidAuthorizedParties,
+                    "the token has no azp claim and authorized parties are configured",
+                )
+            }
+        }
+    }
+    let skew = rules.clock_skew_secs as f64;
+    let now_f = now as f64;
+    let expires_at = number("exp").ok_or_else(|| {
+        AuthError::new(
+            Reason::TokenVerificationFailed,
+            "the token has no numeric exp claim",
+        )
+    })?;
+    if expires_at <= now_f - skew {
+        return fail(
+            Reason::TokenExpired,
+            "the token has expired; get a fresh one from Clerk",
+        );
+    }
+    if let Some(nbf) = number("nbf") {
+        if nbf > now_f + skew {
+            return fail(
+                Reason::TokenNotActiveYet,
+                "the token is not valid yet (check this server's clock)",
+            );
+        }
+    }
+    let issued_at = number("iat");
+    if let Some(iat) = issued_at {
+        if iat > now_f + skew {
+            return fail(
+                Reason::TokenIatInTheFuture,
+                "the token was issued in the future (check this server's clock)",
+            );
+        }
+    }
+    let session_id = text("sid").map(str::to_owned).ok_or_else(|| {
+        AuthError::new(
+            Reason::TokenVerificationFailed,
+            "the token has no sid claim",
+        )
+    })?;
+    if text("sts") == Some("pending") {
+        return fail(
+            Reason::SessionPending,
+            "the session is pending: finish the sign-in tasks first",
+        );
+    }
+    let email = text("email").map(str::to_owned);
+    let role = claims
+        .get("metadata")
+        .and_then(|m| m.get("role"))
+        .and_then(Value::as_str)
+        .or_else(|| text("role"))
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    Ok(SessionClaims {
+        user_id,
+        session_id,
+        issuer,
+        authorized_party,
+        issued_at: issued_at.map(|i| i as i64),
+        expires_at: expires_at as i64,
+        email,
+        role,
+        claims,
+    })
+}
+
+/// Keeps client-supplied text in messages short.
+fn truncate(s: &str) -> String {
+    s.chars().take(100).collect()
+}

@@ -1,0 +1,99 @@
+//! `rocket_db_pools::Pool` for a newtype around sqlx's `AnyPool`: one binary, SQLite or
+//! PostgreSQL chosen by the URL (STACK.md §2, option D).
+
+use std::ops::Deref;
+use std::time::Duration;
+
+use rocket::figment::Figment;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Connection as _, Executor as _};
+
+pub struct AnyPool(sqlx::AnyPool);
+
+impl Deref for AnyPool {
+    type Target = sqlx::AnyPool;
+
+    fn deref(&self) -> &sqlx::AnyPool {
+        &self.0
+    }
+}
+
+impl AnyPool {
+    /// Connects with the `databases.app` settings of `figment` (also used by `clerk-rocket migrate`).
+    pub async fn connect(config: &rocket_db_pools::Config) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        create_sqlite_parent_dir(&config.url)?;
+        AnyPoolOptions::new()
+            .max_connections(config.max_connections as u32)
+            .min_connections(config.min_connections.unwrap_or_default())
+            .acquire_timeout(Duration::from_secs(config.connect_timeout))
+            .idle_timeout(config.idle_timeout.map(Duration::from_secs))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    if conn.backend_name() == "SQLite" {
+                        // WAL lets readers run beside the writer; the busy timeout makes
+                        // concurrent writers wait instead of failing with SQLITE_BUSY.
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&config.url)
+            .await
+            .map(AnyPool)
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.0.connect_options().database_url.scheme() == "sqlite"
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        match self.0.acquire().await {
+            Ok(mut conn) => conn.ping().await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// `sqlite://data/app.db?mode=rwc` creates the file but not its folder: create the folder.
+fn create_sqlite_parent_dir(url: &str) -> Result<(), sqlx::Error> {
+    let Some(rest) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    else {
+        return Ok(());
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(":memory:") {
+        return Ok(());
+    }
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[rocket::async_trait]
+impl rocket_db_pools::Pool for AnyPool {
+    type Connection = sqlx::pool::PoolConnection<sqlx::Any>;
+    type Error = rocket_db_pools::Error<sqlx::Error>;
+
+    async fn init(figment: &Figment) -> Result<Self, Self::Error> {
+        let config: rocket_db_pools::Config = figment.extract()?;
+        AnyPool::connect(&config)
+            .await
+            .map_err(rocket_db_pools::Error::Init)
+    }
+
+    async fn get(&self) -> Result<Self::Connection, Self::Error> {
+        self.0.acquire().await.map_err(rocket_db_pools::Error::Get)
+    }
+
+    async fn close(&self) {
+        self.0.close().await;
+    }
+}

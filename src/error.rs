@@ -1,0 +1,185 @@
+//! The one error type of the HTTP layer, and the one place where errors become responses.
+//!
+//! Guards and handlers return [`ApiError`]; it answers `{"error":{"code":…,"message":…}}` with
+//! its status, `WWW-Authenticate` on 401 and `Retry-After` on 503. A guard that fails records its
+//! error with [`ApiError::record`], and the catchers answer with that record, so a refused
+//! request gets the precise reason whichever way Rocket reaches the catcher. Internal causes are
+//! logged, never sent.
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use rocket::serde::json::serde_json::json;
+use rocket::Catcher;
+
+use crate::clerk::token::{AuthError, Reason};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// Not signed in, or the token was refused (401; 503 when the keys are unavailable).
+    Auth(AuthError),
+    /// A request the client can fix.
+    BadRequest(String),
+    NotFound,
+    /// A dependency (database, Backend API) is down: retry later.
+    Unavailable {
+        code: &'static str,
+        message: String,
+        retry_after: u64,
+    },
+    /// A fault of ours; the detail goes to the log only.
+    Internal(String),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                ApiError::Unavailable {
+                    code: "database-unavailable",
+                    message: "the database is not answering; try again shortly".into(),
+                    retry_after: 1,
+                }
+            }
+            other => ApiError::Internal(format!("database: {other}")),
+        }
+    }
+}
+
+/// What a failed guard left for the catcher.
+struct Recorded(Option<ApiError>);
+
+impl ApiError {
+    pub fn status(&self) -> Status {
+        match self {
+            ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
+            ApiError::Auth(_) => Status::Unauthorized,
+            ApiError::BadRequest(_) => Status::BadRequest,
+            ApiError::NotFound => Status::NotFound,
+            ApiError::Unavailable { .. } => Status::ServiceUnavailable,
+            ApiError::Internal(_) => Status::InternalServerError,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Auth(e) => e.reason.code(),
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::NotFound => "not-found",
+            ApiError::Unavailable { code, .. } => code,
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            ApiError::Auth(e) => &e.message,
+            ApiError::BadRequest(m) => m,
+            ApiError::NotFound => "no such resource",
+            ApiError::Unavailable { message, .. } => message,
+            ApiError::Internal(_) => "the server failed to handle this request",
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Auth(e) => e.retry_after,
+            ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// Keeps this error for the catcher of the request; the first one recorded wins.
+    pub fn record(self, request: &Request<'_>) -> Status {
+        let status = self.status();
+        request.local_cache(|| Recorded(Some(self)));
+        status
+    }
+
+    /// The error a guard recorded, else a generic one for `status`.
+    pub fn for_catcher(status: Status, request: &Request<'_>) -> ApiError {
+        if let Recorded(Some(e)) = request.local_cache(|| Recorded(None)) {
+            return e.clone();
+        }
+        match status.code {
+            401 => AuthError::new(
+                Reason::SessionTokenMissing,
+                "sign in: send Authorization: Bearer <session token>",
+            )
+            .into(),
+            404 => ApiError::NotFound,
+            500..=599 => ApiError::Internal(format!("status {status}")),
+            _ => ApiError::BadRequest(format!(
+                "the request could not be handled ({})",
+                status.reason_lossy()
+            )),
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
+        if let ApiError::Internal(detail) = &self {
+            rocket::error!("{} {}: {detail}", request.method(), request.uri().path());
+        }
+        let status = self.status();
+        // Bad requests keep their own status (400, 413, 422…) when they come from a catcher.
+        let body =
+            json!({ "error": { "code": self.code(), "message": self.message() } }).to_string();
+        let mut response = Response::build();
+        response
+            .status(status)
+            .header(ContentType::JSON)
+            .sized_body(body.len(), std::io::Cursor::new(body));
+        if status == Status::Unauthorized {
+            response.header(Header::new("WWW-Authenticate", www_authenticate(&self)));
+        }
+        if let Some(secs) = self.retry_after() {
+            response.header(Header::new("Retry-After", secs.to_string()));
+        }
+        response.ok()
+    }
+}
+
+/// RFC 6750: no `error` attribute when no token was sent at all.
+fn www_authenticate(error: &ApiError) -> String {
+    match error {
+        ApiError::Auth(e) if e.reason == Reason::SessionTokenMissing => {
+            "Bearer realm=\"clerk-rocket\"".into()
+        }
+        _ => {
+            let description: String = error
+                .message()
+                .chars()
+                .filter(|c| *c != '"' && *c != '\\')
+                .collect();
+            format!(
+                "Bearer realm=\"clerk-rocket\", error=\"invalid_token\", error_description=\"{} ({description})\"",
+                error.code()
+            )
+        }
+    }
+}
+
+#[rocket::catch(default)]
+fn json_catcher(status: Status, request: &Request<'_>) -> (Status, ApiError) {
+    let error = ApiError::for_catcher(status, request);
+    let status = match &error {
+        ApiError::BadRequest(_) => status,
+        e => e.status(),
+    };
+    (status, error)
+}
+
+/// The JSON catchers (every status), for `/api` and for the JSON routes at the root.
+pub fn json_catchers() -> Vec<Catcher> {
+    rocket::catchers![json_catcher]
+}

@@ -1,0 +1,103 @@
+//! clerk-rocket: Clerk authentication in front of a Rocket JSON API and server-rendered pages,
+//! with a local table of users kept in step with Clerk.
+//!
+//! [`rocket`] builds the app from the environment; [`build`] builds it from any figment, which is
+//! how tests configure it.
+
+pub mod api;
+pub mod auth;
+pub mod clerk;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod local;
+pub mod pages;
+pub mod users;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::providers::Serialized;
+use rocket::figment::Figment;
+use rocket::fs::FileServer;
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+
+use crate::clerk::Clerk;
+use crate::config::ClerkConfig;
+
+/// Rocket's own figment (`Rocket.toml`, `ROCKET_*`) with the `CLERK_*` variables over the `clerk`
+/// table and `DATABASE_URL` over `databases.app.url`.
+pub fn figment() -> Figment {
+    let mut figment = rocket::Config::figment();
+    for (variable, key) in config::VARIABLES {
+        if let Ok(value) = std::env::var(variable) {
+            figment = figment.merge(Serialized::default(&format!("clerk.{key}"), value));
+        }
+    }
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        if !url.trim().is_empty() {
+            figment = figment.merge(Serialized::default("databases.app.url", url.trim()));
+        }
+    }
+    figment
+}
+
+/// The app as configured by the environment.
+pub fn rocket() -> Rocket<Build> {
+    build(figment())
+}
+
+/// The app as configured by `figment`.
+pub fn build(figment: Figment) -> Rocket<Build> {
+    rocket::custom(figment)
+        .attach(db::stage())
+        .attach(AdHoc::try_on_ignite("Clerk", |rocket| async {
+            let clerk = ClerkConfig::from_figment(rocket.figment())
+                .map_err(|e| e.to_string())
+                .and_then(Clerk::new);
+            match clerk {
+                Ok(clerk) => {
+                    log_mode(&clerk);
+                    Ok(rocket.manage(clerk))
+                }
+                Err(e) => {
+                    rocket::error!("{e}");
+                    Err(rocket)
+                }
+            }
+        }))
+        .attach(AdHoc::on_liftoff("JWKS warm-up", |rocket| {
+            Box::pin(async move {
+                if let Some(clerk) = rocket.state::<Clerk>() {
+                    let keys = clerk.verifier.keys().clone();
+                    // Not awaited: a slow or absent Clerk must not hold the start.
+                    rocket::tokio::spawn(async move { keys.warm_up().await });
+                }
+            })
+        }))
+        .attach(Template::fairing())
+        .mount("/", api::root_routes())
+        .mount("/", pages::routes())
+        .mount("/", local::routes())
+        .mount("/static", FileServer::from("static"))
+        .mount("/api", api::routes())
+        .register("/", error::json_catchers())
+        .register("/api", error::json_catchers())
+}
+
+fn log_mode(clerk: &Clerk) {
+    let config = &clerk.config;
+    if config.local_mode() {
+        rocket::warn!(
+            "LOCAL MODE: tokens are signed by this app's development key ({}); \
+             get one with `clerk-rocket token --email you@example.com`",
+            config.local_key_file.display()
+        );
+    } else {
+        rocket::info!("Clerk issuer: {}", config.instance.issuer);
+        if config.authorized_parties.is_empty() && !cfg!(debug_assertions) {
+            rocket::warn!(
+                "CLERK_AUTHORIZED_PARTIES is not set: the azp claim of tokens is not checked"
+            );
+        }
+    }
+}

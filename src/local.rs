@@ -1,0 +1,188 @@
+//! Local mode: this app as its own development issuer, so that it runs with no Clerk account.
+//!
+//! An RSA key is created on first start and kept in a file (`data/local-dev-key.pem` by default,
+//! git-ignored). Tokens signed with it have the shape of Clerk's v2 session tokens and go
+//! through exactly the same verifier as Clerk's.
+
+use std::path::Path;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use base64::Engine as _;
+use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use crate::clerk::token::now;
+use crate::config::LOCAL_ISSUER;
+
+pub const LOCAL_KID: &str = "local-dev";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalKeyError {
+    #[error("local-mode key {path}: {problem}")]
+    Key { path: String, problem: String },
+}
+
+pub struct LocalIssuer {
+    encoding_key: EncodingKey,
+    jwk: Jwk,
+}
+
+/// Who a local-mode token is for.
+#[derive(Debug, Clone, Default)]
+pub struct LocalUser {
+    pub email: String,
+    /// `user_…`; derived from the email when absent, so one email is always one user.
+    pub user_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub admin: bool,
+}
+
+impl LocalIssuer {
+    /// Reads the key at `path`, creating it (and its folder) on first use.
+    pub fn load_or_create(path: &Path) -> Result<Self, LocalKeyError> {
+        let problem = |problem: String| LocalKeyError::Key {
+            path: path.display().to_string(),
+            problem,
+        };
+        let pem = match std::fs::read_to_string(path) {
+            Ok(pem) => pem,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let pem = generate_pem().map_err(problem)?;
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| problem(e.to_string()))?;
+                }
+                write_private(path, &pem).map_err(|e| problem(e.to_string()))?;
+                rocket::info!(
+                    "local mode: created a development signing key at {}",
+                    path.display()
+                );
+                pem
+            }
+            Err(e) => return Err(problem(e.to_string())),
+        };
+        Self::from_pem(&pem).map_err(problem)
+    }
+
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|e| format!("not an RSA private key ({e})"))?;
+        let mut jwk =
+            Jwk::from_encoding_key(&encoding_key, Algorithm::RS256).map_err(|e| e.to_string())?;
+        jwk.common.key_id = Some(LOCAL_KID.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
+        Ok(LocalIssuer { encoding_key, jwk })
+    }
+
+    pub fn decoding_key(&self) -> DecodingKey {
+        DecodingKey::from_jwk(&self.jwk).expect("a JWK made from our own key converts back")
+    }
+
+    /// The public key as a JWKS document, as `/.well-known/jwks.json` serves it.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: vec![self.jwk.clone()],
+        }
+    }
+
+    /// Signs a Clerk-shaped v2 session token for `user`, valid for `ttl_secs`.
+    pub fn mint(&self, user: &LocalUser, authorized_party: &str, ttl_secs: u64) -> String {
+        let iat = now();
+        let mut claims = json!({
+            "iss": LOCAL_ISSUER,
+            "sub": user.user_id.clone().unwrap_or_else(|| user_id_for(&user.email)),
+            "sid": format!("sess_local_{}", random_hex(12)),
+            "azp": authorized_party,
+            "iat": iat,
+            "nbf": iat - 5,
+            "exp": iat + ttl_secs as i64,
+            "jti": random_hex(10),
+            "v": 2,
+            "email": user.email,
+        });
+        let extra = [
+            ("first_name", &user.first_name),
+            ("last_name", &user.last_name),
+        ];
+        for (name, value) in extra {
+            if let Some(value) = value {
+                claims[name] = Value::String(value.clone());
+            }
+        }
+        if user.admin {
+            claims["metadata"] = json!({ "role": "admin" });
+        }
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(LOCAL_KID.to_owned());
+        jsonwebtoken::encode(&header, &claims, &self.encoding_key)
+            .expect("signing with our own RSA key")
+    }
+}
+
+/// A stable Clerk-style user id for an email: `user_local_` + 16 hex digits of its SHA-256.
+pub fn user_id_for(email: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        email.trim().to_lowercase().as_bytes(),
+    );
+    format!("user_local_{}", hex(&digest.as_ref()[..8]))
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buf).expect("the system random source");
+    hex(&buf)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn generate_pem() -> Result<String, String> {
+    let pair =
+        KeyPair::generate(KeySize::Rsa2048).map_err(|_| "RSA key generation failed".to_string())?;
+    let der = pair
+        .as_der()
+        .map_err(|_| "RSA key encoding failed".to_string())?;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    Ok(pem)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(contents.as_bytes())
+    }
+    #[cfg(not(unix))]
+    std::fs::write(path, contents)
+}
+
+/// `/.well-known/jwks.json`: the local-mode public key, as Clerk publishes its own. 404 outside
+/// local mode.
+#[rocket::get("/.well-known/jwks.json")]
+fn jwks(clerk: &rocket::State<crate::clerk::Clerk>) -> Option<rocket::serde::json::Json<JwkSet>> {
+    clerk
+        .local
+        .as_ref()
+        .map(|local| rocket::serde::json::Json(local.jwks()))
+}
+
+pub fn routes() -> Vec<rocket::Route> {
+    rocket::routes![jwks]
+}
