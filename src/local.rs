@@ -50,7 +50,7 @@ impl LocalIssuer {
         let pem = match std::fs::read_to_string(path) {
             Ok(pem) => pem,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let pem = generate_pem().map_err(problem)?;
+                let pem = generate_rsa_pem().map_err(problem)?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| problem(e.to_string()))?;
                 }
@@ -141,7 +141,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn generate_pem() -> Result<String, String> {
+/// A new RSA-2048 private key as PKCS#8 PEM.
+pub fn generate_rsa_pem() -> Result<String, String> {
     let pair =
         KeyPair::generate(KeySize::Rsa2048).map_err(|_| "RSA key generation failed".to_string())?;
     let der = pair

@@ -1,0 +1,397 @@
+//! The test kit: RSA keys made here, a fake Clerk (a real HTTP server on 127.0.0.1), tokens with
+//! any claims, a database per test (a fresh SQLite file, or a fresh PostgreSQL schema when
+//! `TEST_POSTGRES_URL` is set), and a Rocket client of the app configured against all of it.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use aws_lc_rs::encoding::AsDer;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rocket::figment::Figment;
+use rocket::local::asynchronous::Client;
+use serde_json::{json, Map, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const ISSUER_HOST: &str = "clerk.example.test";
+pub const ORIGIN: &str = "https://app.example.test";
+
+/// An RSA signing key with its key id, as Clerk's instance keys are.
+pub struct TestKey {
+    pub kid: String,
+    pub private_pem: String,
+    pub public_pem: String,
+    encoding: EncodingKey,
+    pub jwk: Value,
+}
+
+impl TestKey {
+    fn generate(kid: &str) -> TestKey {
+        let private_pem = clerk_rocket::local::generate_rsa_pem().unwrap();
+        let encoding = EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap();
+        let mut jwk = serde_json::to_value(jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap()).unwrap();
+        jwk["kid"] = json!(kid);
+        jwk["use"] = json!("sig");
+        let der = pem_body(&private_pem);
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
+        let spki = aws_lc_rs::signature::KeyPair::public_key(&pair).as_der().unwrap();
+        let public_pem = pem("PUBLIC KEY", spki.as_ref());
+        TestKey { kid: kid.to_owned(), private_pem, public_pem, encoding, jwk }
+    }
+
+    /// Signs `claims` with this key, RS256, `kid` in the header.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+
+    /// Signs with extra header fields (`typ`, `cat`, …).
+    pub fn sign_with_header(&self, header_extra: &Value, claims: &Value) -> String {
+        let mut header = json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
+        for (k, v) in header_extra.as_object().unwrap() {
+            header[k] = v.clone();
+        }
+        let signing_input = format!("{}.{}", b64(&header), b64(claims));
+        let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem_body(&self.private_pem)).unwrap();
+        let mut signature = vec![0; pair.public_modulus_len()];
+        pair.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
+            .unwrap();
+        format!("{signing_input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature))
+    }
+}
+
+pub fn b64(value: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+fn pem_body(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
+/// Two instance keys, made once per test run (RSA key generation is slow in debug builds).
+pub fn key_a() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| TestKey::generate("ins_test_a"))
+}
+
+pub fn key_b() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| TestKey::generate("ins_test_b"))
+}
+
+pub fn now() -> i64 {
+    clerk_rocket::clerk::token::now()
+}
+
+/// The claims of a valid Clerk v2 session token for `user`; tests change what they test.
+pub fn claims(user: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": format!("https://{ISSUER_HOST}"),
+        "sub": user,
+        "sid": format!("sess_{user}"),
+        "azp": ORIGIN,
+        "iat": now,
+        "nbf": now - 10,
+        "exp": now + 60,
+        "v": 2,
+        "email": format!("{user}@example.test"),
+    })
+}
+
+pub fn with(mut claims: Value, changes: Value) -> Value {
+    for (k, v) in changes.as_object().unwrap() {
+        if v.is_null() {
+            claims.as_object_mut().unwrap().remove(k);
+        } else {
+            claims[k] = v.clone();
+        }
+    }
+    claims
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test of this run (or of an earlier run) uses.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{prefix}_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000)
+}
+
+pub fn user_id() -> String {
+    unique("user").replace("user_", "user_t")
+}
+
+/// A scratch folder under the target directory, removed by nothing: small and useful after a failure.
+pub fn scratch_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(unique("t"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A URL of a database of its own: a new SQLite file, or a new schema of the PostgreSQL database.
+    pub async fn fresh_url(&self) -> String {
+        match self {
+            Backend::Sqlite => format!("sqlite://{}/app.db?mode=rwc", scratch_dir().display()),
+            Backend::Postgres(base) => {
+                let schema = unique("t").to_lowercase();
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base).await.unwrap();
+                sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str()).await.unwrap();
+                let sep = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{sep}options=-csearch_path%3D{schema}")
+            }
+        }
+    }
+}
+
+/// SQLite always; PostgreSQL when `TEST_POSTGRES_URL` is set (else a visible note, once).
+pub fn backends() -> Vec<Backend> {
+    let mut list = vec![Backend::Sqlite];
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => list.push(Backend::Postgres(url)),
+        _ => {
+            static ONCE: OnceLock<()> = OnceLock::new();
+            ONCE.get_or_init(|| {
+                // Written past the test harness's capture so that it shows in every run.
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "note: TEST_POSTGRES_URL is not set: skipping the PostgreSQL runs of the database tests"
+                );
+            });
+        }
+    }
+    list
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fake Clerk
+
+/// A real HTTP server on 127.0.0.1 standing in for the frontend and Backend APIs.
+pub struct FakeClerk {
+    pub server: MockServer,
+    /// wiremock answers with the matching mock of the lowest priority number: each new JWKS
+    /// gets a lower one, so that it replaces the one served before.
+    next_priority: std::sync::atomic::AtomicU8,
+}
+
+impl FakeClerk {
+    pub async fn start() -> FakeClerk {
+        FakeClerk { server: MockServer::start().await, next_priority: std::sync::atomic::AtomicU8::new(200) }
+    }
+
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.server.uri())
+    }
+
+    pub fn api_url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Serves a JWKS holding `keys` (replacing what was served).
+    pub async fn serve_jwks(&self, keys: &[&TestKey]) {
+        let body = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
+        self.serve_jwks_body(body).await;
+    }
+
+    pub async fn serve_jwks_body(&self, body: Value) {
+        Mock::given(method("GET"))
+            .and(path("/.well-known/jwks.json"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .with_priority(self.next_priority.fetch_sub(1, Ordering::Relaxed))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Serves the Backend API's `GET /v1/users/{id}` for one user.
+    pub async fn serve_user(&self, user_id: &str, email: &str) {
+        let body = json!({
+            "id": user_id, "object": "user", "first_name": "Ada", "last_name": "Lovelace",
+            "primary_email_address_id": "idn_2",
+            "email_addresses": [
+                { "id": "idn_1", "email_address": format!("secondary.{email}") },
+                { "id": "idn_2", "email_address": email }
+            ]
+        });
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/users/{user_id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// How many requests reached `path`.
+    pub async fn hits(&self, wanted: &str) -> usize {
+        self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == wanted).count()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app
+
+/// The app under test, built from Rocket.toml plus `settings`.
+pub struct TestApp {
+    pub client: Arc<Client>,
+    pub database_url: String,
+}
+
+pub struct Settings {
+    pub backend: Backend,
+    pub clerk: Map<String, Value>,
+}
+
+impl Settings {
+    /// A Clerk-mode app trusting `https://clerk.example.test` with keys from `fake`.
+    pub fn clerk(fake: &FakeClerk) -> Settings {
+        let mut clerk = Map::new();
+        clerk.insert("local_mode".into(), json!("false"));
+        clerk.insert("jwt_issuer".into(), json!(format!("https://{ISSUER_HOST}")));
+        clerk.insert("jwks_url".into(), json!(fake.jwks_url()));
+        clerk.insert("api_url".into(), json!(fake.api_url()));
+        Settings { backend: Backend::Sqlite, clerk }
+    }
+
+    pub fn set(mut self, key: &str, value: &str) -> Settings {
+        self.clerk.insert(key.into(), json!(value));
+        self
+    }
+
+    pub fn unset(mut self, key: &str) -> Settings {
+        self.clerk.remove(key);
+        self
+    }
+
+    pub fn on(mut self, backend: &Backend) -> Settings {
+        self.backend = backend.clone();
+        self
+    }
+
+    pub async fn figment(&self) -> (Figment, String) {
+        let url = self.backend.fresh_url().await;
+        let figment = rocket::Config::figment()
+            .merge(("log_level", "off"))
+            .merge(("databases.app", json!({ "url": url, "max_connections": 8, "connect_timeout": 5 })))
+            .merge(("clerk", Value::Object(self.clerk.clone())));
+        (figment, url)
+    }
+
+    pub async fn start(self) -> TestApp {
+        let (figment, database_url) = self.figment().await;
+        let client = Client::untracked(clerk_rocket::build(figment)).await.expect("the app starts");
+        TestApp { client: Arc::new(client), database_url }
+    }
+}
+
+/// A response reduced to what tests look at.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The error code of an error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// Waits until `/ready` says the database answers and keys are loaded (the launch warm-up).
+    pub async fn ready(&self) {
+        for _ in 0..200 {
+            if self.get("/ready", &[]).await.status == 200 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the app did not become ready");
+    }
+
+    pub async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.client.get(uri.to_owned());
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case("cookie") {
+                // The local client fills its cookie jar from `.cookie()`, not from a raw header.
+                for pair in value.split(';') {
+                    if let Some((k, v)) = pair.trim().split_once('=') {
+                        request = request.cookie(rocket::http::Cookie::new(k.to_owned(), v.to_owned()));
+                    }
+                }
+            } else {
+                request = request.header(rocket::http::Header::new(name.to_string(), value.to_string()));
+            }
+        }
+        let response = request.dispatch().await;
+        let status = response.status().code;
+        let headers = response.headers().iter().map(|h| (h.name().to_string(), h.value().to_string())).collect();
+        let text = response.into_string().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, headers, body }
+    }
+
+    /// `GET /api/users/clerk-test/` with `Authorization: Bearer <token>`.
+    pub async fn bearer(&self, token: &str) -> Answer {
+        self.get("/api/users/clerk-test/", &[("Authorization", &format!("Bearer {token}"))]).await
+    }
+
+    pub async fn cookie(&self, token: &str) -> Answer {
+        self.get("/api/users/clerk-test/", &[("Cookie", &format!("__session={token}"))]).await
+    }
+
+    /// A pool on the app's database, for looking at rows.
+    pub async fn pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&self.database_url).await.unwrap()
+    }
+
+    pub async fn count_users(&self, clerk_id: &str) -> i64 {
+        let pool = self.pool().await;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE clerk_id = $1").bind(clerk_id).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+}
+
+/// A fake Clerk serving `key_a`, and an app trusting it, on SQLite.
+pub async fn clerk_app() -> (FakeClerk, TestApp) {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let app = Settings::clerk(&fake).start().await;
+    (fake, app)
+}

@@ -1,0 +1,9 @@
+//! Integration tests: one binary (one link) with a module per surface.
+
+mod common;
+
+mod cli;
+mod keys;
+mod local_mode;
+mod users;
+mod verification;
