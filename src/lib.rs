@@ -27,15 +27,18 @@ use crate::config::ClerkConfig;
 /// Rocket's own figment (`Rocket.toml`, `ROCKET_*`) with the `CLERK_*` variables over the `clerk`
 /// table and `DATABASE_URL` over `databases.app.url`.
 pub fn figment() -> Figment {
-    let mut figment = rocket::Config::figment();
+    // The SQLite default holds even where no Rocket.toml is found.
+    let mut figment =
+        rocket::Config::figment().join(Serialized::default("databases.app", db::DEFAULTS));
     for (variable, key) in config::VARIABLES {
         if let Ok(value) = std::env::var(variable) {
-            figment = figment.merge(Serialized::default(&format!("clerk.{key}"), value));
+            // Global: the environment wins over every profile of Rocket.toml.
+            figment = figment.merge(Serialized::global(&format!("clerk.{key}"), value));
         }
     }
     if let Ok(url) = std::env::var("DATABASE_URL") {
         if !url.trim().is_empty() {
-            figment = figment.merge(Serialized::default("databases.app.url", url.trim()));
+            figment = figment.merge(Serialized::global("databases.app.url", url.trim()));
         }
     }
     figment

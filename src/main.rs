@@ -57,6 +57,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = clerk_rocket::db::url(&figment) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => match clerk_rocket::build(figment).launch().await {
             Ok(_) => ExitCode::SUCCESS,

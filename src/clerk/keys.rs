@@ -42,7 +42,7 @@ pub struct KeyStore {
 enum Inner {
     /// `CLERK_JWT_KEY` or the local-mode key: the token's `kid` is not matched (as Clerk's SDK).
     Fixed(Arc<DecodingKey>),
-    Remote(Remote),
+    Remote(Box<Remote>),
 }
 
 struct Remote {
@@ -88,7 +88,7 @@ impl KeyStore {
         cooldown: Duration,
     ) -> Self {
         KeyStore {
-            inner: Inner::Remote(Remote {
+            inner: Inner::Remote(Box::new(Remote {
                 sources,
                 http,
                 cache_for,
@@ -96,7 +96,7 @@ impl KeyStore {
                 state: RwLock::new(Cache::default()),
                 fetch_lock: rocket::tokio::sync::Mutex::new(()),
                 refreshing: AtomicBool::new(false),
-            }),
+            })),
         }
     }
 
@@ -118,9 +118,14 @@ impl KeyStore {
         };
         let (found, stale, empty, attempts) = {
             let cache = remote.read();
+            // Stale, and not just tried: a failing refresh is retried at most every
+            // RETRY_WITHOUT_KEYS, not on every request.
             let stale = cache
                 .fetched_at
-                .is_none_or(|at| at.elapsed() >= remote.cache_for);
+                .is_none_or(|at| at.elapsed() >= remote.cache_for)
+                && cache
+                    .last_attempt
+                    .is_none_or(|at| at.elapsed() >= RETRY_WITHOUT_KEYS);
             (
                 cache.keys.get(kid).cloned(),
                 stale,
@@ -186,11 +191,22 @@ impl KeyStore {
         ))
     }
 
-    /// Fetches the JWKS now (a launch warm-up); failures are logged and kept for `/ready`.
+    /// Fetches the JWKS at launch, and keeps trying (1 s, 2 s, 4 s … up to a minute apart) until
+    /// a set loads, so that `/ready` turns green without waiting for a request. Failures are
+    /// logged and kept for `/ready`.
     pub async fn warm_up(&self) {
-        if let Inner::Remote(remote) = &self.inner {
+        let Inner::Remote(remote) = &self.inner else {
+            return;
+        };
+        let mut pause = RETRY_WITHOUT_KEYS;
+        loop {
             let attempts = remote.read().attempts;
             remote.refresh(attempts).await;
+            if !remote.read().keys.is_empty() {
+                return;
+            }
+            rocket::tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(60));
         }
     }
 

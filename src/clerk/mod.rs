@@ -67,7 +67,11 @@ impl Clerk {
         };
         let rules = Rules {
             issuer: config.instance.issuer.clone(),
-            audience: config.audience.clone(),
+            // Local-mode tokens carry no `aud`; an audience is a property of a Clerk instance.
+            audience: config
+                .audience
+                .clone()
+                .filter(|_| config.mode == Mode::Clerk),
             authorized_parties: config.authorized_parties.clone(),
             clock_skew_secs: config.clock_skew_secs,
         };

@@ -203,9 +203,16 @@ impl Verifier {
                     Reason::TokenInvalidAlgorithm,
                     "only RS256 tokens are accepted",
                 ),
-                _ => AuthError::new(
+                ErrorKind::Base64(_)
+                | ErrorKind::Json(_)
+                | ErrorKind::Utf8(_)
+                | ErrorKind::InvalidToken => AuthError::new(
                     Reason::TokenInvalid,
-                    "the token's payload is not a JSON object",
+                    "the token's payload or signature is not base64url JSON",
+                ),
+                _ => AuthError::new(
+                    Reason::TokenVerificationFailed,
+                    "the token could not be verified with the instance's key",
                 ),
             }
         })?;

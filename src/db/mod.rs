@@ -16,6 +16,33 @@ pub struct Db(AnyPool);
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The database settings used where neither Rocket.toml nor the environment gives one.
+pub const DEFAULTS: DefaultSettings = DefaultSettings {
+    url: "sqlite://data/app.db?mode=rwc",
+    max_connections: 8,
+    connect_timeout: 5,
+};
+
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct DefaultSettings {
+    pub url: &'static str,
+    pub max_connections: usize,
+    pub connect_timeout: u64,
+}
+
+/// The database URL of `figment`, if it names a backend this binary speaks.
+pub fn url(figment: &rocket::figment::Figment) -> Result<String, String> {
+    let url: String = figment
+        .extract_inner("databases.app.url")
+        .map_err(|e| format!("DATABASE_URL: no database configured ({e})"))?;
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|scheme| url.starts_with(scheme)) {
+        Ok(url)
+    } else {
+        Err("DATABASE_URL: expected sqlite://… or postgres://… (the URL's scheme is not one of them)".into())
+    }
+}
+
 /// Applies the pending migrations of the pool's backend.
 pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
     let migrator = if pool.is_sqlite() { &SQLITE } else { &POSTGRES };

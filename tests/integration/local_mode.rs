@@ -5,8 +5,13 @@ use serde_json::json;
 use crate::common::*;
 
 async fn local_app(key_file: &std::path::Path) -> TestApp {
-    let mut settings = Settings { backend: Backend::Sqlite, clerk: serde_json::Map::new() };
-    settings = settings.set("local_mode", "true").set("local_key_file", key_file.to_str().unwrap());
+    let mut settings = Settings {
+        backend: Backend::Sqlite,
+        clerk: serde_json::Map::new(),
+    };
+    settings = settings
+        .set("local_mode", "true")
+        .set("local_key_file", key_file.to_str().unwrap());
     settings.start().await
 }
 
@@ -18,25 +23,49 @@ async fn local_tokens_round_trip() {
     assert!(key_file.exists(), "the key is created on first start");
 
     let issuer = clerk_rocket::local::LocalIssuer::load_or_create(&key_file).unwrap();
-    let user = clerk_rocket::local::LocalUser { email: "you@example.com".into(), ..Default::default() };
+    let user = clerk_rocket::local::LocalUser {
+        email: "you@example.com".into(),
+        ..Default::default()
+    };
     let token = issuer.mint(&user, "http://localhost:8000", 60);
     let answer = app.bearer(&token).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.body["user"]["email"], "you@example.com");
-    assert_eq!(answer.body["user"]["clerk_id"], clerk_rocket::local::user_id_for("you@example.com"));
+    assert_eq!(
+        answer.body["user"]["clerk_id"],
+        clerk_rocket::local::user_id_for("you@example.com")
+    );
 
     let jwks = app.get("/.well-known/jwks.json", &[]).await;
     assert_eq!(jwks.status, 200);
     assert_eq!(jwks.body["keys"][0]["kid"], "local-dev");
     assert_eq!(jwks.body["keys"][0]["kty"], "RSA");
-    assert!(jwks.body["keys"][0].get("d").is_none(), "no private part is published");
+    assert!(
+        jwks.body["keys"][0].get("d").is_none(),
+        "no private part is published"
+    );
 
     // Tokens of another key, or of Clerk's shape but another issuer, are refused.
-    let foreign = key_a().sign(&with(claims(&user_id()), json!({ "iss": clerk_rocket::config::LOCAL_ISSUER })));
+    let foreign = key_a().sign(&with(
+        claims(&user_id()),
+        json!({ "iss": clerk_rocket::config::LOCAL_ISSUER }),
+    ));
     assert_eq!(app.bearer(&foreign).await.code(), "token-invalid-signature");
 
-    let admin = clerk_rocket::local::LocalUser { email: "boss@example.com".into(), admin: true, ..Default::default() };
-    let me = app.get("/api/users/me", &[("Authorization", &format!("Bearer {}", issuer.mint(&admin, "x", 60)))]).await;
+    let admin = clerk_rocket::local::LocalUser {
+        email: "boss@example.com".into(),
+        admin: true,
+        ..Default::default()
+    };
+    let me = app
+        .get(
+            "/api/users/me",
+            &[(
+                "Authorization",
+                &format!("Bearer {}", issuer.mint(&admin, "x", 60)),
+            )],
+        )
+        .await;
     assert_eq!(me.body["role"], "admin");
 }
 
@@ -52,8 +81,19 @@ async fn the_key_survives_a_restart() {
     let key_file = dir.join("local.pem");
     let first = local_app(&key_file).await;
     let issuer = clerk_rocket::local::LocalIssuer::load_or_create(&key_file).unwrap();
-    let token = issuer.mint(&clerk_rocket::local::LocalUser { email: "a@b.test".into(), ..Default::default() }, "x", 60);
+    let token = issuer.mint(
+        &clerk_rocket::local::LocalUser {
+            email: "a@b.test".into(),
+            ..Default::default()
+        },
+        "x",
+        60,
+    );
     assert_eq!(first.bearer(&token).await.status, 200);
     let second = local_app(&key_file).await;
-    assert_eq!(second.bearer(&token).await.status, 200, "tokens outlive a restart");
+    assert_eq!(
+        second.bearer(&token).await.status,
+        200,
+        "tokens outlive a restart"
+    );
 }

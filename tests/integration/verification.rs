@@ -13,20 +13,46 @@ async fn header_and_cookie_are_accepted() {
 
     let by_header = app.bearer(&token).await;
     assert_eq!(by_header.status, 200, "{:?}", by_header.body);
-    assert_eq!(by_header.body["message"], "Clerk authentication successful!");
+    assert_eq!(
+        by_header.body["message"],
+        "Clerk authentication successful!"
+    );
     assert_eq!(by_header.body["user"]["clerk_id"], user.as_str());
-    assert_eq!(by_header.body["user"]["email"], format!("{user}@example.test"));
-    assert_eq!(by_header.body["user"]["username"], format!("{user}@example.test"));
+    assert_eq!(
+        by_header.body["user"]["email"],
+        format!("{user}@example.test")
+    );
+    assert_eq!(
+        by_header.body["user"]["username"],
+        format!("{user}@example.test")
+    );
     assert!(by_header.body["user"]["id"].as_i64().unwrap() > 0);
-    let keys: Vec<_> = by_header.body["user"].as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["clerk_id", "email", "id", "username"], "the seed's four fields, no more");
+    let keys: Vec<_> = by_header.body["user"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        keys,
+        ["clerk_id", "email", "id", "username"],
+        "the seed's four fields, no more"
+    );
 
     let by_cookie = app.cookie(&token).await;
     assert_eq!(by_cookie.status, 200);
     assert_eq!(by_cookie.body, by_header.body);
 
-    let lower = app.get("/api/users/clerk-test", &[("Authorization", &format!("bearer {token}"))]).await;
-    assert_eq!(lower.status, 200, "scheme is case-insensitive, final slash optional");
+    let lower = app
+        .get(
+            "/api/users/clerk-test",
+            &[("Authorization", &format!("bearer {token}"))],
+        )
+        .await;
+    assert_eq!(
+        lower.status, 200,
+        "scheme is case-insensitive, final slash optional"
+    );
 }
 
 #[tokio::test]
@@ -36,7 +62,13 @@ async fn header_wins_over_cookie_and_never_falls_back() {
     let expired = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 100 })));
 
     let answer = app
-        .get("/api/users/clerk-test/", &[("Authorization", &format!("Bearer {expired}")), ("Cookie", &format!("__session={good}"))])
+        .get(
+            "/api/users/clerk-test/",
+            &[
+                ("Authorization", &format!("Bearer {expired}")),
+                ("Cookie", &format!("__session={good}")),
+            ],
+        )
         .await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.code(), "token-expired");
@@ -44,17 +76,37 @@ async fn header_wins_over_cookie_and_never_falls_back() {
     let other = user_id();
     let header_user = key_a().sign(&claims(&other));
     let answer = app
-        .get("/api/users/clerk-test/", &[("Authorization", &format!("Bearer {header_user}")), ("Cookie", &format!("__session={good}"))])
+        .get(
+            "/api/users/clerk-test/",
+            &[
+                ("Authorization", &format!("Bearer {header_user}")),
+                ("Cookie", &format!("__session={good}")),
+            ],
+        )
         .await;
     assert_eq!(answer.body["user"]["clerk_id"], other.as_str());
 
     // A non-Bearer scheme is not a session token: the cookie still signs the request in.
     let answer = app
-        .get("/api/users/clerk-test/", &[("Authorization", "Basic dXNlcjpwYXNz"), ("Cookie", &format!("__session={good}"))])
+        .get(
+            "/api/users/clerk-test/",
+            &[
+                ("Authorization", "Basic dXNlcjpwYXNz"),
+                ("Cookie", &format!("__session={good}")),
+            ],
+        )
         .await;
     assert_eq!(answer.status, 200);
 
-    let answer = app.get("/api/users/clerk-test/", &[("Authorization", "Bearer "), ("Cookie", &format!("__session={good}"))]).await;
+    let answer = app
+        .get(
+            "/api/users/clerk-test/",
+            &[
+                ("Authorization", "Bearer "),
+                ("Cookie", &format!("__session={good}")),
+            ],
+        )
+        .await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.code(), "token-invalid");
 }
@@ -70,7 +122,10 @@ async fn expiry_is_checked_with_five_seconds_of_skew() {
     assert_eq!((answer.status, answer.code()), (401, "token-expired"));
 
     let missing = key_a().sign(&with(claims(&user_id()), json!({ "exp": null })));
-    assert_eq!(app.bearer(&missing).await.code(), "token-verification-failed");
+    assert_eq!(
+        app.bearer(&missing).await.code(),
+        "token-verification-failed"
+    );
 }
 
 #[tokio::test]
@@ -80,7 +135,10 @@ async fn future_nbf_and_iat_are_refused_beyond_skew() {
     assert_eq!(app.bearer(&nbf).await.code(), "token-not-active-yet");
     let iat = key_a().sign(&with(claims(&user_id()), json!({ "iat": now() + 30 })));
     assert_eq!(app.bearer(&iat).await.code(), "token-iat-in-the-future");
-    let slightly = key_a().sign(&with(claims(&user_id()), json!({ "iat": now() + 3, "nbf": now() + 3 })));
+    let slightly = key_a().sign(&with(
+        claims(&user_id()),
+        json!({ "iat": now() + 3, "nbf": now() + 3 }),
+    ));
     assert_eq!(app.bearer(&slightly).await.status, 200, "within the skew");
 }
 
@@ -88,7 +146,10 @@ async fn future_nbf_and_iat_are_refused_beyond_skew() {
 async fn skew_is_configurable() {
     let fake = FakeClerk::start().await;
     fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake).set("clock_skew_secs", "0").start().await;
+    let app = Settings::clerk(&fake)
+        .set("clock_skew_secs", "0")
+        .start()
+        .await;
     let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 2 })));
     assert_eq!(app.bearer(&token).await.code(), "token-expired");
 }
@@ -96,10 +157,18 @@ async fn skew_is_configurable() {
 #[tokio::test]
 async fn issuer_must_match_exactly() {
     let (_fake, app) = clerk_app().await;
-    for iss in ["https://clerk.other.test", "https://clerk.example.test/", "http://clerk.example.test"] {
+    for iss in [
+        "https://clerk.other.test",
+        "https://clerk.example.test/",
+        "http://clerk.example.test",
+    ] {
         let token = key_a().sign(&with(claims(&user_id()), json!({ "iss": iss })));
         let answer = app.bearer(&token).await;
-        assert_eq!((answer.status, answer.code()), (401, "token-invalid-issuer"), "{iss}");
+        assert_eq!(
+            (answer.status, answer.code()),
+            (401, "token-invalid-issuer"),
+            "{iss}"
+        );
     }
     let token = key_a().sign(&with(claims(&user_id()), json!({ "iss": null })));
     assert_eq!(app.bearer(&token).await.code(), "token-invalid-issuer");
@@ -109,13 +178,31 @@ async fn issuer_must_match_exactly() {
 async fn authorized_parties_when_configured() {
     let fake = FakeClerk::start().await;
     fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake).set("authorized_parties", &format!("https://other.test, {ORIGIN}")).start().await;
+    let app = Settings::clerk(&fake)
+        .set(
+            "authorized_parties",
+            &format!("https://other.test, {ORIGIN}"),
+        )
+        .start()
+        .await;
 
-    assert_eq!(app.bearer(&key_a().sign(&claims(&user_id()))).await.status, 200);
-    let wrong = key_a().sign(&with(claims(&user_id()), json!({ "azp": "https://evil.test" })));
-    assert_eq!(app.bearer(&wrong).await.code(), "token-invalid-authorized-parties");
+    assert_eq!(
+        app.bearer(&key_a().sign(&claims(&user_id()))).await.status,
+        200
+    );
+    let wrong = key_a().sign(&with(
+        claims(&user_id()),
+        json!({ "azp": "https://evil.test" }),
+    ));
+    assert_eq!(
+        app.bearer(&wrong).await.code(),
+        "token-invalid-authorized-parties"
+    );
     let missing = key_a().sign(&with(claims(&user_id()), json!({ "azp": null })));
-    assert_eq!(app.bearer(&missing).await.code(), "token-invalid-authorized-parties");
+    assert_eq!(
+        app.bearer(&missing).await.code(),
+        "token-invalid-authorized-parties"
+    );
 
     // Without parties configured, azp is not checked.
     let (_fake2, lax) = clerk_app().await;
@@ -126,15 +213,31 @@ async fn authorized_parties_when_configured() {
 async fn audience_only_when_configured() {
     let (_fake, app) = clerk_app().await;
     let with_aud = key_a().sign(&with(claims(&user_id()), json!({ "aud": "someone-else" })));
-    assert_eq!(app.bearer(&with_aud).await.status, 200, "aud ignored when not configured");
+    assert_eq!(
+        app.bearer(&with_aud).await.status,
+        200,
+        "aud ignored when not configured"
+    );
 
     let fake = FakeClerk::start().await;
     fake.serve_jwks(&[key_a()]).await;
-    let strict = Settings::clerk(&fake).set("jwt_audience", "my-api").start().await;
-    assert_eq!(strict.bearer(&with_aud).await.code(), "token-verification-failed");
+    let strict = Settings::clerk(&fake)
+        .set("jwt_audience", "my-api")
+        .start()
+        .await;
+    assert_eq!(
+        strict.bearer(&with_aud).await.code(),
+        "token-verification-failed"
+    );
     let listed = key_a().sign(&with(claims(&user_id()), json!({ "aud": ["x", "my-api"] })));
     assert_eq!(strict.bearer(&listed).await.status, 200);
-    assert_eq!(strict.bearer(&key_a().sign(&claims(&user_id()))).await.code(), "token-verification-failed");
+    assert_eq!(
+        strict
+            .bearer(&key_a().sign(&claims(&user_id())))
+            .await
+            .code(),
+        "token-verification-failed"
+    );
 }
 
 #[tokio::test]
@@ -142,13 +245,22 @@ async fn algorithm_attacks_are_refused() {
     let (_fake, app) = clerk_app().await;
     let body = claims(&user_id());
 
-    let none = format!("{}.{}.", b64(&json!({ "alg": "none", "typ": "JWT" })), b64(&body));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({ "alg": "none", "typ": "JWT" })),
+        b64(&body)
+    );
     assert_eq!(app.bearer(&none).await.code(), "token-invalid-algorithm");
 
     // HS256 "signed" with the instance's public key, the classic confusion attack.
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some(key_a().kid.clone());
-    let hs = jsonwebtoken::encode(&header, &body, &jsonwebtoken::EncodingKey::from_secret(key_a().public_pem.as_bytes())).unwrap();
+    let hs = jsonwebtoken::encode(
+        &header,
+        &body,
+        &jsonwebtoken::EncodingKey::from_secret(key_a().public_pem.as_bytes()),
+    )
+    .unwrap();
     assert_eq!(app.bearer(&hs).await.code(), "token-invalid-algorithm");
 
     let rs384 = key_a().sign_with_header(&json!({ "alg": "RS384" }), &body);
@@ -166,28 +278,58 @@ async fn tampered_and_foreign_signatures_are_refused() {
     let forged = format!("{}.{}.{}", parts[0], b64(&claims(&user_id())), parts[2]);
     assert_eq!(app.bearer(&forged).await.code(), "token-invalid-signature");
 
-    let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    let mut signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[2])
+        .unwrap();
     signature[10] ^= 1;
-    let flipped = format!("{}.{}.{}", parts[0], parts[1], base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature));
+    let flipped = format!(
+        "{}.{}.{}",
+        parts[0],
+        parts[1],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+    );
     assert_eq!(app.bearer(&flipped).await.code(), "token-invalid-signature");
 
     // Signed by another key that claims key A's kid.
     let header = json!({ "kid": key_a().kid });
     let impostor = key_b().sign_with_header(&header, &claims(&user));
-    assert_eq!(app.bearer(&impostor).await.code(), "token-invalid-signature");
-    assert_eq!(app.count_users(&user).await, 0, "nothing is written for a refused token");
+    assert_eq!(
+        app.bearer(&impostor).await.code(),
+        "token-invalid-signature"
+    );
+    assert_eq!(
+        app.count_users(&user).await,
+        0,
+        "nothing is written for a refused token"
+    );
 }
 
 #[tokio::test]
 async fn malformed_tokens_are_refused_without_a_500() {
     let (_fake, app) = clerk_app().await;
     let long = "a".repeat(9000);
-    for token in ["abc", "a.b", "a.b.c.d", "....", "eyJ.eyJ.sig", "%%%.%%%.%%%", long.as_str()] {
+    for token in [
+        "abc",
+        "a.b",
+        "a.b.c.d",
+        "....",
+        "eyJ.eyJ.sig",
+        "%%%.%%%.%%%",
+        long.as_str(),
+    ] {
         let answer = app.bearer(token).await;
-        assert_eq!((answer.status, answer.code()), (401, "token-invalid"), "{}", &token[..token.len().min(20)]);
+        assert_eq!(
+            (answer.status, answer.code()),
+            (401, "token-invalid"),
+            "{}",
+            &token[..token.len().min(20)]
+        );
     }
     let payload_not_object = key_a().sign(&json!([1, 2, 3]));
-    assert_eq!(app.bearer(&payload_not_object).await.code(), "token-invalid");
+    assert_eq!(
+        app.bearer(&payload_not_object).await.code(),
+        "token-invalid"
+    );
 }
 
 #[tokio::test]
@@ -205,9 +347,15 @@ async fn only_session_tokens_are_accepted() {
     let machine = key_a().sign(&with(body.clone(), json!({ "sub": "mch_123" })));
     assert_eq!(app.bearer(&machine).await.code(), "token-type-mismatch");
     let not_user = key_a().sign(&with(body.clone(), json!({ "sub": "org_123" })));
-    assert_eq!(app.bearer(&not_user).await.code(), "token-verification-failed");
+    assert_eq!(
+        app.bearer(&not_user).await.code(),
+        "token-verification-failed"
+    );
     let no_sid = key_a().sign(&with(body.clone(), json!({ "sid": null })));
-    assert_eq!(app.bearer(&no_sid).await.code(), "token-verification-failed");
+    assert_eq!(
+        app.bearer(&no_sid).await.code(),
+        "token-verification-failed"
+    );
     let pending = key_a().sign(&with(body, json!({ "sts": "pending" })));
     assert_eq!(app.bearer(&pending).await.code(), "session-pending");
 }
@@ -219,17 +367,34 @@ async fn errors_are_json_with_www_authenticate_and_no_secrets() {
     assert_eq!(missing.status, 401);
     assert_eq!(missing.code(), "session-token-missing");
     assert!(missing.body["error"]["message"].as_str().unwrap().len() > 10);
-    assert_eq!(missing.header("WWW-Authenticate"), Some("Bearer realm=\"clerk-rocket\""));
+    assert_eq!(
+        missing.header("WWW-Authenticate"),
+        Some("Bearer realm=\"clerk-rocket\"")
+    );
     assert_eq!(missing.header("Content-Type"), Some("application/json"));
 
     let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 100 })));
-    let expired = app.get("/api/users/me", &[("Authorization", &format!("Bearer {token}"))]).await;
+    let expired = app
+        .get(
+            "/api/users/me",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await;
     let www = expired.header("WWW-Authenticate").unwrap();
-    assert!(www.starts_with("Bearer realm=\"clerk-rocket\", error=\"invalid_token\""), "{www}");
+    assert!(
+        www.starts_with("Bearer realm=\"clerk-rocket\", error=\"invalid_token\""),
+        "{www}"
+    );
     assert!(www.contains("token-expired"));
     let text = expired.body.to_string();
-    assert!(!text.contains(&token[..40]) && !text.contains(&token[token.len() - 20..]), "the token is not echoed");
-    assert_eq!(expired.body.as_object().unwrap().keys().collect::<Vec<_>>(), ["error"]);
+    assert!(
+        !text.contains(&token[..40]) && !text.contains(&token[token.len() - 20..]),
+        "the token is not echoed"
+    );
+    assert_eq!(
+        expired.body.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["error"]
+    );
 
     let unknown = app.get("/api/no/such/route", &[]).await;
     assert_eq!((unknown.status, unknown.code()), (404, "not-found"));
@@ -241,17 +406,40 @@ async fn suffixed_cookie_is_read_when_a_publishable_key_is_known() {
     let fake = FakeClerk::start().await;
     fake.serve_jwks(&[key_a()]).await;
     // base64("clerk.example.test$")
-    let pk = format!("pk_test_{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{ISSUER_HOST}$")));
+    let pk = format!(
+        "pk_test_{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{ISSUER_HOST}$"))
+    );
     let suffix = clerk_rocket::config::cookie_suffix(&pk);
-    let app = Settings::clerk(&fake).unset("jwt_issuer").set("publishable_key", &pk).start().await;
+    let app = Settings::clerk(&fake)
+        .unset("jwt_issuer")
+        .set("publishable_key", &pk)
+        .start()
+        .await;
     let user = user_id();
     let ours = key_a().sign(&claims(&user));
-    let foreign = key_a().sign(&with(claims(&user_id()), json!({ "iss": "https://clerk.sibling.test" })));
+    let foreign = key_a().sign(&with(
+        claims(&user_id()),
+        json!({ "iss": "https://clerk.sibling.test" }),
+    ));
 
-    let answer = app.get("/api/users/clerk-test/", &[("Cookie", &format!("__session={foreign}; __session_{suffix}={ours}"))]).await;
+    let answer = app
+        .get(
+            "/api/users/clerk-test/",
+            &[(
+                "Cookie",
+                &format!("__session={foreign}; __session_{suffix}={ours}"),
+            )],
+        )
+        .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.body["user"]["clerk_id"], user.as_str());
 
-    let answer = app.get("/api/users/clerk-test/", &[("Cookie", &format!("__session_{suffix}={ours}"))]).await;
+    let answer = app
+        .get(
+            "/api/users/clerk-test/",
+            &[("Cookie", &format!("__session_{suffix}={ours}"))],
+        )
+        .await;
     assert_eq!(answer.status, 200);
 }

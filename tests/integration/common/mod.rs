@@ -34,14 +34,25 @@ impl TestKey {
     fn generate(kid: &str) -> TestKey {
         let private_pem = clerk_rocket::local::generate_rsa_pem().unwrap();
         let encoding = EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap();
-        let mut jwk = serde_json::to_value(jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap()).unwrap();
+        let mut jwk = serde_json::to_value(
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap(),
+        )
+        .unwrap();
         jwk["kid"] = json!(kid);
         jwk["use"] = json!("sig");
         let der = pem_body(&private_pem);
         let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&der).unwrap();
-        let spki = aws_lc_rs::signature::KeyPair::public_key(&pair).as_der().unwrap();
+        let spki = aws_lc_rs::signature::KeyPair::public_key(&pair)
+            .as_der()
+            .unwrap();
         let public_pem = pem("PUBLIC KEY", spki.as_ref());
-        TestKey { kid: kid.to_owned(), private_pem, public_pem, encoding, jwk }
+        TestKey {
+            kid: kid.to_owned(),
+            private_pem,
+            public_pem,
+            encoding,
+            jwk,
+        }
     }
 
     /// Signs `claims` with this key, RS256, `kid` in the header.
@@ -60,9 +71,17 @@ impl TestKey {
         let signing_input = format!("{}.{}", b64(&header), b64(claims));
         let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem_body(&self.private_pem)).unwrap();
         let mut signature = vec![0; pair.public_modulus_len()];
-        pair.sign(&aws_lc_rs::signature::RSA_PKCS1_SHA256, &aws_lc_rs::rand::SystemRandom::new(), signing_input.as_bytes(), &mut signature)
-            .unwrap();
-        format!("{signing_input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature))
+        pair.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+        format!(
+            "{signing_input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+        )
     }
 }
 
@@ -72,13 +91,22 @@ pub fn b64(value: &Value) -> String {
 
 fn pem_body(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    base64::engine::general_purpose::STANDARD.decode(body).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
 }
 
 fn pem(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
-    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 /// Two instance keys, made once per test run (RSA key generation is slow in debug builds).
@@ -127,8 +155,16 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A name no other test of this run (or of an earlier run) uses.
 pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos % 1_000_000_000
+    )
 }
 
 pub fn user_id() -> String {
@@ -166,8 +202,12 @@ impl Backend {
             Backend::Postgres(base) => {
                 let schema = unique("t").to_lowercase();
                 sqlx::any::install_default_drivers();
-                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base).await.unwrap();
-                sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str()).await.unwrap();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base)
+                    .await
+                    .unwrap();
+                sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str())
+                    .await
+                    .unwrap();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 format!("{base}{sep}options=-csearch_path%3D{schema}")
             }
@@ -207,7 +247,10 @@ pub struct FakeClerk {
 
 impl FakeClerk {
     pub async fn start() -> FakeClerk {
-        FakeClerk { server: MockServer::start().await, next_priority: std::sync::atomic::AtomicU8::new(200) }
+        FakeClerk {
+            server: MockServer::start().await,
+            next_priority: std::sync::atomic::AtomicU8::new(200),
+        }
     }
 
     pub fn jwks_url(&self) -> String {
@@ -252,7 +295,13 @@ impl FakeClerk {
 
     /// How many requests reached `path`.
     pub async fn hits(&self, wanted: &str) -> usize {
-        self.server.received_requests().await.unwrap_or_default().iter().filter(|r| r.url.path() == wanted).count()
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == wanted)
+            .count()
     }
 }
 
@@ -278,7 +327,10 @@ impl Settings {
         clerk.insert("jwt_issuer".into(), json!(format!("https://{ISSUER_HOST}")));
         clerk.insert("jwks_url".into(), json!(fake.jwks_url()));
         clerk.insert("api_url".into(), json!(fake.api_url()));
-        Settings { backend: Backend::Sqlite, clerk }
+        Settings {
+            backend: Backend::Sqlite,
+            clerk,
+        }
     }
 
     pub fn set(mut self, key: &str, value: &str) -> Settings {
@@ -300,15 +352,23 @@ impl Settings {
         let url = self.backend.fresh_url().await;
         let figment = rocket::Config::figment()
             .merge(("log_level", "off"))
-            .merge(("databases.app", json!({ "url": url, "max_connections": 8, "connect_timeout": 5 })))
+            .merge((
+                "databases.app",
+                json!({ "url": url, "max_connections": 8, "connect_timeout": 5 }),
+            ))
             .merge(("clerk", Value::Object(self.clerk.clone())));
         (figment, url)
     }
 
     pub async fn start(self) -> TestApp {
         let (figment, database_url) = self.figment().await;
-        let client = Client::untracked(clerk_rocket::build(figment)).await.expect("the app starts");
-        TestApp { client: Arc::new(client), database_url }
+        let client = Client::untracked(clerk_rocket::build(figment))
+            .await
+            .expect("the app starts");
+        TestApp {
+            client: Arc::new(client),
+            database_url,
+        }
     }
 }
 
@@ -322,7 +382,10 @@ pub struct Answer {
 
 impl Answer {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The error code of an error body.
@@ -350,39 +413,67 @@ impl TestApp {
                 // The local client fills its cookie jar from `.cookie()`, not from a raw header.
                 for pair in value.split(';') {
                     if let Some((k, v)) = pair.trim().split_once('=') {
-                        request = request.cookie(rocket::http::Cookie::new(k.to_owned(), v.to_owned()));
+                        request =
+                            request.cookie(rocket::http::Cookie::new(k.to_owned(), v.to_owned()));
                     }
                 }
             } else {
-                request = request.header(rocket::http::Header::new(name.to_string(), value.to_string()));
+                request = request.header(rocket::http::Header::new(
+                    name.to_string(),
+                    value.to_string(),
+                ));
             }
         }
         let response = request.dispatch().await;
         let status = response.status().code;
-        let headers = response.headers().iter().map(|h| (h.name().to_string(), h.value().to_string())).collect();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|h| (h.name().to_string(), h.value().to_string()))
+            .collect();
         let text = response.into_string().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// `GET /api/users/clerk-test/` with `Authorization: Bearer <token>`.
     pub async fn bearer(&self, token: &str) -> Answer {
-        self.get("/api/users/clerk-test/", &[("Authorization", &format!("Bearer {token}"))]).await
+        self.get(
+            "/api/users/clerk-test/",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await
     }
 
     pub async fn cookie(&self, token: &str) -> Answer {
-        self.get("/api/users/clerk-test/", &[("Cookie", &format!("__session={token}"))]).await
+        self.get(
+            "/api/users/clerk-test/",
+            &[("Cookie", &format!("__session={token}"))],
+        )
+        .await
     }
 
     /// A pool on the app's database, for looking at rows.
     pub async fn pool(&self) -> sqlx::AnyPool {
         sqlx::any::install_default_drivers();
-        sqlx::any::AnyPoolOptions::new().max_connections(2).connect(&self.database_url).await.unwrap()
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.database_url)
+            .await
+            .unwrap()
     }
 
     pub async fn count_users(&self, clerk_id: &str) -> i64 {
         let pool = self.pool().await;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE clerk_id = $1").bind(clerk_id).fetch_one(&pool).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE clerk_id = $1")
+            .bind(clerk_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         pool.close().await;
         n
     }
