@@ -10,6 +10,7 @@ pub mod clerk;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod headers;
 pub mod local;
 pub mod pages;
 pub mod users;
@@ -78,12 +79,13 @@ pub fn build(figment: Figment) -> Rocket<Build> {
             })
         }))
         .attach(Template::fairing())
+        .attach(headers::SecurityHeaders)
         .mount("/", api::root_routes())
         .mount("/", pages::routes())
         .mount("/", local::routes())
         .mount("/static", FileServer::from("static"))
         .mount("/api", api::routes())
-        .register("/", error::json_catchers())
+        .register("/", error::html_catchers())
         .register("/api", error::json_catchers())
 }
 

@@ -88,6 +88,9 @@ pub struct SeenUser<'a> {
     pub email: &'a str,
     /// `Some` when the token carries a role claim; `None` keeps the stored role.
     pub role: Option<&'a str>,
+    /// `Some` when the token carries the claim (session token customisation); `None` keeps.
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
     pub now: i64,
 }
 
@@ -95,14 +98,19 @@ pub struct SeenUser<'a> {
 /// statement: concurrent first requests of one user make exactly one row.
 pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sqlx::Error> {
     let sql = format!(
-        "INSERT INTO users (clerk_id, email, username, role, created_at, updated_at, last_seen_at) \
-         VALUES ($1, $2, $2, $3, $4, $4, $4) \
+        "INSERT INTO users (clerk_id, email, username, role, first_name, last_name, \
+                            created_at, updated_at, last_seen_at) \
+         VALUES ($1, $2, $2, $3, $5, $6, $4, $4, $4) \
          ON CONFLICT (clerk_id) DO UPDATE SET \
              updated_at = CASE WHEN users.email <> excluded.email \
                                OR COALESCE(excluded.role, users.role, '') <> COALESCE(users.role, '') \
+                               OR COALESCE(excluded.first_name, users.first_name, '') <> COALESCE(users.first_name, '') \
+                               OR COALESCE(excluded.last_name, users.last_name, '') <> COALESCE(users.last_name, '') \
                           THEN excluded.updated_at ELSE users.updated_at END, \
              email = excluded.email, \
              role = COALESCE(excluded.role, users.role), \
+             first_name = COALESCE(excluded.first_name, users.first_name), \
+             last_name = COALESCE(excluded.last_name, users.last_name), \
              last_seen_at = excluded.last_seen_at \
          RETURNING {COLUMNS}"
     );
@@ -111,6 +119,8 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
         .bind(seen.email)
         .bind(seen.role)
         .bind(seen.now)
+        .bind(seen.first_name)
+        .bind(seen.last_name)
         .fetch_one(pool)
         .await?;
     Ok(row.into())
@@ -122,7 +132,12 @@ pub const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
 impl User {
     /// Whether `seen` would change nothing worth a write.
     pub fn is_current(&self, seen: &SeenUser<'_>) -> bool {
+        let same = |stored: &Option<String>, seen: Option<&str>| {
+            seen.is_none_or(|v| stored.as_deref() == Some(v))
+        };
         self.email == seen.email
+            && same(&self.first_name, seen.first_name)
+            && same(&self.last_name, seen.last_name)
             && seen
                 .role
                 .is_none_or(|role| self.role.as_deref() == Some(role))
@@ -130,6 +145,11 @@ impl User {
                 .last_seen_at
                 .is_some_and(|at| seen.now - at < LAST_SEEN_RESOLUTION_SECS)
     }
+}
+
+/// Unix seconds as RFC 3339 text, for pages.
+pub fn format_time(secs: i64) -> String {
+    rfc3339::format(secs)
 }
 
 /// Serialises unix seconds as RFC 3339 text (`2026-11-26T05:56:48Z`).

@@ -3,6 +3,7 @@
 //! [`Session`] yields the verified claims of the request's session token; [`CurrentUser`] builds
 //! on it and yields the local user row. A failed guard records its [`ApiError`] for the catcher.
 
+mod page;
 mod source;
 mod user;
 
@@ -17,7 +18,8 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::users::User;
 
-pub use source::{session_token, Carrier};
+pub use page::{Refresh, Visitor, VisitorState};
+pub use source::{bearer_token, client_uat, session_cookie, session_token, Carrier};
 
 /// A request whose session token verified.
 #[derive(Debug, Clone)]
@@ -28,6 +30,15 @@ pub struct Session(pub SessionClaims);
 pub struct CurrentUser {
     pub user: User,
     pub session: SessionClaims,
+}
+
+impl CurrentUser {
+    /// Admin by any of: `CLERK_ADMIN_USER_IDS`, the session's role claim, the stored role.
+    pub fn is_admin(&self, clerk: &Clerk) -> bool {
+        clerk.config.admin_user_ids.contains(&self.user.clerk_id)
+            || self.session.role.as_deref() == Some("admin")
+            || self.user.role.as_deref() == Some("admin")
+    }
 }
 
 fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> {

@@ -23,10 +23,19 @@ pub async fn resolve(
         (None, Some(user)) if !user.email.is_empty() => user.email.clone(),
         (None, _) => email_from_backend_api(clerk, &session.user_id).await?,
     };
+    let name = |claim: &str| {
+        session
+            .claims
+            .get(claim)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.is_empty())
+    };
     let seen = SeenUser {
         clerk_id: &session.user_id,
         email: &email,
         role: session.role.as_deref(),
+        first_name: name("first_name"),
+        last_name: name("last_name"),
         now: now(),
     };
     match existing {

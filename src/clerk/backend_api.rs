@@ -112,6 +112,45 @@ impl BackendApi {
     }
 }
 
+/// The answer of `GET /v1/clients/handshake_payload`.
+#[derive(Debug, Clone, Deserialize)]
+struct HandshakePayload {
+    #[serde(default)]
+    directives: Vec<String>,
+}
+
+impl BackendApi {
+    /// Resolves a handshake nonce into the Set-Cookie directives it stands for.
+    pub async fn handshake_payload(&self, nonce: &str) -> Result<Vec<String>, BackendApiError> {
+        let mut url =
+            reqwest::Url::parse(&format!("{}/v1/clients/handshake_payload", self.api_url))
+                .map_err(|e| BackendApiError::Unavailable(e.to_string()))?;
+        url.query_pairs_mut().append_pair("nonce", nonce);
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(&self.secret_key)
+            .header(
+                "Clerk-API-Version",
+                crate::clerk::handshake::CLERK_API_VERSION,
+            )
+            .send()
+            .await
+            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
+        let status = response.status();
+        let body = read_capped(response).await?;
+        match status.as_u16() {
+            200..=299 => serde_json::from_slice::<HandshakePayload>(&body)
+                .map(|p| p.directives)
+                .map_err(|e| {
+                    BackendApiError::Unavailable(format!("unexpected handshake payload: {e}"))
+                }),
+            401 | 403 => Err(BackendApiError::SecretKeyInvalid),
+            _ => Err(BackendApiError::Unavailable(format!("answered {status}"))),
+        }
+    }
+}
+
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, BackendApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = response

@@ -1,6 +1,7 @@
 //! Clerk's protocol: keys, session tokens, the Backend API. Nothing here knows Rocket's routing.
 
 pub mod backend_api;
+pub mod handshake;
 pub mod keys;
 pub mod token;
 

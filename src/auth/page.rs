@@ -1,0 +1,241 @@
+//! Who is asking for a page, with Clerk's cookie state machine (spec §4) so that a browser with a
+//! live Clerk session is never shown as signed out: an expired or stale `__session` cookie is
+//! refreshed through Clerk's handshake (with a secret key) or an interstitial page (without).
+
+use rocket::http::{Cookie, Method};
+use rocket::request::{self, FromRequest, Request};
+use rocket::State;
+use rocket_db_pools::Database as _;
+
+use super::source::{bearer_token, client_uat, session_cookie};
+use super::{user, CurrentUser};
+use crate::clerk::handshake::{self, CookieState};
+use crate::clerk::Clerk;
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// A page request's visitor, and the path they asked for (for redirects back).
+#[derive(Debug)]
+pub struct Visitor {
+    pub state: VisitorState,
+    /// The requested path and query, as received.
+    pub path: String,
+}
+
+#[derive(Debug)]
+pub enum VisitorState {
+    SignedIn(Box<CurrentUser>),
+    SignedOut,
+    /// Signed in at Clerk, but this request's token must be refreshed first.
+    Refresh(Refresh),
+    /// The token verified but the user cannot be served (no email, Clerk unreachable…).
+    Refused(ApiError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// 307 to the frontend API's handshake; `redirect_count` is the loop counter so far.
+    Handshake {
+        location: String,
+        redirect_count: u32,
+    },
+    /// No secret key: a page that lets ClerkJS refresh the cookie, then reloads.
+    Interstitial { redirect_count: u32 },
+    /// A development instance's handshake came back: reload without its query parameters.
+    Reload { location: String },
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Visitor {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let path = request.uri().to_string();
+        let state = match (
+            request.guard::<&State<Clerk>>().await.succeeded(),
+            Db::fetch(request.rocket()),
+        ) {
+            (Some(clerk), Some(db)) => visit(request, clerk, db).await,
+            _ => VisitorState::Refused(ApiError::Internal(
+                "Clerk or database state is not managed".into(),
+            )),
+        };
+        request::Outcome::Success(Visitor { state, path })
+    }
+}
+
+async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
+    // Header tokens (API clients) and local mode have no browser session to refresh.
+    if bearer_token(request).is_some() || clerk.config.local_mode() {
+        return match request.guard::<CurrentUser>().await {
+            request::Outcome::Success(user) => VisitorState::SignedIn(Box::new(user)),
+            _ => VisitorState::SignedOut,
+        };
+    }
+    if let Some(state) = return_from_handshake(request, clerk, db).await {
+        return state;
+    }
+    let cookie = session_cookie(request, &clerk.config);
+    let suffixed = cookie.is_some_and(|c| c.suffixed);
+    let token = cookie.map(|c| c.token);
+    match handshake::cookie_state(token, client_uat(request, &clerk.config, suffixed)) {
+        CookieState::SignedOut => VisitorState::SignedOut,
+        CookieState::Refresh(reason) => refresh(request, clerk, reason, token, suffixed),
+        CookieState::Verify => {
+            let token = token.unwrap_or_default();
+            match clerk.verifier.verify(token).await {
+                Ok(session) => signed_in(db, clerk, session).await,
+                Err(error) => match handshake::refreshable(&error) {
+                    Some(reason) => refresh(request, clerk, reason, Some(token), suffixed),
+                    None => {
+                        rocket::debug!("page request signed out: {error}");
+                        VisitorState::SignedOut
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn signed_in(
+    db: &Db,
+    clerk: &Clerk,
+    session: crate::clerk::token::SessionClaims,
+) -> VisitorState {
+    match user::resolve(db, clerk, &session).await {
+        Ok(user) => VisitorState::SignedIn(Box::new(CurrentUser { user, session })),
+        Err(error) => VisitorState::Refused(error),
+    }
+}
+
+fn refresh(
+    request: &Request<'_>,
+    clerk: &Clerk,
+    reason: &'static str,
+    token: Option<&str>,
+    suffixed: bool,
+) -> VisitorState {
+    let headers = request.headers();
+    if !handshake::eligible(
+        request.method() == Method::Get,
+        headers.get_one("Sec-Fetch-Dest"),
+        headers.get_one("Accept"),
+    ) {
+        return VisitorState::SignedOut;
+    }
+    let redirect_count = request
+        .cookies()
+        .get(handshake::REDIRECT_COUNT_COOKIE)
+        .and_then(|c| c.value().parse::<u32>().ok())
+        .unwrap_or(0);
+    if redirect_count >= handshake::MAX_REDIRECTS {
+        rocket::warn!(
+            "Clerk session refresh ({reason}) gave up after {redirect_count} redirects in a row: \
+             check that the publishable key, secret key and issuer belong to one instance, and the clock"
+        );
+        return VisitorState::SignedOut;
+    }
+    let instance = &clerk.config.instance;
+    let (Some(frontend_api), Some(url)) = (
+        &instance.frontend_api,
+        public_url(request, instance.production),
+    ) else {
+        return VisitorState::SignedOut;
+    };
+    if clerk.backend_api.is_some() {
+        let dev_browser = request
+            .cookies()
+            .get("__clerk_db_jwt")
+            .map(|c| c.value())
+            .filter(|_| !instance.production);
+        let location =
+            handshake::handshake_url(frontend_api, &url, suffixed, reason, token, dev_browser);
+        VisitorState::Refresh(Refresh::Handshake {
+            location,
+            redirect_count,
+        })
+    } else if clerk.config.publishable_key.is_some() {
+        VisitorState::Refresh(Refresh::Interstitial { redirect_count })
+    } else {
+        VisitorState::SignedOut
+    }
+}
+
+/// The way back from a handshake: a nonce (query in development, cookie in production) that the
+/// Backend API turns into Set-Cookie directives carrying the fresh session token.
+async fn return_from_handshake(
+    request: &Request<'_>,
+    clerk: &Clerk,
+    db: &Db,
+) -> Option<VisitorState> {
+    let from_query = request
+        .query_value::<&str>(handshake::NONCE_PARAM)
+        .and_then(Result::ok);
+    let from_cookie = request
+        .cookies()
+        .get(handshake::NONCE_PARAM)
+        .map(|c| c.value().to_owned());
+    let nonce = from_query.map(str::to_owned).or(from_cookie.clone())?;
+    if from_cookie.is_some() {
+        request
+            .cookies()
+            .remove(Cookie::from(handshake::NONCE_PARAM));
+    }
+    let api = clerk.backend_api.as_ref()?;
+    let directives = match api.handshake_payload(&nonce).await {
+        Ok(directives) => directives,
+        Err(e) => {
+            // Logged and ignored, as Clerk's SDK does: the nonce may belong to a sibling app.
+            rocket::warn!("Clerk handshake nonce could not be resolved: {e}");
+            return None;
+        }
+    };
+    for directive in &directives {
+        match Cookie::parse(directive.clone()) {
+            Ok(cookie) => request.cookies().add(cookie),
+            Err(e) => rocket::warn!("ignoring an unparsable handshake directive: {e}"),
+        }
+    }
+    let Some(token) = handshake::session_from_directives(&directives) else {
+        return Some(VisitorState::SignedOut);
+    };
+    let session = match clerk.verifier.verify(&token).await {
+        Ok(session) => session,
+        Err(e) => {
+            rocket::warn!("the session token from Clerk's handshake was refused: {e}");
+            return Some(VisitorState::SignedOut);
+        }
+    };
+    if !clerk.config.instance.production {
+        if let Some(url) = public_url(request, false) {
+            return Some(VisitorState::Refresh(Refresh::Reload {
+                location: handshake::without_handshake_params(&url),
+            }));
+        }
+    }
+    Some(signed_in(db, clerk, session).await)
+}
+
+/// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).
+fn public_url(request: &Request<'_>, production: bool) -> Option<String> {
+    let headers = request.headers();
+    let first = |name: &str| {
+        headers
+            .get_one(name)
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let scheme = match first("X-Forwarded-Proto") {
+        Some("https") => "https",
+        Some("http") => "http",
+        Some(_) => return None,
+        None if production => "https",
+        None => "http",
+    };
+    let host = first("X-Forwarded-Host").or_else(|| first("Host"))?;
+    let valid_host = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    valid_host.then(|| format!("{scheme}://{host}{}", request.uri()))
+}

@@ -1,0 +1,63 @@
+//! Security headers of every response, and no caching of pages that depend on who is asking.
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::{ContentType, Header};
+use rocket::{Request, Response};
+
+use crate::clerk::Clerk;
+
+/// The Content-Security-Policy of our pages: our own origin, the instance's frontend API (ClerkJS
+/// and its calls), Clerk's image host, and the bot-protection host Clerk's docs require
+/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers). No inline script.
+pub fn content_security_policy(frontend_api: Option<&str>) -> String {
+    let fapi = frontend_api
+        .map(|host| format!(" https://{host}"))
+        .unwrap_or_default();
+    let challenges = if frontend_api.is_some() {
+        " https://challenges.cloudflare.com"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{fapi}{challenges}; connect-src 'self'{fapi}; \
+         img-src 'self' https://img.clerk.com data:; style-src 'self' 'unsafe-inline'; \
+         worker-src 'self' blob:; frame-src 'self'{challenges}; frame-ancestors 'none'; \
+         base-uri 'self'; form-action 'self'; object-src 'none'"
+    )
+}
+
+pub struct SecurityHeaders;
+
+#[rocket::async_trait]
+impl Fairing for SecurityHeaders {
+    fn info(&self) -> Info {
+        Info {
+            name: "Security headers",
+            kind: Kind::Response,
+        }
+    }
+
+    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        response.set_header(Header::new(
+            "Referrer-Policy",
+            "strict-origin-when-cross-origin",
+        ));
+        response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        if response.content_type() != Some(ContentType::HTML) {
+            return;
+        }
+        let frontend_api = request
+            .rocket()
+            .state::<Clerk>()
+            .filter(|clerk| !clerk.config.local_mode())
+            .and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
+        response.set_header(Header::new(
+            "Content-Security-Policy",
+            content_security_policy(frontend_api),
+        ));
+        response.set_header(Header::new("X-Frame-Options", "DENY"));
+        // Every page shows who is signed in: never cache one for someone else.
+        response.set_header(Header::new("Cache-Control", "no-store"));
+        response.set_header(Header::new("Vary", "Cookie"));
+    }
+}

@@ -1,0 +1,139 @@
+//! `/dev/sign-in` and `/dev/sign-out`: signing in without Clerk, in local mode only.
+
+use rocket::form::{Form, FromForm};
+use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::response::Redirect;
+use rocket::{Route, State};
+use rocket_dyn_templates::{context, Template};
+
+use super::{redirect, Layout, Page, PageResult};
+use crate::auth::Visitor;
+use crate::clerk::Clerk;
+use crate::error::PageError;
+use crate::local::LocalUser;
+
+/// Local-mode browser sessions last a working day: no ClerkJS is there to refresh them.
+const SESSION_SECS: u64 = 8 * 3600;
+
+#[derive(Debug, FromForm)]
+struct SignInForm<'r> {
+    email: &'r str,
+    first_name: Option<&'r str>,
+    last_name: Option<&'r str>,
+    admin: bool,
+    redirect_url: Option<&'r str>,
+}
+
+fn local_only(clerk: &Clerk) -> PageResult<&crate::local::LocalIssuer> {
+    clerk.local.as_ref().ok_or(PageError::NotFound)
+}
+
+#[rocket::get("/dev/sign-in?<redirect_url>")]
+fn form(
+    visitor: Visitor,
+    clerk: &State<Clerk>,
+    redirect_url: Option<&str>,
+) -> PageResult<Template> {
+    local_only(clerk)?;
+    let user = visitor.optional()?;
+    let target = redirect::safe_path(redirect_url.unwrap_or("/profile"));
+    Ok(Template::render(
+        "dev_sign_in",
+        context! { layout: Layout::new(clerk, user.as_ref()), redirect_url: target, error: Option::<&str>::None },
+    ))
+}
+
+#[rocket::post("/dev/sign-in", data = "<form>")]
+fn submit(
+    form: Form<SignInForm<'_>>,
+    clerk: &State<Clerk>,
+    cookies: &CookieJar<'_>,
+    host: Option<HostHeader<'_>>,
+) -> PageResult<Page> {
+    let issuer = local_only(clerk)?;
+    let target = redirect::safe_path(form.redirect_url.unwrap_or("/profile"));
+    let email = form.email.trim();
+    if !valid_email(email) {
+        let layout = Layout::new(clerk, None);
+        return Ok(Page::Render(Template::render(
+            "dev_sign_in",
+            context! { layout, redirect_url: target, error: "Enter an email address such as you@example.com." },
+        )));
+    }
+    let clean = |s: Option<&str>| {
+        s.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.chars().take(100).collect())
+    };
+    let user = LocalUser {
+        email: email.to_owned(),
+        user_id: None,
+        first_name: clean(form.first_name),
+        last_name: clean(form.last_name),
+        admin: form.admin,
+    };
+    let origin = host
+        .map(|h| format!("http://{}", h.0))
+        .unwrap_or_else(|| "http://localhost".into());
+    let parties = &clerk.config.authorized_parties;
+    let party = if parties.is_empty() || parties.contains(&origin) {
+        origin
+    } else {
+        parties[0].clone()
+    };
+    let token = issuer.mint(&user, &party, SESSION_SECS);
+    cookies.add(
+        Cookie::build(("__session", token))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .max_age(rocket::time::Duration::seconds(SESSION_SECS as i64)),
+    );
+    Ok(Page::Redirect(Redirect::to(target)))
+}
+
+#[rocket::post("/dev/sign-out")]
+fn sign_out(clerk: &State<Clerk>, cookies: &CookieJar<'_>) -> PageResult<Redirect> {
+    local_only(clerk)?;
+    cookies.remove(Cookie::build("__session").path("/"));
+    Ok(Redirect::to("/"))
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\''))
+}
+
+/// The `Host` header, for the `azp` of local tokens.
+struct HostHeader<'r>(&'r str);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for HostHeader<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r rocket::Request<'_>) -> rocket::request::Outcome<Self, ()> {
+        match request.headers().get_one("Host") {
+            Some(host)
+                if host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':')) =>
+            {
+                rocket::request::Outcome::Success(HostHeader(host))
+            }
+            _ => rocket::request::Outcome::Forward(rocket::http::Status::Ok),
+        }
+    }
+}
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![form, submit, sign_out]
+}
