@@ -124,9 +124,9 @@ pub fn without_handshake_params(url: &str) -> String {
 pub fn session_from_directives(directives: &[String]) -> Option<String> {
     directives
         .iter()
+        .rev()
         .filter_map(|d| rocket::http::Cookie::parse(d.as_str()).ok())
-        .filter(|c| c.name() == "__session" || c.name().starts_with("__session_"))
-        .last()
+        .find(|c| c.name() == "__session" || c.name().starts_with("__session_"))
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }

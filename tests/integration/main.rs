@@ -5,5 +5,6 @@ mod common;
 mod cli;
 mod keys;
 mod local_mode;
+mod pages;
 mod users;
 mod verification;

@@ -407,23 +407,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self.client.get(uri.to_owned());
-        for (name, value) in headers {
-            if name.eq_ignore_ascii_case("cookie") {
-                // The local client fills its cookie jar from `.cookie()`, not from a raw header.
-                for pair in value.split(';') {
-                    if let Some((k, v)) = pair.trim().split_once('=') {
-                        request =
-                            request.cookie(rocket::http::Cookie::new(k.to_owned(), v.to_owned()));
-                    }
-                }
-            } else {
-                request = request.header(rocket::http::Header::new(
-                    name.to_string(),
-                    value.to_string(),
-                ));
-            }
-        }
+        let request = with_headers(self.client.get(uri.to_owned()), headers);
         let response = request.dispatch().await;
         let status = response.status().code;
         let headers = response
@@ -485,4 +469,106 @@ pub async fn clerk_app() -> (FakeClerk, TestApp) {
     fake.serve_jwks(&[key_a()]).await;
     let app = Settings::clerk(&fake).start().await;
     (fake, app)
+}
+
+impl Answer {
+    /// Every value of a header that may repeat (`Set-Cookie`).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The value a `Set-Cookie` header gives `name`, if any.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.all("Set-Cookie").into_iter().find_map(|c| {
+            let (k, rest) = c.split_once('=')?;
+            (k == name).then(|| rest.split(';').next().unwrap_or("").to_owned())
+        })
+    }
+
+    pub fn text(&self) -> String {
+        match &self.body {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl TestApp {
+    /// `POST uri` with a form body.
+    pub async fn post_form(&self, uri: &str, form: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self
+            .client
+            .post(uri.to_owned())
+            .header(rocket::http::ContentType::Form)
+            .body(form);
+        for (name, value) in headers {
+            request = request.header(rocket::http::Header::new(
+                name.to_string(),
+                value.to_string(),
+            ));
+        }
+        let response = request.dispatch().await;
+        let status = response.status().code;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|h| (h.name().to_string(), h.value().to_string()))
+            .collect();
+        let text = response.into_string().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// Adds `headers` to a local request; a `Cookie` header goes to the cookie jar, which the local
+/// client fills from `.cookie()`, not from a raw header.
+fn with_headers<'c>(
+    mut request: rocket::local::asynchronous::LocalRequest<'c>,
+    headers: &[(&str, &str)],
+) -> rocket::local::asynchronous::LocalRequest<'c> {
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("cookie") {
+            for pair in value.split(';') {
+                if let Some((k, v)) = pair.trim().split_once('=') {
+                    request = request.cookie(rocket::http::Cookie::new(k.to_owned(), v.to_owned()));
+                }
+            }
+        } else {
+            request = request.header(rocket::http::Header::new(
+                name.to_string(),
+                value.to_string(),
+            ));
+        }
+    }
+    request
+}
+
+/// `pk_test_…`/`pk_live_…` for a frontend API host.
+pub fn publishable_key(host: &str, live: bool) -> String {
+    let prefix = if live { "pk_live_" } else { "pk_test_" };
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{host}$"))
+    )
+}
+
+/// A local-mode app on a fresh SQLite file.
+pub async fn local_app() -> TestApp {
+    let key = scratch_dir().join("local.pem");
+    Settings {
+        backend: Backend::Sqlite,
+        clerk: Map::new(),
+    }
+    .set("local_mode", "true")
+    .set("local_key_file", key.to_str().unwrap())
+    .start()
+    .await
 }
