@@ -147,9 +147,15 @@ impl User {
     }
 }
 
-/// Unix seconds as RFC 3339 text, for pages.
+/// Unix seconds as text for people: `26 Nov 2026, 06:29 UTC`.
 pub fn format_time(secs: i64) -> String {
-    rfc3339::format(secs)
+    let format = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
 }
 
 /// Serialises unix seconds as RFC 3339 text (`2026-11-26T05:56:48Z`).

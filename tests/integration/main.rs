@@ -2,6 +2,7 @@
 
 mod common;
 
+mod browser;
 mod cli;
 mod keys;
 mod local_mode;

@@ -1,0 +1,198 @@
+//! End to end in a real browser: headless Chromium, driven over WebDriver (Debian's
+//! `chromedriver`), through local mode against the app served on 127.0.0.1.
+//!
+//! Skipped with a visible note when chromedriver is absent, unless `REQUIRE_BROWSER=1` (as in
+//! CI), where its absence fails the test. `CLERK_ROCKET_SCREENSHOT=docs/profile.png` saves the
+//! profile page for the README.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+use rocket::fairing::AdHoc;
+use serde_json::json;
+
+use crate::common::*;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver in its own process group, killed with everything it started when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let mut child = Command::new(CHROMEDRIVER)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("chromedriver prints its port").unwrap();
+            if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                break rest
+                    .trim()
+                    .trim_end_matches('.')
+                    .parse()
+                    .expect("a port number");
+            }
+        };
+        // Keep draining its output so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves a local-mode app on a free port of 127.0.0.1; returns its base URL.
+async fn serve_local_app() -> String {
+    let key = scratch_dir().join("local.pem");
+    let settings = Settings {
+        backend: Backend::Sqlite,
+        clerk: serde_json::Map::new(),
+    }
+    .set("local_mode", "true")
+    .set("local_key_file", key.to_str().unwrap());
+    let (figment, _) = settings.figment().await;
+    let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = clerk_rocket::build(figment).attach(AdHoc::on_liftoff("port", move |rocket| {
+        Box::pin(async move {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(rocket.config().port);
+            }
+        })
+    }));
+    tokio::spawn(async move { rocket.launch().await });
+    let port = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the app starts")
+        .unwrap();
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_mode_sign_in_and_out_in_chromium() {
+    if !std::path::Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var("REQUIRE_BROWSER").is_err(),
+            "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
+        );
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: {CHROMEDRIVER} not found: skipping the browser test"
+        );
+        return;
+    }
+    let base = serve_local_app().await;
+    let driver = Driver::start();
+    let profile_dir = scratch_dir().join("chromium-profile");
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1000,760",
+                format!("--user-data-dir={}", profile_dir.display()),
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+            ]
+        }
+    });
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session");
+
+    let result = async {
+        browser.goto(&format!("{base}/")).await?;
+        let banner = browser.find(Locator::Css(".banner")).await?.text().await?;
+        assert!(banner.contains("Local mode"), "{banner}");
+
+        // Sign in from the start page: /sign-in sends local mode to /dev/sign-in.
+        browser
+            .find(Locator::Css("main a.button"))
+            .await?
+            .click()
+            .await?;
+        browser.wait().for_element(Locator::Id("email")).await?;
+        assert_eq!(browser.current_url().await?.path(), "/dev/sign-in");
+        browser
+            .find(Locator::Id("email"))
+            .await?
+            .send_keys("ada@example.com")
+            .await?;
+        browser
+            .find(Locator::Id("first_name"))
+            .await?
+            .send_keys("Ada")
+            .await?;
+        browser
+            .find(Locator::Id("last_name"))
+            .await?
+            .send_keys("Lovelace")
+            .await?;
+        browser.find(Locator::Id("sign-in")).await?.click().await?;
+
+        let email = browser
+            .wait()
+            .for_element(Locator::Id("profile-email"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(email, "ada@example.com");
+        assert_eq!(browser.current_url().await?.path(), "/profile");
+        let name = browser
+            .find(Locator::Id("profile-name"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(name, "Ada Lovelace");
+        let png = browser.screenshot().await?;
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        let target = std::env::var("CLERK_ROCKET_SCREENSHOT")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| scratch_dir().join("profile.png"));
+        std::fs::write(&target, &png).unwrap();
+
+        // Sign out, then the profile asks for a sign-in again.
+        browser
+            .find(Locator::Css("form[action='/dev/sign-out'] button"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_url(&reqwest::Url::parse(&format!("{base}/")).unwrap())
+            .await?;
+        browser.goto(&format!("{base}/profile")).await?;
+        browser.wait().for_element(Locator::Id("email")).await?;
+        let url = browser.current_url().await?;
+        assert_eq!(
+            (url.path(), url.query()),
+            ("/dev/sign-in", Some("redirect_url=%2Fprofile"))
+        );
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the browser walk-through");
+}
