@@ -698,3 +698,42 @@ async fn missing_email_shows_an_error_page_not_a_sign_in_loop() {
     assert_eq!(page.status, 403);
     assert!(page.text().contains("email-claim-missing"));
 }
+
+#[tokio::test]
+async fn signed_in_visitors_skip_the_sign_in_pages_and_are_greeted() {
+    let (_fake, app) = clerk_pages(true, false).await;
+    let token = key_a().sign(&with(claims(&user_id()), json!({ "first_name": "Grace" })));
+    let cookies = session_cookies(&token, now() - 30);
+    for page in [
+        "/sign-in?redirect_url=%2Fprofile",
+        "/sign-up?redirect_url=%2Fprofile",
+    ] {
+        let answer = app.get(page, &[HTML, DOCUMENT, ("Cookie", &cookies)]).await;
+        assert_eq!(
+            (answer.status, answer.header("Location")),
+            (303, Some("/profile")),
+            "{page}"
+        );
+    }
+    let home = app.get("/", &[HTML, DOCUMENT, ("Cookie", &cookies)]).await;
+    assert_eq!(home.status, 200);
+    assert!(
+        home.text().contains("Welcome back, Grace"),
+        "{}",
+        home.text()
+    );
+    let signed_out_home = app.get("/", &[HTML, DOCUMENT]).await;
+    assert!(
+        signed_out_home.text().contains("href=\"/sign-in\"")
+            && signed_out_home.text().contains("href=\"/sign-up\"")
+    );
+    let sign_up = app
+        .get("/sign-up?redirect_url=%2Fprofile", &[HTML])
+        .await
+        .text();
+    assert!(
+        sign_up.contains("id=\"clerk-sign-up\"")
+            && sign_up.contains("data-sign-in-url=\"/sign-in?redirect_url=%2Fprofile\""),
+        "{sign_up}"
+    );
+}
