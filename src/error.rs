@@ -25,6 +25,11 @@ use crate::pages::Layout;
 pub enum ApiError {
     /// Not signed in, or the token was refused (401; 503 when the keys are unavailable).
     Auth(AuthError),
+    /// Signed in, but not allowed.
+    Forbidden {
+        code: &'static str,
+        message: String,
+    },
     /// A request the client can fix.
     BadRequest(String),
     NotFound,
@@ -69,6 +74,7 @@ impl ApiError {
         match self {
             ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
             ApiError::Auth(_) => Status::Unauthorized,
+            ApiError::Forbidden { .. } => Status::Forbidden,
             ApiError::BadRequest(_) => Status::BadRequest,
             ApiError::NotFound => Status::NotFound,
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
@@ -79,6 +85,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Auth(e) => e.reason.code(),
+            ApiError::Forbidden { code, .. } => code,
             ApiError::BadRequest(_) => "bad-request",
             ApiError::NotFound => "not-found",
             ApiError::Unavailable { code, .. } => code,
@@ -89,6 +96,7 @@ impl ApiError {
     pub fn message(&self) -> &str {
         match self {
             ApiError::Auth(e) => &e.message,
+            ApiError::Forbidden { message, .. } => message,
             ApiError::BadRequest(m) => m,
             ApiError::NotFound => "no such resource",
             ApiError::Unavailable { message, .. } => message,
@@ -101,6 +109,14 @@ impl ApiError {
             ApiError::Auth(e) => e.retry_after,
             ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
+        }
+    }
+
+    /// 403 for a signed-in user without the admin role.
+    pub fn forbidden() -> ApiError {
+        ApiError::Forbidden {
+            code: "forbidden",
+            message: "this needs an administrator".into(),
         }
     }
 
@@ -202,6 +218,8 @@ pub enum PageError {
     Refresh(Refresh),
     /// Signed in, without the right (403 page).
     Forbidden,
+    /// A parameter the visitor can fix (400 page).
+    BadRequest(String),
     NotFound,
     /// The session verified but the request cannot be served: an error page with the reason.
     Refused(ApiError),
@@ -251,6 +269,13 @@ impl<'r> Responder<'r, 'static> for PageError {
                 "error",
                 "Not allowed",
                 "You are signed in, but this page is for administrators.",
+            ),
+            PageError::BadRequest(message) => html_page(
+                request,
+                Status::BadRequest,
+                "error",
+                "Bad request",
+                &message,
             ),
             PageError::NotFound => html_page(
                 request,

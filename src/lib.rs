@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod clerk;
 pub mod config;
+pub mod cursor;
 pub mod db;
 pub mod error;
 pub mod headers;

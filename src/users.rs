@@ -6,6 +6,8 @@
 use serde::Serialize;
 use sqlx::AnyPool;
 
+use crate::db::is_sqlite;
+
 /// A user as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -185,4 +187,118 @@ mod rfc3339 {
             }
         }
     }
+}
+
+/// Where a page of the user list starts, in the list's order (newest first, by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    First,
+    /// The users older than this id (the next page).
+    After(i64),
+    /// The users newer than this id (the previous page).
+    Before(i64),
+}
+
+/// One page of users, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    /// Whether older users follow the last one of this page.
+    pub has_older: bool,
+    /// Whether newer users precede the first one.
+    pub has_newer: bool,
+}
+
+/// Queries shorter than this cannot use the trigram indexes and scan the table instead.
+pub const MIN_INDEXED_QUERY: usize = 3;
+
+/// A page of users whose email, names or Clerk id contain `query` (case-insensitive), newest
+/// first, by keyset on `id` (stable while users are added: no duplicates, no gaps).
+pub async fn search(
+    pool: &AnyPool,
+    query: &str,
+    start: PageStart,
+    limit: u32,
+) -> Result<UserPage, sqlx::Error> {
+    let query = query.trim();
+    let (bound, order) = match start {
+        PageStart::First | PageStart::After(_) => ("<", "DESC"),
+        PageStart::Before(_) => (">", "ASC"),
+    };
+    let anchor = match start {
+        PageStart::First => i64::MAX,
+        PageStart::After(id) | PageStart::Before(id) => id,
+    };
+    let filter = if query.is_empty() {
+        String::new()
+    } else if is_sqlite(pool) && query.chars().count() >= MIN_INDEXED_QUERY {
+        // FTS5 trigram phrase: a substring of any one column.
+        "AND id IN (SELECT rowid FROM users_search WHERE users_search MATCH $3)".to_owned()
+    } else if is_sqlite(pool) {
+        "AND (lower(email) LIKE $3 ESCAPE '\\' OR lower(coalesce(first_name, '')) LIKE $3 ESCAPE '\\' \
+             OR lower(coalesce(last_name, '')) LIKE $3 ESCAPE '\\' OR lower(clerk_id) LIKE $3 ESCAPE '\\')"
+            .to_owned()
+    } else {
+        // The very expression of the pg_trgm index (migrations/postgres/0003).
+        "AND lower(email || ' ' || coalesce(first_name, '') || ' ' || coalesce(last_name, '') || ' ' || clerk_id) \
+             LIKE $3 ESCAPE '\\'"
+            .to_owned()
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE id {bound} $1 {filter} ORDER BY id {order} LIMIT $2"
+    );
+    let mut statement = sqlx::query_as::<_, UserRow>(&sql)
+        .bind(anchor)
+        .bind(i64::from(limit) + 1);
+    if !query.is_empty() {
+        let pattern = if is_sqlite(pool) && query.chars().count() >= MIN_INDEXED_QUERY {
+            format!("\"{}\"", query.replace('"', "\"\""))
+        } else {
+            format!("%{}%", like_escape(&query.to_lowercase()))
+        };
+        statement = statement.bind(pattern);
+    }
+    let mut users: Vec<User> = statement
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect();
+    let more = users.len() > limit as usize;
+    users.truncate(limit as usize);
+    Ok(match start {
+        PageStart::Before(_) => {
+            users.reverse();
+            UserPage {
+                users,
+                has_older: true,
+                has_newer: more,
+            }
+        }
+        PageStart::After(_) => UserPage {
+            users,
+            has_older: more,
+            has_newer: true,
+        },
+        PageStart::First => UserPage {
+            users,
+            has_older: more,
+            has_newer: false,
+        },
+    })
+}
+
+pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    let row = sqlx::query_as::<_, UserRow>(&sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(User::from))
+}
+
+fn like_escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

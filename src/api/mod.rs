@@ -1,5 +1,6 @@
 //! JSON routes. Handlers take guards and return data; they never parse tokens or write SQL.
 
+pub mod admin;
 mod health;
 mod users;
 
@@ -7,7 +8,9 @@ use rocket::Route;
 
 /// Routes mounted under `/api`.
 pub fn routes() -> Vec<Route> {
-    users::routes()
+    let mut routes = users::routes();
+    routes.extend(admin::routes());
+    routes
 }
 
 /// JSON routes mounted at the root (`/health`, `/ready`).

@@ -25,6 +25,10 @@ pub use source::{bearer_token, client_uat, session_cookie, session_token, Carrie
 #[derive(Debug, Clone)]
 pub struct Session(pub SessionClaims);
 
+/// A signed-in administrator (see [`CurrentUser::is_admin`]).
+#[derive(Debug, Clone)]
+pub struct Admin(pub CurrentUser);
+
 /// The signed-in user, created locally on first sight.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
@@ -33,7 +37,9 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    /// Admin by any of: `CLERK_ADMIN_USER_IDS`, the session's role claim, the stored role.
+    /// Admin by any of: `CLERK_ADMIN_USER_IDS`; the session token's `metadata.role` or `role`
+    /// claim (public metadata through session token customisation); the stored role (kept from
+    /// `public_metadata.role`). Nothing else grants it: `unsafe_metadata` is never read.
     pub fn is_admin(&self, clerk: &Clerk) -> bool {
         clerk.config.admin_user_ids.contains(&self.user.clerk_id)
             || self.session.role.as_deref() == Some("admin")
@@ -87,6 +93,19 @@ impl<'r> FromRequest<'r> for CurrentUser {
         match user::resolve(db, clerk, &session).await {
             Ok(user) => Outcome::Success(CurrentUser { user, session }),
             Err(e) => refuse(request, e),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let current = try_outcome!(request.guard::<CurrentUser>().await);
+        match request.rocket().state::<Clerk>() {
+            Some(clerk) if current.is_admin(clerk) => Outcome::Success(Admin(current)),
+            _ => refuse(request, ApiError::forbidden()),
         }
     }
 }

@@ -7,7 +7,7 @@ use rocket::{Build, Rocket};
 use rocket_db_pools::Database;
 use sqlx::migrate::Migrator;
 
-pub use pool::AnyPool;
+pub use pool::{is_sqlite, AnyPool};
 
 #[derive(Database)]
 #[database("app")]

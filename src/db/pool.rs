@@ -45,7 +45,7 @@ impl AnyPool {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        self.0.connect_options().database_url.scheme() == "sqlite"
+        is_sqlite(&self.0)
     }
 
     /// Whether the database answers a trivial query.
@@ -55,6 +55,11 @@ impl AnyPool {
             Err(_) => false,
         }
     }
+}
+
+/// Whether `pool` is on SQLite (else PostgreSQL), for the few statements whose dialects differ.
+pub fn is_sqlite(pool: &sqlx::AnyPool) -> bool {
+    pool.connect_options().database_url.scheme() == "sqlite"
 }
 
 /// `sqlite://data/app.db?mode=rwc` creates the file but not its folder: create the folder.

@@ -4,6 +4,7 @@
 //! person asks [`Visitor::require`], whose error ([`PageError`]) renders the redirect to
 //! sign-in, the session refresh, or an error page.
 
+mod admin;
 mod dev;
 pub mod redirect;
 
@@ -109,6 +110,16 @@ impl Visitor {
         }
     }
 
+    /// The signed-in administrator, or the response that explains why not.
+    pub fn require_admin(self, clerk: &Clerk) -> PageResult<CurrentUser> {
+        let current = self.require()?;
+        if current.is_admin(clerk) {
+            Ok(current)
+        } else {
+            Err(PageError::Forbidden)
+        }
+    }
+
     /// The signed-in user if any; a refresh still happens first, so that nobody sees a false
     /// signed-out page.
     pub fn optional(self) -> PageResult<Option<CurrentUser>> {
@@ -199,5 +210,6 @@ pub fn encode(value: &str) -> String {
 pub fn routes() -> Vec<Route> {
     let mut routes = rocket::routes![index, sign_in, sign_up, profile];
     routes.extend(dev::routes());
+    routes.extend(admin::routes());
     routes
 }

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod admin;
 mod browser;
 mod cli;
 mod keys;

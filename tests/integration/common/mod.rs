@@ -205,6 +205,21 @@ impl Backend {
                 let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base)
                     .await
                     .unwrap();
+                // Extensions are per database: create pg_trgm once, before parallel tests race
+                // to create it from their migrations.
+                static EXTENSION: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+                EXTENSION
+                    .get_or_init(|| async {
+                        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(base)
+                            .await
+                            .unwrap();
+                        let _ = sqlx::Executor::execute(
+                            &mut conn,
+                            "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
+                        )
+                        .await;
+                    })
+                    .await;
                 sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str())
                     .await
                     .unwrap();

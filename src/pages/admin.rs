@@ -1,0 +1,113 @@
+//! `/admin/users` and `/admin/users/<id>`: the users table for administrators.
+
+use rocket::{Route, State};
+use rocket_dyn_templates::{context, Template};
+use serde::Serialize;
+
+use super::{encode, Layout, PageResult};
+use crate::api::admin::{find, next_start, previous_start, ListParams};
+use crate::auth::Visitor;
+use crate::clerk::Clerk;
+use crate::cursor;
+use crate::db::Db;
+use crate::error::{ApiError, PageError};
+use crate::users::{self, format_time, User};
+
+/// A user as a row of the table: times for people, and one state word.
+#[derive(Serialize)]
+struct Row<'a> {
+    user: &'a User,
+    name: String,
+    state: &'static str,
+    created: String,
+    last_seen: Option<String>,
+}
+
+impl<'a> Row<'a> {
+    fn new(user: &'a User) -> Self {
+        let name = [user.first_name.as_deref(), user.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let state = if user.deleted_at.is_some() {
+            "deleted"
+        } else if user.banned {
+            "banned"
+        } else {
+            "active"
+        };
+        Row {
+            user,
+            name,
+            state,
+            created: format_time(user.created_at),
+            last_seen: user.last_seen_at.map(format_time),
+        }
+    }
+}
+
+fn page_error(error: ApiError) -> PageError {
+    match error {
+        ApiError::NotFound => PageError::NotFound,
+        ApiError::BadRequest(message) => PageError::BadRequest(message),
+        other => PageError::Refused(other),
+    }
+}
+
+/// A link to the list with the same search, starting elsewhere.
+fn list_link(query: &str, start: Option<users::PageStart>) -> Option<String> {
+    let cursor = cursor::encode(start?)?;
+    Some(format!(
+        "/admin/users?q={}&cursor={}",
+        encode(query),
+        cursor
+    ))
+}
+
+#[rocket::get("/admin/users?<q>&<cursor>")]
+async fn list(
+    visitor: Visitor,
+    clerk: &State<Clerk>,
+    db: &Db,
+    q: Option<&str>,
+    cursor: Option<&str>,
+) -> PageResult<Template> {
+    let admin = visitor.require_admin(clerk)?;
+    let params = ListParams::parse(q, None, cursor).map_err(PageError::BadRequest)?;
+    let page = users::search(db, params.query, params.start, params.limit)
+        .await
+        .map_err(|e| page_error(e.into()))?;
+    let rows: Vec<Row> = page.users.iter().map(Row::new).collect();
+    Ok(Template::render(
+        "admin/users",
+        context! {
+            layout: Layout::new(clerk, Some(&admin)),
+            q: params.query,
+            rows,
+            next: list_link(params.query, next_start(&page)),
+            previous: list_link(params.query, previous_start(&page)),
+        },
+    ))
+}
+
+#[rocket::get("/admin/users/<id>")]
+async fn show(visitor: Visitor, clerk: &State<Clerk>, db: &Db, id: &str) -> PageResult<Template> {
+    let admin = visitor.require_admin(clerk)?;
+    let user = find(db, id).await.map_err(page_error)?;
+    let row = Row::new(&user);
+    Ok(Template::render(
+        "admin/user",
+        context! {
+            layout: Layout::new(clerk, Some(&admin)),
+            row,
+            updated: format_time(user.updated_at),
+            clerk_updated: user.clerk_updated_at.map(format_time),
+            deleted: user.deleted_at.map(format_time),
+        },
+    ))
+}
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![list, show]
+}
