@@ -232,8 +232,13 @@ pub async fn search(
     let filter = if query.is_empty() {
         String::new()
     } else if is_sqlite(pool) && query.chars().count() >= MIN_INDEXED_QUERY {
-        // FTS5 trigram phrase: a substring of any one column.
-        "AND id IN (SELECT rowid FROM users_search WHERE users_search MATCH $3)".to_owned()
+        // FTS5 trigram phrase (a substring of any one column). The keyset bound, order and limit
+        // go inside, where FTS5 walks its rowids in order and stops early; outside, only the few
+        // rows found are read.
+        format!(
+            "AND id IN (SELECT rowid FROM users_search WHERE users_search MATCH $3 \
+                        AND rowid {bound} $1 ORDER BY rowid {order} LIMIT $2)"
+        )
     } else if is_sqlite(pool) {
         "AND (lower(email) LIKE $3 ESCAPE '\\' OR lower(coalesce(first_name, '')) LIKE $3 ESCAPE '\\' \
              OR lower(coalesce(last_name, '')) LIKE $3 ESCAPE '\\' OR lower(clerk_id) LIKE $3 ESCAPE '\\')"
