@@ -4,8 +4,8 @@
 //! `BENCH_USERS`) into a fresh SQLite file and, when `BENCH_POSTGRES_URL` is set, a fresh
 //! PostgreSQL schema; serves the app on 127.0.0.1 and times sequential requests over one
 //! keep-alive connection: `/health` (the baseline, a bare route of the same binary), the first
-//! page, a page deep in the list through a cursor, a search matching a few users, and one
-//! matching none. Prints p50 and p95 per scenario and their ratio to the baseline's p50.
+//! page, a page deep in the list through a cursor, a search matching a few users, one matching
+//! none, and one matching every user. Prints p50 and p95 per scenario and their ratio to the baseline's p50.
 
 use std::time::{Duration, Instant};
 

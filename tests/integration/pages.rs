@@ -127,8 +127,16 @@ async fn local_mode_sign_in_profile_and_sign_out() {
         )
         .await;
     assert_eq!((out.status, out.header("Location")), (303, Some("/")));
-    // The removal cookie itself is checked in a real browser (tests/integration/browser.rs):
-    // Rocket's local client does not report removals of cookies it was handed.
+    let removal = out
+        .all("Set-Cookie")
+        .into_iter()
+        .find(|c| c.starts_with("__session="))
+        .expect("a removal cookie")
+        .to_owned();
+    assert!(
+        removal.starts_with("__session=;") && removal.contains("Max-Age=0"),
+        "{removal}"
+    );
 }
 
 #[tokio::test]

@@ -396,6 +396,22 @@ pub struct Answer {
 }
 
 impl Answer {
+    async fn read(response: rocket::local::asynchronous::LocalResponse<'_>) -> Answer {
+        let status = response.status().code;
+        let headers = response
+            .headers()
+            .iter()
+            .map(|h| (h.name().to_string(), h.value().to_string()))
+            .collect();
+        let text = response.into_string().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -422,21 +438,12 @@ impl TestApp {
     }
 
     pub async fn get(&self, uri: &str, headers: &[(&str, &str)]) -> Answer {
-        let request = with_headers(self.client.get(uri.to_owned()), headers);
-        let response = request.dispatch().await;
-        let status = response.status().code;
-        let headers = response
-            .headers()
-            .iter()
-            .map(|h| (h.name().to_string(), h.value().to_string()))
-            .collect();
-        let text = response.into_string().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::read(
+            with_headers(self.client.get(uri.to_owned()), headers)
+                .dispatch()
+                .await,
+        )
+        .await
     }
 
     /// `GET /api/users/clerk-test/` with `Authorization: Bearer <token>`.
@@ -515,31 +522,12 @@ impl Answer {
 impl TestApp {
     /// `POST uri` with a form body.
     pub async fn post_form(&self, uri: &str, form: &str, headers: &[(&str, &str)]) -> Answer {
-        let mut request = self
+        let request = self
             .client
             .post(uri.to_owned())
             .header(rocket::http::ContentType::Form)
             .body(form);
-        for (name, value) in headers {
-            request = request.header(rocket::http::Header::new(
-                name.to_string(),
-                value.to_string(),
-            ));
-        }
-        let response = request.dispatch().await;
-        let status = response.status().code;
-        let headers = response
-            .headers()
-            .iter()
-            .map(|h| (h.name().to_string(), h.value().to_string()))
-            .collect();
-        let text = response.into_string().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::read(with_headers(request, headers).dispatch().await).await
     }
 }
 
