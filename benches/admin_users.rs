@@ -127,6 +127,10 @@ async fn run(backend: &str, url: &str, users: u64, dir: &std::path::Path) {
             "search matching none",
             "/api/admin/users?q=qqqzzzj".to_owned(),
         ),
+        (
+            "search matching every user",
+            "/api/admin/users?q=%40mail".to_owned(),
+        ),
     ];
     let mut baseline = None;
     for (scenario, path) in scenarios {
