@@ -238,6 +238,7 @@ impl<'r> Responder<'r, 'static> for PageError {
             PageError::Refresh(Refresh::Handshake {
                 location,
                 redirect_count,
+                ..
             }) => Response::build()
                 .status(Status::TemporaryRedirect)
                 .raw_header("Location", location)
@@ -249,7 +250,7 @@ impl<'r> Responder<'r, 'static> for PageError {
                 .raw_header("Location", location)
                 .raw_header("Cache-Control", "no-store")
                 .ok(),
-            PageError::Refresh(Refresh::Interstitial { redirect_count }) => {
+            PageError::Refresh(Refresh::Interstitial { redirect_count, .. }) => {
                 let page = html_page(
                     request,
                     Status::Unauthorized,

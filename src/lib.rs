@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod headers;
 pub mod local;
+pub mod observability;
 pub mod pages;
 pub mod users;
 
@@ -54,6 +55,8 @@ pub fn rocket() -> Rocket<Build> {
 /// The app as configured by `figment`.
 pub fn build(figment: Figment) -> Rocket<Build> {
     rocket::custom(figment)
+        .manage(observability::Metrics::new())
+        .attach(observability::RequestLog)
         .attach(db::stage())
         .attach(AdHoc::try_on_ignite("Clerk", |rocket| async {
             let clerk = ClerkConfig::from_figment(rocket.figment())
@@ -82,6 +85,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(Template::fairing())
         .attach(headers::SecurityHeaders)
         .mount("/", api::root_routes())
+        .mount("/", observability::routes())
         .mount("/", pages::routes())
         .mount("/", local::routes())
         .mount("/static", FileServer::from("static"))

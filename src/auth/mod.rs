@@ -16,6 +16,7 @@ use crate::clerk::token::SessionClaims;
 use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::observability::{record_auth, AuthOutcome};
 use crate::users::User;
 
 pub use page::{Refresh, Visitor, VisitorState};
@@ -47,7 +48,17 @@ impl CurrentUser {
     }
 }
 
+/// Fails a guard: records the error for the catcher and the outcome for the request log.
 fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> {
+    if !matches!(error, ApiError::Forbidden { .. }) {
+        record_auth(
+            request,
+            AuthOutcome {
+                status: "signed-out",
+                reason: Some(error.code()),
+            },
+        );
+    }
     Outcome::Error((error.record(request), ()))
 }
 
@@ -69,7 +80,16 @@ impl<'r> FromRequest<'r> for Session {
             })
             .await;
         match verified {
-            Ok(claims) => Outcome::Success(Session(claims.clone())),
+            Ok(claims) => {
+                record_auth(
+                    request,
+                    AuthOutcome {
+                        status: "signed-in",
+                        reason: None,
+                    },
+                );
+                Outcome::Success(Session(claims.clone()))
+            }
             Err(e) => refuse(request, e.clone()),
         }
     }

@@ -13,6 +13,7 @@ use crate::clerk::handshake::{self, CookieState};
 use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::observability::{record_auth, AuthOutcome};
 
 /// A page request's visitor, and the path they asked for (for redirects back).
 #[derive(Debug)]
@@ -32,15 +33,49 @@ pub enum VisitorState {
     Refused(ApiError),
 }
 
+impl VisitorState {
+    /// How the request log and Clerk's headers describe this visitor.
+    fn outcome(&self) -> AuthOutcome {
+        match self {
+            VisitorState::SignedIn(_) => AuthOutcome {
+                status: "signed-in",
+                reason: None,
+            },
+            VisitorState::SignedOut => AuthOutcome {
+                status: "signed-out",
+                reason: None,
+            },
+            VisitorState::Refresh(
+                Refresh::Handshake { reason, .. } | Refresh::Interstitial { reason, .. },
+            ) => AuthOutcome {
+                status: "handshake",
+                reason: Some(reason),
+            },
+            VisitorState::Refresh(Refresh::Reload { .. }) => AuthOutcome {
+                status: "handshake",
+                reason: None,
+            },
+            VisitorState::Refused(error) => AuthOutcome {
+                status: "signed-out",
+                reason: Some(error.code()),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refresh {
     /// 307 to the frontend API's handshake; `redirect_count` is the loop counter so far.
     Handshake {
         location: String,
         redirect_count: u32,
+        reason: &'static str,
     },
     /// No secret key: a page that lets ClerkJS refresh the cookie, then reloads.
-    Interstitial { redirect_count: u32 },
+    Interstitial {
+        redirect_count: u32,
+        reason: &'static str,
+    },
     /// A development instance's handshake came back: reload without its query parameters.
     Reload { location: String },
 }
@@ -60,6 +95,7 @@ impl<'r> FromRequest<'r> for Visitor {
                 "Clerk or database state is not managed".into(),
             )),
         };
+        record_auth(request, state.outcome());
         request::Outcome::Success(Visitor { state, path })
     }
 }
@@ -153,9 +189,13 @@ fn refresh(
         VisitorState::Refresh(Refresh::Handshake {
             location,
             redirect_count,
+            reason,
         })
     } else if clerk.config.publishable_key.is_some() {
-        VisitorState::Refresh(Refresh::Interstitial { redirect_count })
+        VisitorState::Refresh(Refresh::Interstitial {
+            redirect_count,
+            reason,
+        })
     } else {
         VisitorState::SignedOut
     }

@@ -64,6 +64,7 @@ struct Cache {
     last_error: Option<String>,
     /// Counts fetch attempts, so that a waiter can tell that one finished while it waited.
     attempts: u64,
+    failures: u64,
 }
 
 /// What the store holds, for `/ready` and diagnostics.
@@ -72,6 +73,9 @@ pub struct KeyStatus {
     pub key_ids: Vec<String>,
     pub age: Option<Duration>,
     pub last_error: Option<String>,
+    /// JWKS fetch attempts since start, and how many of them failed.
+    pub fetches: u64,
+    pub failures: u64,
 }
 
 impl KeyStore {
@@ -233,6 +237,8 @@ impl KeyStore {
                 key_ids: vec!["pem".into()],
                 age: None,
                 last_error: None,
+                fetches: 0,
+                failures: 0,
             },
             Inner::Remote(remote) => {
                 let cache = remote.read();
@@ -242,6 +248,8 @@ impl KeyStore {
                     key_ids,
                     age: cache.fetched_at.map(|at| at.elapsed()),
                     last_error: cache.last_error.clone(),
+                    fetches: cache.attempts,
+                    failures: cache.failures,
                 }
             }
         }
@@ -287,6 +295,7 @@ impl Remote {
                     cache.keys.len()
                 );
                 cache.last_error = Some(error);
+                cache.failures += 1;
             }
         }
     }

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod keys;
 mod local_mode;
+mod observability;
 mod pages;
 mod users;
 mod verification;
