@@ -75,6 +75,26 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         }))
         .attach(AdHoc::on_liftoff("JWKS warm-up", |rocket| {
             Box::pin(async move {
+                let config = rocket.config();
+                let mode = rocket.state::<Clerk>().map_or("", |c| {
+                    if c.config.local_mode() {
+                        " (local mode)"
+                    } else {
+                        ""
+                    }
+                });
+                let scheme = if config.tls_enabled() {
+                    "https"
+                } else {
+                    "http"
+                };
+                observability::log_line(
+                    config,
+                    &format!(
+                        "clerk-rocket listening on {scheme}://{}:{}{mode}",
+                        config.address, config.port
+                    ),
+                );
                 if let Some(clerk) = rocket.state::<Clerk>() {
                     let keys = clerk.verifier.keys().clone();
                     // Not awaited: a slow or absent Clerk must not hold the start.

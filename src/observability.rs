@@ -173,6 +173,16 @@ pub fn routes() -> Vec<Route> {
     rocket::routes![metrics]
 }
 
+/// Writes one line to standard output, unless logging is off (`log_level = "off"`, as in tests).
+/// Rocket's own per-request logging is several lines long and shows query strings, so
+/// Rocket.toml sets `log_level = "critical"` (warnings and errors only) and this line replaces it.
+pub fn log_line(config: &rocket::Config, line: &str) {
+    if config.log_level != rocket::config::LogLevel::Off {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+}
+
 /// The request id, the auth headers, the log line and the latency histogram.
 pub struct RequestLog;
 
@@ -247,13 +257,16 @@ impl Fairing for RequestLog {
         }
         // The path only: queries may carry handshake nonces or tokens.
         let (auth, reason) = outcome.map_or(("-", "-"), |o| (o.status, o.reason.unwrap_or("-")));
-        rocket::info!(
-            "{} {} {} {:.1}ms auth={auth} reason={reason} request_id={}",
-            request.method(),
-            request.uri().path(),
-            status,
-            elapsed.as_secs_f64() * 1000.0,
-            state.id
+        log_line(
+            request.rocket().config(),
+            &format!(
+                "{} {} {} {:.1}ms auth={auth} reason={reason} request_id={}",
+                request.method(),
+                request.uri().path(),
+                status,
+                elapsed.as_secs_f64() * 1000.0,
+                state.id
+            ),
         );
     }
 }
