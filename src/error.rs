@@ -18,8 +18,17 @@ use crate::clerk::token::{AuthError, Reason};
 pub enum ApiError {
     /// Not signed in, or the token was refused (401; 503 when the keys are unavailable).
     Auth(AuthError),
+    /// Signed in, but refused (403): a banned user.
+    Forbidden(AuthError),
     /// A request the client can fix.
     BadRequest(String),
+    /// A webhook delivery that is not verifiably from Clerk, or not a Clerk event (400).
+    InvalidWebhook {
+        code: &'static str,
+        message: String,
+    },
+    /// A body over a route's own limit (413).
+    PayloadTooLarge(String),
     NotFound,
     /// A dependency (database, Backend API) is down: retry later.
     Unavailable {
@@ -62,7 +71,9 @@ impl ApiError {
         match self {
             ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
             ApiError::Auth(_) => Status::Unauthorized,
-            ApiError::BadRequest(_) => Status::BadRequest,
+            ApiError::Forbidden(_) => Status::Forbidden,
+            ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
+            ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
             ApiError::NotFound => Status::NotFound,
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
@@ -71,8 +82,10 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Auth(e) => e.reason.code(),
+            ApiError::Auth(e) | ApiError::Forbidden(e) => e.reason.code(),
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::InvalidWebhook { code, .. } => code,
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
             ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "internal-error",
@@ -81,8 +94,9 @@ impl ApiError {
 
     pub fn message(&self) -> &str {
         match self {
-            ApiError::Auth(e) => &e.message,
-            ApiError::BadRequest(m) => m,
+            ApiError::Auth(e) | ApiError::Forbidden(e) => &e.message,
+            ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => m,
+            ApiError::InvalidWebhook { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Unavailable { message, .. } => message,
             ApiError::Internal(_) => "the server failed to handle this request",

@@ -12,7 +12,9 @@ pub mod db;
 pub mod error;
 pub mod local;
 pub mod pages;
+pub mod sessions;
 pub mod users;
+pub mod webhook_log;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
@@ -77,6 +79,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
                 }
             })
         }))
+        .manage(sessions::Revocations::default())
+        .manage(webhook_log::PruneClock::default())
         .attach(Template::fairing())
         .mount("/", api::root_routes())
         .mount("/", pages::routes())

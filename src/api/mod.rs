@@ -2,12 +2,15 @@
 
 mod health;
 mod users;
+mod webhooks;
 
 use rocket::Route;
 
 /// Routes mounted under `/api`.
 pub fn routes() -> Vec<Route> {
-    users::routes()
+    let mut routes = users::routes();
+    routes.extend(webhooks::routes());
+    routes
 }
 
 /// JSON routes mounted at the root (`/health`, `/ready`).

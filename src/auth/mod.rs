@@ -1,7 +1,8 @@
 //! Rocket request guards: who is making this request.
 //!
-//! [`Session`] yields the verified claims of the request's session token; [`CurrentUser`] builds
-//! on it and yields the local user row. A failed guard records its [`ApiError`] for the catcher.
+//! [`Session`] yields the verified claims of the request's session token, once its session is
+//! known not to be revoked; [`CurrentUser`] builds on it and yields the local user row, refusing
+//! users that Clerk deleted or banned. A failed guard records its [`ApiError`] for the catcher.
 
 mod source;
 mod user;
@@ -11,10 +12,11 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 use rocket_db_pools::Database as _;
 
-use crate::clerk::token::SessionClaims;
+use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::sessions::Revocations;
 use crate::users::User;
 
 pub use source::{session_token, Carrier};
@@ -48,7 +50,26 @@ impl<'r> FromRequest<'r> for Session {
                     .succeeded()
                     .ok_or_else(|| ApiError::Internal("Clerk state is not managed".into()))?;
                 let (token, _carrier) = session_token(request, &clerk.config)?;
-                clerk.verifier.verify(token).await.map_err(ApiError::from)
+                let claims = clerk.verifier.verify(token).await?;
+                let (Some(db), Some(revocations)) = (
+                    Db::fetch(request.rocket()),
+                    request.rocket().state::<Revocations>(),
+                ) else {
+                    return Err(ApiError::Internal(
+                        "database or revocations state is not managed".into(),
+                    ));
+                };
+                if revocations
+                    .is_revoked(db, &claims.session_id, now())
+                    .await?
+                {
+                    return Err(AuthError::new(
+                        Reason::SessionRevoked,
+                        "Clerk ended this session (signed out, removed or revoked); sign in again",
+                    )
+                    .into());
+                }
+                Ok(claims)
             })
             .await;
         match verified {

@@ -39,6 +39,12 @@ pub enum Reason {
     EmailClaimMissing,
     /// Our addition: the Backend API does not know the token's user.
     UserNotFound,
+    /// Our addition: Clerk deleted the user (a `user.deleted` webhook or `clerk-rocket sync`).
+    UserDeleted,
+    /// Our addition: Clerk banned the user. Answered with 403: the token is fine, the user is not.
+    UserBanned,
+    /// Our addition: Clerk ended, removed or revoked the token's session.
+    SessionRevoked,
 }
 
 impl Reason {
@@ -60,11 +66,14 @@ impl Reason {
             Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
             Reason::EmailClaimMissing => "email-claim-missing",
             Reason::UserNotFound => "user-not-found",
+            Reason::UserDeleted => "user-deleted",
+            Reason::UserBanned => "user-banned",
+            Reason::SessionRevoked => "session-revoked",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 19] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -81,6 +90,9 @@ impl Reason {
         Reason::JwkRemoteFailedToLoad,
         Reason::EmailClaimMissing,
         Reason::UserNotFound,
+        Reason::UserDeleted,
+        Reason::UserBanned,
+        Reason::SessionRevoked,
     ];
 }
 

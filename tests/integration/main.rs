@@ -7,3 +7,4 @@ mod keys;
 mod local_mode;
 mod users;
 mod verification;
+mod webhooks;
