@@ -13,6 +13,7 @@ pub mod error;
 pub mod local;
 pub mod pages;
 pub mod sessions;
+pub mod sync;
 pub mod users;
 pub mod webhook_log;
 

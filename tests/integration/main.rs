@@ -5,6 +5,7 @@ mod common;
 mod cli;
 mod keys;
 mod local_mode;
+mod sync;
 mod users;
 mod verification;
 mod webhooks;
