@@ -33,8 +33,10 @@ pub struct User {
     pub updated_at: i64,
     #[serde(with = "rfc3339::option")]
     pub last_seen_at: Option<i64>,
+    /// Clerk's `updated_at` of the stored profile, in **milliseconds** (orders webhook events).
     #[serde(skip)]
     pub clerk_updated_at: Option<i64>,
+    /// Set when Clerk deleted the user: the row is a tombstone and stays one.
     #[serde(with = "rfc3339::option")]
     pub deleted_at: Option<i64>,
 }

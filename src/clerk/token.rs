@@ -473,3 +473,48 @@ fn check_claims(
 fn truncate(s: &str) -> String {
     s.chars().take(100).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_is_listed_once_with_a_kebab_case_code() {
+        // Exhaustive: a new variant stops this from compiling, a reminder to add it to ALL.
+        let listed = |reason: Reason| match reason {
+            Reason::SessionTokenMissing
+            | Reason::TokenInvalid
+            | Reason::TokenInvalidAlgorithm
+            | Reason::TokenInvalidSignature
+            | Reason::TokenExpired
+            | Reason::TokenNotActiveYet
+            | Reason::TokenIatInTheFuture
+            | Reason::TokenInvalidAuthorizedParties
+            | Reason::TokenInvalidIssuer
+            | Reason::TokenVerificationFailed
+            | Reason::TokenTypeMismatch
+            | Reason::SessionPending
+            | Reason::JwkKidMismatch
+            | Reason::JwkRemoteFailedToLoad
+            | Reason::EmailClaimMissing
+            | Reason::UserNotFound
+            | Reason::UserDeleted
+            | Reason::UserBanned
+            | Reason::SessionRevoked => Reason::ALL.contains(&reason),
+        };
+        let mut codes = std::collections::BTreeSet::new();
+        for reason in Reason::ALL {
+            assert!(listed(reason));
+            let code = reason.code();
+            assert!(
+                code.split('-')
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())),
+                "{code}"
+            );
+            assert!(codes.insert(code), "{code} twice");
+        }
+        for code in ["user-deleted", "user-banned", "session-revoked"] {
+            assert!(codes.contains(code), "{code}");
+        }
+    }
+}

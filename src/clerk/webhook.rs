@@ -225,32 +225,42 @@ impl Event {
 pub fn parse_event(body: &[u8]) -> Result<Event, WebhookError> {
     let envelope: Envelope = serde_json::from_slice(body)
         .map_err(|e| WebhookError::InvalidPayload(format!("not an event envelope ({e})")))?;
-    let data = |what: &str| format!("{} data is not {what}", envelope.kind);
-    match envelope.kind.as_str() {
+    let kind = envelope.kind;
+    let data = envelope.data;
+    let (event, id) = match kind.as_str() {
         "user.created" | "user.updated" => {
-            let user = serde_json::from_value(envelope.data.clone())
-                .map_err(|e| WebhookError::InvalidPayload(format!("{} ({e})", data("a user"))))?;
-            Ok(Event::UserUpserted {
-                kind: envelope.kind,
-                user,
-            })
+            let user: BackendUser = read(&kind, data, "a user")?;
+            let id = user.id.clone();
+            (Event::UserUpserted { kind, user }, id)
         }
-        "user.deleted" => serde_json::from_value(envelope.data.clone())
-            .map(Event::UserDeleted)
-            .map_err(|e| WebhookError::InvalidPayload(format!("{} ({e})", data("a deleted user")))),
+        "user.deleted" => {
+            let user: DeletedUser = read(&kind, data, "a deleted user")?;
+            let id = user.id.clone();
+            (Event::UserDeleted(user), id)
+        }
         "session.ended" | "session.removed" | "session.revoked" => {
-            let session = serde_json::from_value(envelope.data.clone()).map_err(|e| {
-                WebhookError::InvalidPayload(format!("{} ({e})", data("a session")))
-            })?;
-            Ok(Event::SessionEnded {
-                kind: envelope.kind,
-                session,
-            })
+            let session: SessionData = read(&kind, data, "a session")?;
+            let id = session.id.clone();
+            (Event::SessionEnded { kind, session }, id)
         }
-        _ => Ok(Event::Other {
-            kind: envelope.kind,
-        }),
+        _ => return Ok(Event::Other { kind }),
+    };
+    if id.trim().is_empty() {
+        return Err(WebhookError::InvalidPayload(format!(
+            "{} data has an empty id",
+            event.kind()
+        )));
     }
+    Ok(event)
+}
+
+fn read<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    data: Value,
+    what: &str,
+) -> Result<T, WebhookError> {
+    serde_json::from_value(data)
+        .map_err(|e| WebhookError::InvalidPayload(format!("{kind} data is not {what} ({e})")))
 }
 
 #[cfg(test)]
@@ -446,6 +456,8 @@ mod tests {
             br#"{"type":"user.updated","data":{"first_name":"no id"}}"#,
             br#"{"type":"user.deleted","data":null}"#,
             br#"{"type":"session.ended","data":{"id":5}}"#,
+            br#"{"type":"user.updated","data":{"id":""}}"#,
+            br#"{"type":"session.revoked","data":{"id":" "}}"#,
         ] {
             assert!(
                 matches!(parse_event(bad), Err(WebhookError::InvalidPayload(_))),
