@@ -1,8 +1,8 @@
 //! Rocket request guards: who is making this request.
 //!
-//! [`Session`] yields the verified claims of the request's session token, once its session is
-//! known not to be revoked; [`CurrentUser`] builds on it and yields the local user row, refusing
-//! users that Clerk deleted or banned. A failed guard records its [`ApiError`] for the catcher.
+//! [`Session`] yields the verified claims of the request's session token; [`CurrentUser`] builds
+//! on it and yields the local user row, refusing revoked sessions and users that Clerk deleted or
+//! banned ([`user::resolve`]). A failed guard records its [`ApiError`] for the catcher.
 
 mod source;
 mod user;
@@ -12,7 +12,7 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 use rocket_db_pools::Database as _;
 
-use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
+use crate::clerk::token::SessionClaims;
 use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -50,26 +50,7 @@ impl<'r> FromRequest<'r> for Session {
                     .succeeded()
                     .ok_or_else(|| ApiError::Internal("Clerk state is not managed".into()))?;
                 let (token, _carrier) = session_token(request, &clerk.config)?;
-                let claims = clerk.verifier.verify(token).await?;
-                let (Some(db), Some(revocations)) = (
-                    Db::fetch(request.rocket()),
-                    request.rocket().state::<Revocations>(),
-                ) else {
-                    return Err(ApiError::Internal(
-                        "database or revocations state is not managed".into(),
-                    ));
-                };
-                if revocations
-                    .is_revoked(db, &claims.session_id, now())
-                    .await?
-                {
-                    return Err(AuthError::new(
-                        Reason::SessionRevoked,
-                        "Clerk ended this session (signed out, removed or revoked); sign in again",
-                    )
-                    .into());
-                }
-                Ok(claims)
+                clerk.verifier.verify(token).await.map_err(ApiError::from)
             })
             .await;
         match verified {
@@ -85,16 +66,17 @@ impl<'r> FromRequest<'r> for CurrentUser {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let Session(session) = try_outcome!(request.guard::<Session>().await);
-        let (Some(clerk), Some(db)) = (
+        let (Some(clerk), Some(db), Some(revocations)) = (
             request.rocket().state::<Clerk>(),
             Db::fetch(request.rocket()),
+            request.rocket().state::<Revocations>(),
         ) else {
             return refuse(
                 request,
                 ApiError::Internal("database or Clerk state is not managed".into()),
             );
         };
-        match user::resolve(db, clerk, &session).await {
+        match user::resolve(db, clerk, revocations, &session).await {
             Ok(user) => Outcome::Success(CurrentUser { user, session }),
             Err(e) => refuse(request, e),
         }

@@ -5,19 +5,32 @@ use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::AnyPool;
 use crate::error::ApiError;
+use crate::sessions::Revocations;
 use crate::users::{self, SeenUser, User};
 
 const ADD_EMAIL_CLAIM: &str = "the session token has no email claim. In the Clerk dashboard, open \
     Sessions > Customize session token and add {\"email\": \"{{user.primary_email_address}}\"}, \
     or set CLERK_SECRET_KEY on this server so that it can look the email up";
 
-/// The user row for `session`: read, and written only when something changed. A user that
-/// Clerk deleted (a tombstone) or banned is refused, and never written.
+/// The user row for `session`: read, and written only when something changed. A session that
+/// Clerk ended, and a user that Clerk deleted (a tombstone) or banned, are refused even while the
+/// token is valid; their rows are never written. Every way to a signed-in user goes through here.
 pub async fn resolve(
     pool: &AnyPool,
     clerk: &Clerk,
+    revocations: &Revocations,
     session: &SessionClaims,
 ) -> Result<User, ApiError> {
+    if revocations
+        .is_revoked(pool, &session.session_id, now())
+        .await?
+    {
+        return Err(AuthError::new(
+            Reason::SessionRevoked,
+            "Clerk ended this session (signed out, removed or revoked); sign in again",
+        )
+        .into());
+    }
     let existing = users::find_by_clerk_id(&**pool, &session.user_id).await?;
     if let Some(user) = &existing {
         admissible(user)?;

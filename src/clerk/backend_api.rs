@@ -131,7 +131,7 @@ impl BackendApi {
             .await
             .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
         let status = response.status();
-        let body = read_capped(response, MAX_RESPONSE_BYTES).await?;
+        let body = read_capped(response).await?;
         match status.as_u16() {
             200..=299 => serde_json::from_slice(&body)
                 .map_err(|e| BackendApiError::Unavailable(format!("unexpected user object: {e}"))),
@@ -159,7 +159,7 @@ impl BackendApi {
             .await
             .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
         let status = response.status();
-        let body = read_capped(response, MAX_LIST_BYTES).await?;
+        let body = read_up_to(response, MAX_LIST_BYTES).await?;
         match status.as_u16() {
             200..=299 => parse_user_list(&body),
             401 | 403 => Err(BackendApiError::SecretKeyInvalid),
@@ -189,7 +189,11 @@ fn parse_user_list(body: &[u8]) -> Result<Vec<BackendUser>, BackendApiError> {
     }
 }
 
-async fn read_capped(
+async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, BackendApiError> {
+    read_up_to(response, MAX_RESPONSE_BYTES).await
+}
+
+async fn read_up_to(
     mut response: reqwest::Response,
     max_bytes: usize,
 ) -> Result<Vec<u8>, BackendApiError> {
