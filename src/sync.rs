@@ -118,12 +118,11 @@ pub async fn run(
     loop {
         let users = page(api, limit, offset).await?;
         let count = users.len() as u64;
-        for user in &users {
-            // A user listed twice (pages shifted under a concurrent sign-up) counts once.
-            if seen.insert(user.id.clone()) {
-                summary.listed += 1;
-                summary.count(apply(pool, user, options.dry_run).await?);
-            }
+        // A user listed twice (pages shifted under a concurrent sign-up) counts once.
+        let fresh: Vec<&BackendUser> = users.iter().filter(|u| seen.insert(u.id.clone())).collect();
+        summary.listed += fresh.len() as u64;
+        for applied in apply_page(pool, &fresh, options.dry_run).await? {
+            summary.count(applied);
         }
         progress(Progress::Listing {
             listed: summary.listed,
@@ -167,6 +166,34 @@ pub async fn run(
         progress(Progress::Checking { done: total, total });
     }
     Ok(summary)
+}
+
+/// Applies one page in one transaction (one commit per page, not per user); a dry run only reads.
+async fn apply_page(
+    pool: &AnyPool,
+    page: &[&BackendUser],
+    dry_run: bool,
+) -> Result<Vec<Applied>, SyncError> {
+    let mut results = Vec::with_capacity(page.len());
+    if dry_run {
+        for user in page {
+            results.push(apply(pool, user, true).await?);
+        }
+        return Ok(results);
+    }
+    // SQLite: take the write lock first. A deferred transaction that reads, then writes, fails
+    // with SQLITE_BUSY (no waiting) when a webhook commits in between.
+    let mut tx = if pool.connect_options().database_url.scheme() == "sqlite" {
+        pool.begin_with("BEGIN IMMEDIATE").await?
+    } else {
+        pool.begin().await?
+    };
+    let now = now();
+    for user in page {
+        results.push(users::upsert_from_clerk(&mut tx, &ClerkProfile::from(*user), now).await?);
+    }
+    tx.commit().await?;
+    Ok(results)
 }
 
 async fn apply(pool: &AnyPool, user: &BackendUser, dry_run: bool) -> Result<Applied, SyncError> {

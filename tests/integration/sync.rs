@@ -361,3 +361,42 @@ async fn the_sync_command_prints_the_drift() {
     .await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_and_webhooks_can_write_at_the_same_time() {
+    for backend in backends() {
+        let w = world(&backend).await;
+        let app = w.app.client.clone();
+        let deliveries = tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for i in 0..60 {
+                let id = unique("msg");
+                let body = clerk_event(
+                    "user.updated",
+                    clerk_user(&format!("user_busy{i}"), "busy@example.test", 1_000 + i),
+                );
+                let ts = now();
+                let signature = sign_webhook(WEBHOOK_SECRET, &id, ts, &body);
+                let response = app
+                    .post("/api/webhooks/clerk")
+                    .header(rocket::http::Header::new("svix-id", id))
+                    .header(rocket::http::Header::new("svix-timestamp", ts.to_string()))
+                    .header(rocket::http::Header::new("svix-signature", signature))
+                    .body(body)
+                    .dispatch()
+                    .await;
+                statuses.push(response.status().code);
+            }
+            statuses
+        });
+        for _ in 0..5 {
+            w.sync(false).await;
+        }
+        let statuses = deliveries.await.unwrap();
+        assert!(
+            statuses.iter().all(|s| *s == 200),
+            "{}: {statuses:?}",
+            backend.name()
+        );
+    }
+}
