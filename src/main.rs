@@ -172,7 +172,10 @@ async fn sync(
     let summary = match result {
         Ok(summary) => summary,
         Err(e) => {
-            eprintln!("error: sync stopped, nothing was tombstoned: {e}");
+            eprintln!(
+                "error: sync stopped: {e} (pages already read stay applied; nobody is \
+                 tombstoned unless the whole list was read)"
+            );
             return ExitCode::FAILURE;
         }
     };
