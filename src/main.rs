@@ -167,7 +167,8 @@ async fn sync(
     let options = SyncOptions { dry_run, page_size };
     let result = clerk_rocket::sync::run(&api, &pool, options, &mut progress).await;
     if terminal {
-        let _ = writeln!(std::io::stderr().lock(), "\r\x1b[2K");
+        // Clear the progress line; the summary takes its place.
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
     }
     let summary = match result {
         Ok(summary) => summary,
