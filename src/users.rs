@@ -280,6 +280,8 @@ pub async fn upsert_from_clerk(
         }
         _ => {}
     }
+    // Merged with the row read above; the statement still keeps a stored email over an empty one,
+    // for a row that a concurrent first request inserted meanwhile.
     let merged = merge(existing.as_ref(), profile);
     let updated_at = match (&existing, planned) {
         (Some(user), Applied::Unchanged) => user.updated_at,
@@ -290,8 +292,9 @@ pub async fn upsert_from_clerk(
                             banned, created_at, updated_at, clerk_updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (clerk_id) DO UPDATE SET \
-             email = excluded.email, \
-             username = excluded.username, \
+             email = CASE WHEN excluded.email = '' THEN users.email ELSE excluded.email END, \
+             username = CASE WHEN excluded.username = '' THEN users.username \
+                             ELSE excluded.username END, \
              first_name = excluded.first_name, \
              last_name = excluded.last_name, \
              image_url = excluded.image_url, \
