@@ -25,13 +25,17 @@ use crate::pages::Layout;
 pub enum ApiError {
     /// Not signed in, or the token was refused (401; 503 when the keys are unavailable).
     Auth(AuthError),
-    /// Signed in, but not allowed.
-    Forbidden {
+    /// Signed in, but refused (403): a banned user.
+    Forbidden(AuthError),
+    /// A request the client can fix.
+    BadRequest(String),
+    /// A webhook delivery that is not verifiably from Clerk, or not a Clerk event (400).
+    InvalidWebhook {
         code: &'static str,
         message: String,
     },
-    /// A request the client can fix.
-    BadRequest(String),
+    /// A body over a route's own limit (413).
+    PayloadTooLarge(String),
     NotFound,
     /// A dependency (database, Backend API) is down: retry later.
     Unavailable {
@@ -74,8 +78,9 @@ impl ApiError {
         match self {
             ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
             ApiError::Auth(_) => Status::Unauthorized,
-            ApiError::Forbidden { .. } => Status::Forbidden,
-            ApiError::BadRequest(_) => Status::BadRequest,
+            ApiError::Forbidden(_) => Status::Forbidden,
+            ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
+            ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
             ApiError::NotFound => Status::NotFound,
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
@@ -84,9 +89,10 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Auth(e) => e.reason.code(),
-            ApiError::Forbidden { code, .. } => code,
+            ApiError::Auth(e) | ApiError::Forbidden(e) => e.reason.code(),
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::InvalidWebhook { code, .. } => code,
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
             ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "internal-error",
@@ -95,9 +101,9 @@ impl ApiError {
 
     pub fn message(&self) -> &str {
         match self {
-            ApiError::Auth(e) => &e.message,
-            ApiError::Forbidden { message, .. } => message,
-            ApiError::BadRequest(m) => m,
+            ApiError::Auth(e) | ApiError::Forbidden(e) => &e.message,
+            ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => m,
+            ApiError::InvalidWebhook { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Unavailable { message, .. } => message,
             ApiError::Internal(_) => "the server failed to handle this request",
@@ -114,10 +120,10 @@ impl ApiError {
 
     /// 403 for a signed-in user without the admin role.
     pub fn forbidden() -> ApiError {
-        ApiError::Forbidden {
-            code: "forbidden",
-            message: "this needs an administrator".into(),
-        }
+        ApiError::Forbidden(AuthError::new(
+            Reason::NotAdmin,
+            "this needs an administrator",
+        ))
     }
 
     /// Keeps this error for the catcher of the request; the first one recorded wins.

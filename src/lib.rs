@@ -15,7 +15,10 @@ pub mod headers;
 pub mod local;
 pub mod observability;
 pub mod pages;
+pub mod sessions;
+pub mod sync;
 pub mod users;
+pub mod webhook_log;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
@@ -102,6 +105,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
                 }
             })
         }))
+        .manage(sessions::Revocations::default())
+        .manage(webhook_log::PruneClock::default())
         .attach(Template::fairing())
         .attach(headers::SecurityHeaders)
         .mount("/", api::root_routes())

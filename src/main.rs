@@ -1,5 +1,7 @@
-//! The `clerk-rocket` command: serve (the default), migrate, or mint a local-mode token.
+//! The `clerk-rocket` command: serve (the default), migrate, sync with Clerk, or mint a
+//! local-mode token.
 
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,16 @@ enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Reconcile the users table with Clerk's Backend API (needs CLERK_SECRET_KEY) and print the drift.
+    Sync {
+        /// Only report the drift: change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Users per Backend API page (1 to 500).
+        #[arg(long, default_value_t = clerk_rocket::sync::DEFAULT_PAGE_SIZE,
+              value_parser = clap::value_parser!(u32).range(1..=500))]
+        page_size: u32,
+    },
     /// Local mode only: print a session token signed by the local development key.
     Token {
         /// The user's email (one email is always the same user).
@@ -70,6 +82,7 @@ async fn main() -> ExitCode {
             }
         },
         Command::Migrate => migrate(&figment).await,
+        Command::Sync { dry_run, page_size } => sync(&config, &figment, dry_run, page_size).await,
         Command::Token {
             email,
             sub,
@@ -79,30 +92,110 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Connects to the configured database and applies pending migrations.
+async fn migrated_pool(
+    figment: &rocket::figment::Figment,
+) -> Result<clerk_rocket::db::AnyPool, (ExitCode, String)> {
+    let db: rocket_db_pools::Config = figment
+        .extract_inner("databases.app")
+        .map_err(|e| (ExitCode::from(2), format!("databases.app: {e}")))?;
+    let pool = clerk_rocket::db::AnyPool::connect(&db)
+        .await
+        .map_err(|e| (ExitCode::FAILURE, format!("migrations failed: {e}")))?;
+    clerk_rocket::db::migrate(&pool)
+        .await
+        .map_err(|e| (ExitCode::FAILURE, format!("migrations failed: {e}")))?;
+    Ok(pool)
+}
+
 async fn migrate(figment: &rocket::figment::Figment) -> ExitCode {
-    let db: rocket_db_pools::Config = match figment.extract_inner("databases.app") {
-        Ok(db) => db,
-        Err(e) => {
-            eprintln!("error: databases.app: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = match clerk_rocket::db::AnyPool::connect(&db).await {
-        Ok(pool) => clerk_rocket::db::migrate(&pool)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match result {
-        Ok(()) => {
+    match migrated_pool(figment).await {
+        Ok(_) => {
             println!("migrations applied");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: migrations failed: {e}");
-            ExitCode::FAILURE
+        Err((code, e)) => {
+            eprintln!("error: {e}");
+            code
         }
     }
+}
+
+async fn sync(
+    config: &ClerkConfig,
+    figment: &rocket::figment::Figment,
+    dry_run: bool,
+    page_size: u32,
+) -> ExitCode {
+    use clerk_rocket::sync::{Progress, SyncOptions};
+
+    if config.local_mode() {
+        eprintln!(
+            "error: `sync` needs a Clerk instance (local mode has no Clerk users to sync with)"
+        );
+        return ExitCode::from(2);
+    }
+    let Some(secret_key) = &config.secret_key else {
+        eprintln!("error: CLERK_SECRET_KEY: `sync` reads the users list from the Backend API, which needs the secret key");
+        return ExitCode::from(2);
+    };
+    let pool = match migrated_pool(figment).await {
+        Ok(pool) => pool,
+        Err((code, e)) => {
+            eprintln!("error: {e}");
+            return code;
+        }
+    };
+    let api = clerk_rocket::clerk::backend_api::BackendApi::new(
+        clerk_rocket::clerk::http_client(),
+        &config.api_url,
+        secret_key,
+    );
+    // Progress only where a person watches: stderr on a terminal.
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |p: Progress| {
+        if terminal {
+            let line = match p {
+                Progress::Listing { listed } => format!("listing Clerk users: {listed}"),
+                Progress::Checking { done, total } => {
+                    format!("checking users missing from the list: {done}/{total}")
+                }
+            };
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K{line}");
+        }
+    };
+    let options = SyncOptions { dry_run, page_size };
+    let result = clerk_rocket::sync::run(&api, &pool, options, &mut progress).await;
+    if terminal {
+        // Clear the progress line; the summary takes its place.
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+    }
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!(
+                "error: sync stopped: {e} (pages already read stay applied; nobody is \
+                 tombstoned unless the whole list was read)"
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let verb = if dry_run { "would be " } else { "" };
+    println!(
+        "{} users in Clerk; drift: {} {verb}created, {} {verb}updated, {} {verb}tombstoned; \
+         {} unchanged, {} kept deleted, {} newer here",
+        summary.listed,
+        summary.created,
+        summary.updated,
+        summary.tombstoned,
+        summary.unchanged,
+        summary.kept_deleted,
+        summary.stale,
+    );
+    if dry_run {
+        println!("dry run: nothing was changed");
+    }
+    ExitCode::SUCCESS
 }
 
 fn token(

@@ -2,9 +2,18 @@
 //!
 //! Statements use `$N` placeholders, which both SQLite and PostgreSQL accept, so that one string
 //! serves both backends through sqlx's Any driver.
+//!
+//! Clerk is the source of truth for a user's profile: [`upsert_from_clerk`] (used by webhooks and
+//! by `clerk-rocket sync` alike) applies what Clerk says, in Clerk's order. `clerk_updated_at`
+//! holds Clerk's own `updated_at` **in milliseconds** (every other time here is unix seconds): an
+//! event older than the stored one is ignored, so retries and reordered deliveries cannot roll a
+//! user back. A deleted user keeps its row with `deleted_at` set (a tombstone), and nothing
+//! written afterwards — a late `user.updated`, a sync, a still-valid token — clears it.
 
 use serde::Serialize;
-use sqlx::AnyPool;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+
+use crate::clerk::backend_api::BackendUser;
 
 use crate::db::is_sqlite;
 
@@ -26,8 +35,10 @@ pub struct User {
     pub updated_at: i64,
     #[serde(with = "rfc3339::option")]
     pub last_seen_at: Option<i64>,
+    /// Clerk's `updated_at` of the stored profile, in **milliseconds** (orders webhook events).
     #[serde(skip)]
     pub clerk_updated_at: Option<i64>,
+    /// Set when Clerk deleted the user: the row is a tombstone and stays one.
     #[serde(with = "rfc3339::option")]
     pub deleted_at: Option<i64>,
 }
@@ -74,11 +85,18 @@ impl From<UserRow> for User {
 const COLUMNS: &str = "id, clerk_id, email, username, first_name, last_name, image_url, role, \
                        banned, created_at, updated_at, last_seen_at, clerk_updated_at, deleted_at";
 
-pub async fn find_by_clerk_id(pool: &AnyPool, clerk_id: &str) -> Result<Option<User>, sqlx::Error> {
+/// The row of `clerk_id`, tombstones included; on a pool or inside a transaction.
+pub async fn find_by_clerk_id<'c, E>(
+    executor: E,
+    clerk_id: &str,
+) -> Result<Option<User>, sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+{
     let sql = format!("SELECT {COLUMNS} FROM users WHERE clerk_id = $1");
     let row = sqlx::query_as::<_, UserRow>(&sql)
         .bind(clerk_id)
-        .fetch_optional(pool)
+        .fetch_optional(executor)
         .await?;
     Ok(row.map(User::from))
 }
@@ -97,7 +115,8 @@ pub struct SeenUser<'a> {
 }
 
 /// Creates the user on first sight or brings email, role and last-seen up to date, in one
-/// statement: concurrent first requests of one user make exactly one row.
+/// statement: concurrent first requests of one user make exactly one row. A tombstone is never
+/// written: it is returned as stored (with `deleted_at` set), for the caller to refuse.
 pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sqlx::Error> {
     let sql = format!(
         "INSERT INTO users (clerk_id, email, username, role, first_name, last_name, \
@@ -110,10 +129,12 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
                                OR COALESCE(excluded.last_name, users.last_name, '') <> COALESCE(users.last_name, '') \
                           THEN excluded.updated_at ELSE users.updated_at END, \
              email = excluded.email, \
+             username = CASE WHEN users.username = '' THEN excluded.username ELSE users.username END, \
              role = COALESCE(excluded.role, users.role), \
              first_name = COALESCE(excluded.first_name, users.first_name), \
              last_name = COALESCE(excluded.last_name, users.last_name), \
              last_seen_at = excluded.last_seen_at \
+         WHERE users.deleted_at IS NULL \
          RETURNING {COLUMNS}"
     );
     let row = sqlx::query_as::<_, UserRow>(&sql)
@@ -123,9 +144,253 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
         .bind(seen.now)
         .bind(seen.first_name)
         .bind(seen.last_name)
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await?;
-    Ok(row.into())
+    match row {
+        Some(row) => Ok(row.into()),
+        // The row is a tombstone (the update's WHERE held it back).
+        None => find_by_clerk_id(pool, seen.clerk_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound),
+    }
+}
+
+/// A user as Clerk describes it (a webhook's user object or the Backend API's), ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClerkProfile {
+    pub clerk_id: String,
+    /// The primary email address; empty when Clerk has none (the stored one is then kept).
+    pub email: String,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub image_url: Option<String>,
+    /// `public_metadata.role`; `None` clears the stored role.
+    pub role: Option<String>,
+    pub banned: bool,
+    /// Clerk's `updated_at`, in milliseconds (0 when Clerk sent none).
+    pub clerk_updated_at: i64,
+}
+
+impl From<&BackendUser> for ClerkProfile {
+    fn from(user: &BackendUser) -> Self {
+        let text = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+        ClerkProfile {
+            clerk_id: user.id.clone(),
+            email: user.primary_email().unwrap_or_default().to_owned(),
+            username: text(&user.username),
+            first_name: text(&user.first_name),
+            last_name: text(&user.last_name),
+            image_url: text(&user.image_url),
+            role: user.role().map(str::to_owned),
+            banned: user.banned,
+            clerk_updated_at: user.updated_at.unwrap_or(0),
+        }
+    }
+}
+
+/// What applying a [`ClerkProfile`] did (or, for a dry run, would do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A new row.
+    Created,
+    /// The stored profile changed.
+    Updated,
+    /// Nothing visible changed (Clerk's `updated_at` may have moved on).
+    Unchanged,
+    /// The stored row is newer than this profile: ignored.
+    Stale,
+    /// The stored row is a tombstone: ignored, it stays deleted.
+    Deleted,
+}
+
+/// The columns an upsert writes, after merging the profile into the stored row.
+#[derive(Debug, PartialEq, Eq)]
+struct Merged {
+    email: String,
+    username: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    image_url: Option<String>,
+    role: Option<String>,
+    banned: bool,
+}
+
+fn merge(existing: Option<&User>, profile: &ClerkProfile) -> Merged {
+    let email = match existing {
+        Some(user) if profile.email.is_empty() => user.email.clone(),
+        _ => profile.email.clone(),
+    };
+    // Clerk's username when it has one (many instances have none), else the stored one, else the
+    // email: the seed's convention, as on first sight.
+    let username = profile
+        .username
+        .clone()
+        .or_else(|| {
+            existing
+                .map(|u| u.username.clone())
+                .filter(|u| !u.is_empty())
+        })
+        .unwrap_or_else(|| email.clone());
+    Merged {
+        email,
+        username,
+        first_name: profile.first_name.clone(),
+        last_name: profile.last_name.clone(),
+        image_url: profile.image_url.clone(),
+        role: profile.role.clone(),
+        banned: profile.banned,
+    }
+}
+
+fn stored(user: &User) -> Merged {
+    Merged {
+        email: user.email.clone(),
+        username: user.username.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        image_url: user.image_url.clone(),
+        role: user.role.clone(),
+        banned: user.banned,
+    }
+}
+
+/// What [`upsert_from_clerk`] would do to `existing` (the stored row, if any): pure, for dry runs.
+pub fn plan(existing: Option<&User>, profile: &ClerkProfile) -> Applied {
+    match existing {
+        None => Applied::Created,
+        Some(user) if user.deleted_at.is_some() => Applied::Deleted,
+        Some(user)
+            if user
+                .clerk_updated_at
+                .is_some_and(|at| at > profile.clerk_updated_at) =>
+        {
+            Applied::Stale
+        }
+        Some(user) if stored(user) == merge(Some(user), profile) => Applied::Unchanged,
+        Some(_) => Applied::Updated,
+    }
+}
+
+/// Stores what Clerk says about a user, unless the stored row is newer (by Clerk's `updated_at`)
+/// or a tombstone. Safe under concurrency: the ordering check is part of the write itself, so
+/// of two racing events the older can never overwrite the newer.
+pub async fn upsert_from_clerk(
+    conn: &mut AnyConnection,
+    profile: &ClerkProfile,
+    now: i64,
+) -> Result<Applied, sqlx::Error> {
+    let existing = find_by_clerk_id(&mut *conn, &profile.clerk_id).await?;
+    let planned = plan(existing.as_ref(), profile);
+    match (planned, &existing) {
+        (Applied::Stale | Applied::Deleted, _) => return Ok(planned),
+        // An exact replay: nothing to write.
+        (Applied::Unchanged, Some(user))
+            if user.clerk_updated_at == Some(profile.clerk_updated_at) =>
+        {
+            return Ok(planned)
+        }
+        _ => {}
+    }
+    // Merged with the row read above; the statement still keeps a stored email over an empty one,
+    // for a row that a concurrent first request inserted meanwhile.
+    let merged = merge(existing.as_ref(), profile);
+    let updated_at = match (&existing, planned) {
+        (Some(user), Applied::Unchanged) => user.updated_at,
+        _ => now,
+    };
+    let sql = format!(
+        "INSERT INTO users (clerk_id, email, username, first_name, last_name, image_url, role, \
+                            banned, created_at, updated_at, clerk_updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (clerk_id) DO UPDATE SET \
+             email = CASE WHEN excluded.email = '' THEN users.email ELSE excluded.email END, \
+             username = CASE WHEN excluded.username = '' THEN users.username \
+                             ELSE excluded.username END, \
+             first_name = excluded.first_name, \
+             last_name = excluded.last_name, \
+             image_url = excluded.image_url, \
+             role = excluded.role, \
+             banned = excluded.banned, \
+             updated_at = excluded.updated_at, \
+             clerk_updated_at = excluded.clerk_updated_at \
+         WHERE users.deleted_at IS NULL \
+           AND (users.clerk_updated_at IS NULL OR users.clerk_updated_at <= excluded.clerk_updated_at) \
+         RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, UserRow>(&sql)
+        .bind(&profile.clerk_id)
+        .bind(&merged.email)
+        .bind(&merged.username)
+        .bind(&merged.first_name)
+        .bind(&merged.last_name)
+        .bind(&merged.image_url)
+        .bind(&merged.role)
+        .bind(i16::from(merged.banned))
+        .bind(now)
+        .bind(updated_at)
+        .bind(profile.clerk_updated_at)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match row {
+        Some(_) => Ok(planned),
+        // Another writer got there first (a newer event, or a deletion).
+        None => {
+            let current = find_by_clerk_id(&mut *conn, &profile.clerk_id).await?;
+            Ok(match current {
+                Some(user) if user.deleted_at.is_some() => Applied::Deleted,
+                _ => Applied::Stale,
+            })
+        }
+    }
+}
+
+/// What [`mark_deleted`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstone {
+    /// The user was unknown here: a tombstone row now stands in its place, so that a late
+    /// `user.created` or `user.updated` cannot bring it to life.
+    New,
+    /// The row is now marked deleted.
+    Marked,
+    /// It already was.
+    Already,
+}
+
+/// Marks the user deleted at `now`, keeping its row (id, profile, history). Never undone.
+pub async fn mark_deleted(
+    conn: &mut AnyConnection,
+    clerk_id: &str,
+    now: i64,
+) -> Result<Tombstone, sqlx::Error> {
+    let existing = find_by_clerk_id(&mut *conn, clerk_id).await?;
+    if existing.as_ref().is_some_and(|u| u.deleted_at.is_some()) {
+        return Ok(Tombstone::Already);
+    }
+    let result = sqlx::query(
+        "INSERT INTO users (clerk_id, email, username, created_at, updated_at, deleted_at) \
+         VALUES ($1, '', '', $2, $2, $2) \
+         ON CONFLICT (clerk_id) DO UPDATE SET \
+             deleted_at = excluded.deleted_at, \
+             updated_at = excluded.updated_at \
+         WHERE users.deleted_at IS NULL",
+    )
+    .bind(clerk_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(match (existing, result.rows_affected()) {
+        (_, 0) => Tombstone::Already,
+        (None, _) => Tombstone::New,
+        (Some(_), _) => Tombstone::Marked,
+    })
+}
+
+/// The Clerk ids of every user not marked deleted (for `clerk-rocket sync`).
+pub async fn live_clerk_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT clerk_id FROM users WHERE deleted_at IS NULL ORDER BY id")
+        .fetch_all(pool)
+        .await
 }
 
 /// How stale `last_seen_at` may get before a request writes it again; keeps the hot path a read.

@@ -112,7 +112,7 @@ async fn show(_admin: Admin, db: &Db, id: &str) -> ApiResult<Json<User>> {
 /// One user by local id or Clerk id, as both the JSON API and the admin page accept them.
 pub async fn find(db: &Db, id: &str) -> ApiResult<User> {
     let found = if id.starts_with("user_") && id.len() <= 64 {
-        users::find_by_clerk_id(db, id).await?
+        users::find_by_clerk_id(&***db, id).await?
     } else {
         match id.parse::<i64>() {
             Ok(n) if n > 0 => users::find_by_id(db, n).await?,

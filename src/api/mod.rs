@@ -3,6 +3,7 @@
 pub mod admin;
 mod health;
 mod users;
+mod webhooks;
 
 use rocket::Route;
 
@@ -10,6 +11,7 @@ use rocket::Route;
 pub fn routes() -> Vec<Route> {
     let mut routes = users::routes();
     routes.extend(admin::routes());
+    routes.extend(webhooks::routes());
     routes
 }
 

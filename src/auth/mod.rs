@@ -1,7 +1,8 @@
 //! Rocket request guards: who is making this request.
 //!
 //! [`Session`] yields the verified claims of the request's session token; [`CurrentUser`] builds
-//! on it and yields the local user row. A failed guard records its [`ApiError`] for the catcher.
+//! on it and yields the local user row, refusing revoked sessions and users that Clerk deleted or
+//! banned ([`user::resolve`]). A failed guard records its [`ApiError`] for the catcher.
 
 mod page;
 mod source;
@@ -12,11 +13,12 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 use rocket_db_pools::Database as _;
 
-use crate::clerk::token::SessionClaims;
+use crate::clerk::token::{Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
+use crate::sessions::Revocations;
 use crate::users::User;
 
 pub use page::{Refresh, Visitor, VisitorState};
@@ -50,7 +52,8 @@ impl CurrentUser {
 
 /// Fails a guard: records the error for the catcher and the outcome for the request log.
 fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> {
-    if !matches!(error, ApiError::Forbidden { .. }) {
+    // Not an admin is still signed in.
+    if !matches!(&error, ApiError::Forbidden(e) if e.reason == Reason::NotAdmin) {
         record_auth(
             request,
             AuthOutcome {
@@ -101,16 +104,17 @@ impl<'r> FromRequest<'r> for CurrentUser {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let Session(session) = try_outcome!(request.guard::<Session>().await);
-        let (Some(clerk), Some(db)) = (
+        let (Some(clerk), Some(db), Some(revocations)) = (
             request.rocket().state::<Clerk>(),
             Db::fetch(request.rocket()),
+            request.rocket().state::<Revocations>(),
         ) else {
             return refuse(
                 request,
                 ApiError::Internal("database or Clerk state is not managed".into()),
             );
         };
-        match user::resolve(db, clerk, &session).await {
+        match user::resolve(db, clerk, revocations, &session).await {
             Ok(user) => Outcome::Success(CurrentUser { user, session }),
             Err(e) => refuse(request, e),
         }

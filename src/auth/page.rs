@@ -14,6 +14,7 @@ use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
+use crate::sessions::Revocations;
 
 /// A page request's visitor, and the path they asked for (for redirects back).
 #[derive(Debug)]
@@ -120,7 +121,7 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
         CookieState::Verify => {
             let token = token.unwrap_or_default();
             match clerk.verifier.verify(token).await {
-                Ok(session) => signed_in(db, clerk, session).await,
+                Ok(session) => signed_in(request, db, clerk, session).await,
                 Err(error) => match handshake::refreshable(&error) {
                     Some(reason) => refresh(request, clerk, reason, Some(token), suffixed),
                     None => {
@@ -134,11 +135,17 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
 }
 
 async fn signed_in(
+    request: &Request<'_>,
     db: &Db,
     clerk: &Clerk,
     session: crate::clerk::token::SessionClaims,
 ) -> VisitorState {
-    match user::resolve(db, clerk, &session).await {
+    let Some(revocations) = request.rocket().state::<Revocations>() else {
+        return VisitorState::Refused(ApiError::Internal(
+            "revocations state is not managed".into(),
+        ));
+    };
+    match user::resolve(db, clerk, revocations, &session).await {
         Ok(user) => VisitorState::SignedIn(Box::new(CurrentUser { user, session })),
         Err(error) => VisitorState::Refused(error),
     }
@@ -253,7 +260,7 @@ async fn return_from_handshake(
             }));
         }
     }
-    Some(signed_in(db, clerk, session).await)
+    Some(signed_in(request, db, clerk, session).await)
 }
 
 /// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).

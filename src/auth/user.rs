@@ -5,19 +5,36 @@ use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::AnyPool;
 use crate::error::ApiError;
+use crate::sessions::Revocations;
 use crate::users::{self, SeenUser, User};
 
 const ADD_EMAIL_CLAIM: &str = "the session token has no email claim. In the Clerk dashboard, open \
     Sessions > Customize session token and add {\"email\": \"{{user.primary_email_address}}\"}, \
     or set CLERK_SECRET_KEY on this server so that it can look the email up";
 
-/// The user row for `session`: read, and written only when something changed.
+/// The user row for `session`: read, and written only when something changed. A session that
+/// Clerk ended, and a user that Clerk deleted (a tombstone) or banned, are refused even while the
+/// token is valid; their rows are never written. Every way to a signed-in user goes through here.
 pub async fn resolve(
     pool: &AnyPool,
     clerk: &Clerk,
+    revocations: &Revocations,
     session: &SessionClaims,
 ) -> Result<User, ApiError> {
-    let existing = users::find_by_clerk_id(pool, &session.user_id).await?;
+    if revocations
+        .is_revoked(pool, &session.session_id, now())
+        .await?
+    {
+        return Err(AuthError::new(
+            Reason::SessionRevoked,
+            "Clerk ended this session (signed out, removed or revoked); sign in again",
+        )
+        .into());
+    }
+    let existing = users::find_by_clerk_id(&**pool, &session.user_id).await?;
+    if let Some(user) = &existing {
+        admissible(user)?;
+    }
     let email = match (&session.email, &existing) {
         (Some(email), _) => email.clone(),
         (None, Some(user)) if !user.email.is_empty() => user.email.clone(),
@@ -40,8 +57,27 @@ pub async fn resolve(
     };
     match existing {
         Some(user) if user.is_current(&seen) => Ok(user),
-        _ => Ok(users::record_seen(pool, &seen).await?),
+        // Deleted or banned meanwhile: `record_seen` leaves a tombstone as it is.
+        _ => {
+            let user = users::record_seen(pool, &seen).await?;
+            admissible(&user)?;
+            Ok(user)
+        }
     }
+}
+
+/// Refuses a user that Clerk deleted (401) or banned (403), even while their token is valid.
+fn admissible(user: &User) -> Result<(), ApiError> {
+    if user.deleted_at.is_some() {
+        return Err(AuthError::new(Reason::UserDeleted, "this user was deleted in Clerk").into());
+    }
+    if user.banned {
+        return Err(ApiError::Forbidden(AuthError::new(
+            Reason::UserBanned,
+            "this user is banned in Clerk",
+        )));
+    }
+    Ok(())
 }
 
 async fn email_from_backend_api(clerk: &Clerk, user_id: &str) -> Result<String, ApiError> {

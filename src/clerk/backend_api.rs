@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 /// Answers larger than this are refused (a user object is a few KiB).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// A page of up to 500 users (Clerk's largest `limit`).
+const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendApiError {
@@ -17,7 +20,8 @@ pub enum BackendApiError {
     Unavailable(String),
 }
 
-/// A Clerk user as the Backend API returns it; only the fields this app reads.
+/// A Clerk user as the Backend API returns it and as `user.created`/`user.updated` webhooks carry
+/// it (Clerk's `UserJSON`); only the fields this app reads. Times are Clerk's, in milliseconds.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct BackendUser {
     pub id: String,
@@ -31,8 +35,26 @@ pub struct BackendUser {
     pub image_url: Option<String>,
     #[serde(default)]
     pub primary_email_address_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub email_addresses: Vec<EmailAddress>,
+    #[serde(default)]
+    pub public_metadata: Value,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub banned: bool,
+    /// When Clerk last changed the user, in milliseconds: orders webhook events and syncs.
+    #[serde(default)]
+    pub updated_at: Option<i64>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+}
+
+/// `null` reads as the type's default (Clerk sends `null` for some empty fields).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -51,6 +73,14 @@ impl BackendUser {
         primary
             .or(self.email_addresses.first())
             .map(|e| e.email_address.as_str())
+    }
+
+    /// `public_metadata.role`, when it is a non-empty string.
+    pub fn role(&self) -> Option<&str> {
+        self.public_metadata
+            .get("role")
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
     }
 }
 
@@ -149,9 +179,61 @@ impl BackendApi {
             _ => Err(BackendApiError::Unavailable(format!("answered {status}"))),
         }
     }
+
+    /// `GET /v1/users?limit=&offset=`: one page of the instance's users, newest first. An empty
+    /// or short page is the last one. Not cached.
+    pub async fn list_users(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Vec<BackendUser>, BackendApiError> {
+        let url = format!("{}/v1/users?limit={limit}&offset={offset}", self.api_url);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await
+            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
+        let status = response.status();
+        let body = read_up_to(response, MAX_LIST_BYTES).await?;
+        match status.as_u16() {
+            200..=299 => parse_user_list(&body),
+            401 | 403 => Err(BackendApiError::SecretKeyInvalid),
+            _ => Err(BackendApiError::Unavailable(format!("answered {status}"))),
+        }
+    }
+
+    /// `GET /v1/users/{id}` without the cache: whether Clerk has the user right now.
+    pub async fn user_uncached(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
+        self.fetch_user(user_id).await
+    }
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, BackendApiError> {
+/// The list endpoint answers a bare array; the paginated form `{data, total_count}` is read too.
+fn parse_user_list(body: &[u8]) -> Result<Vec<BackendUser>, BackendApiError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        Bare(Vec<BackendUser>),
+        Paginated { data: Vec<BackendUser> },
+    }
+    match serde_json::from_slice(body) {
+        Ok(List::Bare(users) | List::Paginated { data: users }) => Ok(users),
+        Err(e) => Err(BackendApiError::Unavailable(format!(
+            "unexpected user list: {e}"
+        ))),
+    }
+}
+
+async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, BackendApiError> {
+    read_up_to(response, MAX_RESPONSE_BYTES).await
+}
+
+async fn read_up_to(
+    mut response: reqwest::Response,
+    max_bytes: usize,
+) -> Result<Vec<u8>, BackendApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -159,7 +241,7 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Backend
         .map_err(|e| BackendApiError::Unavailable(format!("reading failed: {e}")))?
     {
         body.extend_from_slice(&chunk);
-        if body.len() > MAX_RESPONSE_BYTES {
+        if body.len() > max_bytes {
             return Err(BackendApiError::Unavailable("response too large".into()));
         }
     }

@@ -4,6 +4,7 @@ pub mod backend_api;
 pub mod handshake;
 pub mod keys;
 pub mod token;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::local::LocalIssuer;
 use backend_api::BackendApi;
 use keys::{JwksSource, KeyStore};
 use token::{Rules, Verifier};
+use webhook::WebhookSecret;
 
 /// Timeouts for every call to Clerk: a slow Clerk must not hold requests for long.
 pub fn http_client() -> reqwest::Client {
@@ -30,6 +32,8 @@ pub struct Clerk {
     pub verifier: Verifier,
     pub backend_api: Option<BackendApi>,
     pub local: Option<LocalIssuer>,
+    /// The key of `CLERK_WEBHOOK_SIGNING_SECRET`; `None`: the webhook route answers 503.
+    pub webhook_secret: Option<WebhookSecret>,
 }
 
 impl Clerk {
@@ -80,8 +84,15 @@ impl Clerk {
             (Some(secret), Mode::Clerk) => Some(BackendApi::new(http, &config.api_url, secret)),
             _ => None,
         };
+        let webhook_secret = config
+            .webhook_signing_secret
+            .as_deref()
+            .map(WebhookSecret::parse)
+            .transpose()
+            .map_err(|e| format!("CLERK_WEBHOOK_SIGNING_SECRET: {e}"))?;
         Ok(Clerk {
             verifier: Verifier::new(Arc::new(keys), rules),
+            webhook_secret,
             backend_api,
             local,
             config,

@@ -39,6 +39,14 @@ pub enum Reason {
     EmailClaimMissing,
     /// Our addition: the Backend API does not know the token's user.
     UserNotFound,
+    /// Our addition: Clerk deleted the user (a `user.deleted` webhook or `clerk-rocket sync`).
+    UserDeleted,
+    /// Our addition: Clerk banned the user. Answered with 403: the token is fine, the user is not.
+    UserBanned,
+    /// Our addition: Clerk ended, removed or revoked the token's session.
+    SessionRevoked,
+    /// Our addition: signed in, but not an administrator (403).
+    NotAdmin,
 }
 
 impl Reason {
@@ -60,11 +68,15 @@ impl Reason {
             Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
             Reason::EmailClaimMissing => "email-claim-missing",
             Reason::UserNotFound => "user-not-found",
+            Reason::UserDeleted => "user-deleted",
+            Reason::UserBanned => "user-banned",
+            Reason::SessionRevoked => "session-revoked",
+            Reason::NotAdmin => "forbidden",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 16] = [
+    pub const ALL: [Reason; 20] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -81,6 +93,10 @@ impl Reason {
         Reason::JwkRemoteFailedToLoad,
         Reason::EmailClaimMissing,
         Reason::UserNotFound,
+        Reason::UserDeleted,
+        Reason::UserBanned,
+        Reason::SessionRevoked,
+        Reason::NotAdmin,
     ];
 }
 
@@ -460,4 +476,50 @@ fn check_claims(
 /// Keeps client-supplied text in messages short.
 fn truncate(s: &str) -> String {
     s.chars().take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_is_listed_once_with_a_kebab_case_code() {
+        // Exhaustive: a new variant stops this from compiling, a reminder to add it to ALL.
+        let listed = |reason: Reason| match reason {
+            Reason::SessionTokenMissing
+            | Reason::TokenInvalid
+            | Reason::TokenInvalidAlgorithm
+            | Reason::TokenInvalidSignature
+            | Reason::TokenExpired
+            | Reason::TokenNotActiveYet
+            | Reason::TokenIatInTheFuture
+            | Reason::TokenInvalidAuthorizedParties
+            | Reason::TokenInvalidIssuer
+            | Reason::TokenVerificationFailed
+            | Reason::TokenTypeMismatch
+            | Reason::SessionPending
+            | Reason::JwkKidMismatch
+            | Reason::JwkRemoteFailedToLoad
+            | Reason::EmailClaimMissing
+            | Reason::UserNotFound
+            | Reason::UserDeleted
+            | Reason::UserBanned
+            | Reason::SessionRevoked
+            | Reason::NotAdmin => Reason::ALL.contains(&reason),
+        };
+        let mut codes = std::collections::BTreeSet::new();
+        for reason in Reason::ALL {
+            assert!(listed(reason));
+            let code = reason.code();
+            assert!(
+                code.split('-')
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())),
+                "{code}"
+            );
+            assert!(codes.insert(code), "{code} twice");
+        }
+        for code in ["user-deleted", "user-banned", "session-revoked"] {
+            assert!(codes.contains(code), "{code}");
+        }
+    }
 }

@@ -9,5 +9,7 @@ mod keys;
 mod local_mode;
 mod observability;
 mod pages;
+mod sync;
 mod users;
 mod verification;
+mod webhooks;

@@ -575,3 +575,133 @@ pub async fn local_app() -> TestApp {
     .start()
     .await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks
+
+/// A webhook signing secret for tests (`whsec_` + base64 of 32 bytes).
+pub const WEBHOOK_SECRET: &str = "whsec_dGVzdC13ZWJob29rLXNlY3JldC0zMi1ieXRlcy1sb25nIQ==";
+
+/// `v1,<base64 HMAC-SHA256(key, "{id}.{ts}.{body}")>`, computed here independently of the app.
+pub fn sign_webhook(secret: &str, id: &str, ts: i64, body: &[u8]) -> String {
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
+        .unwrap();
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key);
+    let mut signed = format!("{id}.{ts}.").into_bytes();
+    signed.extend_from_slice(body);
+    let tag = aws_lc_rs::hmac::sign(&key, &signed);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+    )
+}
+
+/// A Clerk event envelope around `data`, as Svix delivers it.
+pub fn clerk_event(kind: &str, data: Value) -> Vec<u8> {
+    json!({
+        "data": data,
+        "object": "event",
+        "type": kind,
+        "timestamp": now() * 1000,
+        "instance_id": "ins_test",
+        "event_attributes": { "http_request": { "client_ip": "", "user_agent": "" } },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A Clerk user object (`UserJSON`) as `user.created`/`user.updated` carry it.
+pub fn clerk_user(id: &str, email: &str, updated_at_ms: i64) -> Value {
+    json!({
+        "id": id,
+        "object": "user",
+        "username": null,
+        "first_name": "Ada",
+        "last_name": "Lovelace",
+        "image_url": "https://img.clerk.com/ada",
+        "has_image": true,
+        "primary_email_address_id": "idn_primary",
+        "email_addresses": [
+            { "id": "idn_other", "email_address": format!("other.{email}"), "object": "email_address",
+              "verification": { "status": "verified", "strategy": "email_code" }, "linked_to": [] },
+            { "id": "idn_primary", "email_address": email, "object": "email_address",
+              "verification": { "status": "verified", "strategy": "email_code" }, "linked_to": [] }
+        ],
+        "phone_numbers": [],
+        "external_accounts": [],
+        "public_metadata": {},
+        "private_metadata": {},
+        "unsafe_metadata": {},
+        "banned": false,
+        "locked": false,
+        "created_at": 1_700_000_000_000i64,
+        "updated_at": updated_at_ms,
+        "last_sign_in_at": null,
+    })
+}
+
+impl TestApp {
+    /// `POST uri` with `headers` and exactly `body`.
+    pub async fn post(&self, uri: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+        let request = self.client.post(uri.to_owned()).body(body);
+        Answer::read(with_headers(request, headers).dispatch().await).await
+    }
+
+    /// Delivers `body` to `/api/webhooks/clerk` as Svix would: message `id`, signed now with
+    /// [`WEBHOOK_SECRET`].
+    pub async fn deliver(&self, id: &str, body: &[u8]) -> Answer {
+        let ts = now();
+        let signature = sign_webhook(WEBHOOK_SECRET, id, ts, body);
+        self.post(
+            "/api/webhooks/clerk",
+            &[
+                ("svix-id", id),
+                ("svix-timestamp", &ts.to_string()),
+                ("svix-signature", &signature),
+                ("Content-Type", "application/json"),
+            ],
+            body.to_vec(),
+        )
+        .await
+    }
+
+    /// The stored row of `clerk_id`, as a JSON object of its columns (tombstones included).
+    pub async fn user_row(&self, clerk_id: &str) -> Option<Value> {
+        use sqlx::Row as _;
+        let pool = self.pool().await;
+        let row = sqlx::query(
+            "SELECT id, email, username, first_name, role, deleted_at, banned, clerk_updated_at, \
+             updated_at FROM users WHERE clerk_id = $1",
+        )
+        .bind(clerk_id)
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let row = row?;
+        let int = |name: &str| row.try_get::<Option<i64>, _>(name).unwrap();
+        let text = |name: &str| row.try_get::<Option<String>, _>(name).unwrap();
+        Some(json!({
+            "id": int("id"), "email": text("email"), "username": text("username"),
+            "first_name": text("first_name"), "role": text("role"), "deleted_at": int("deleted_at"),
+            "banned": int("banned") != Some(0), "clerk_updated_at": int("clerk_updated_at"),
+            "updated_at": int("updated_at"),
+        }))
+    }
+
+    /// Runs one statement on the app's database through a side connection.
+    pub async fn execute(&self, sql: &str) {
+        let pool = self.pool().await;
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    }
+
+    /// One number from the app's database.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let pool = self.pool().await;
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        n
+    }
+}

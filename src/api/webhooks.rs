@@ -1,0 +1,193 @@
+//! `POST /api/webhooks/clerk`: Clerk's events, delivered by Svix.
+//!
+//! The body is read raw (at most 1 MiB, else 413 before any hashing), its Svix signature checked
+//! on those exact bytes (400 when it does not match; 503 when no signing secret is configured),
+//! and only then parsed. The message id and the event's effect commit in one transaction, so a
+//! retried message is applied once; the answer is 2xx only after that commit, and 5xx when the
+//! database fails, so that Svix retries.
+
+use rocket::data::{ByteUnit, Data};
+use rocket::request::{self, FromRequest, Request};
+use rocket::serde::json::{json, Json, Value};
+use rocket::{Route, State};
+
+use crate::clerk::token::now;
+use crate::clerk::webhook::{self, Event, SignedHeaders, WebhookError};
+use crate::clerk::Clerk;
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::{self, Revocations};
+use crate::users::{self, Applied, ClerkProfile};
+use crate::webhook_log::{self, PruneClock};
+
+/// The Svix headers of the request (`svix-*`, else the Standard Webhooks `webhook-*` names).
+struct Signed<'r>(SignedHeaders<'r>);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Signed<'r> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
+        let header = |name: &str| {
+            let headers = request.headers();
+            headers
+                .get_one(&format!("svix-{name}"))
+                .or_else(|| headers.get_one(&format!("webhook-{name}")))
+        };
+        request::Outcome::Success(Signed(SignedHeaders {
+            id: header("id"),
+            timestamp: header("timestamp"),
+            signature: header("signature"),
+        }))
+    }
+}
+
+/// What a delivery did, as the answer says it (Svix's dashboard shows answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    Duplicate,
+    /// Older than what is stored.
+    Stale,
+    /// About a user that is deleted here: it stays deleted.
+    UserDeleted,
+    /// A type this app does not act on.
+    Ignored,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Stale => "stale",
+            Outcome::UserDeleted => "user-deleted",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+fn invalid(e: WebhookError) -> ApiError {
+    let code = match e {
+        WebhookError::InvalidPayload(_) => "webhook-payload-invalid",
+        _ => "webhook-signature-invalid",
+    };
+    ApiError::InvalidWebhook {
+        code,
+        message: e.to_string(),
+    }
+}
+
+#[rocket::post("/webhooks/clerk", data = "<data>")]
+async fn clerk_webhook(
+    signed: Signed<'_>,
+    data: Data<'_>,
+    clerk: &State<Clerk>,
+    db: &Db,
+    revocations: &State<Revocations>,
+    prune_clock: &State<PruneClock>,
+) -> ApiResult<Json<Value>> {
+    let Some(secret) = &clerk.webhook_secret else {
+        return Err(ApiError::Unavailable {
+            code: "webhook-secret-missing",
+            message: "webhooks are not configured here: set CLERK_WEBHOOK_SIGNING_SECRET".into(),
+            retry_after: 60,
+        });
+    };
+    let body = data
+        .open(ByteUnit::from(webhook::MAX_BODY_BYTES))
+        .into_bytes()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("the body could not be read: {e}")))?;
+    if !body.is_complete() {
+        return Err(ApiError::PayloadTooLarge(
+            "webhook bodies are limited to 1 MiB".into(),
+        ));
+    }
+    let now = now();
+    let verified = webhook::verify(secret, &signed.0, &body, now).map_err(invalid)?;
+    let event = webhook::parse_event(&body).map_err(invalid)?;
+    let outcome = apply(db, &verified.id, &event, now).await.map_err(|e| {
+        rocket::error!(
+            "webhook {} ({}) not applied, Svix will retry: {e}",
+            verified.id,
+            event.kind()
+        );
+        ApiError::from(e)
+    })?;
+    if let (Event::SessionEnded { session, .. }, Outcome::Applied) = (&event, outcome) {
+        revocations.forget(&session.id).await;
+    }
+    if prune_clock.due(now) {
+        prune(db, now).await;
+    }
+    Ok(Json(json!({
+        "received": true,
+        "id": verified.id,
+        "type": event.kind(),
+        "outcome": outcome.as_str(),
+    })))
+}
+
+/// Records the message id and applies the event in one transaction.
+async fn apply(
+    pool: &sqlx::AnyPool,
+    svix_id: &str,
+    event: &Event,
+    now: i64,
+) -> Result<Outcome, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // First, so that the transaction takes the write lock before it reads anything (SQLite), and
+    // so that a concurrent delivery of the same id waits for this one (PostgreSQL).
+    if !webhook_log::record(&mut tx, svix_id, event.kind(), now).await? {
+        tx.rollback().await?;
+        return Ok(Outcome::Duplicate);
+    }
+    let outcome = match event {
+        Event::UserUpserted { user, .. } => {
+            match users::upsert_from_clerk(&mut tx, &ClerkProfile::from(user), now).await? {
+                Applied::Created | Applied::Updated | Applied::Unchanged => Outcome::Applied,
+                Applied::Stale => Outcome::Stale,
+                Applied::Deleted => Outcome::UserDeleted,
+            }
+        }
+        Event::UserDeleted(deleted) => {
+            users::mark_deleted(&mut tx, &deleted.id, now).await?;
+            Outcome::Applied
+        }
+        Event::SessionEnded { session, .. } => {
+            let expires_at = now + sessions::RETENTION_SECS;
+            sessions::revoke(
+                &mut tx,
+                &session.id,
+                session.user_id.as_deref(),
+                now,
+                expires_at,
+            )
+            .await?;
+            Outcome::Applied
+        }
+        Event::Other { .. } => Outcome::Ignored,
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Drops processed ids older than their retention and expired revocations; failures are logged
+/// (the next hour tries again), never answered.
+async fn prune(pool: &sqlx::AnyPool, now: i64) {
+    match webhook_log::prune(pool, now).await {
+        Ok(0) => {}
+        Ok(n) => rocket::info!("pruned {n} processed webhook ids"),
+        Err(e) => rocket::warn!("pruning processed webhook ids failed: {e}"),
+    }
+    match sessions::prune(pool, now).await {
+        Ok(0) => {}
+        Ok(n) => rocket::info!("pruned {n} expired revoked sessions"),
+        Err(e) => rocket::warn!("pruning revoked sessions failed: {e}"),
+    }
+}
+
+pub fn routes() -> Vec<Route> {
+    rocket::routes![clerk_webhook]
+}

@@ -1,0 +1,108 @@
+//! Revoked sessions: every SQL statement that touches the `revoked_sessions` table, and the short
+//! cache in front of the check that guards run on every request.
+//!
+//! A Clerk session that ended (signed out), was removed or was revoked can still have a session
+//! token that verifies for up to a minute. Its id is stored here (in the database, so that every
+//! instance sees it) and refused until `expires_at`, after which no token of it can be valid.
+
+use std::time::Duration;
+
+use sqlx::{AnyConnection, AnyPool};
+
+/// How long a revoked session id is kept: far beyond the life of any session token of it.
+pub const RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
+
+/// How long an instance may keep answering "not revoked" from memory. This is the most that a
+/// revocation made through another instance can be late by.
+pub const CACHE_SECS: u64 = 5;
+
+/// Records that `session_id` may no longer be used, until `expires_at` (unix seconds). Recording
+/// it again keeps the later expiry.
+pub async fn revoke(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    user_id: Option<&str>,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO revoked_sessions (session_id, user_id, revoked_at, expires_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (session_id) DO UPDATE SET expires_at = \
+             CASE WHEN excluded.expires_at > revoked_sessions.expires_at \
+                  THEN excluded.expires_at ELSE revoked_sessions.expires_at END",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether `session_id` is revoked as of `now`: one primary-key lookup.
+pub async fn is_revoked(pool: &AnyPool, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT revoked_at FROM revoked_sessions WHERE session_id = $1 AND expires_at > $2",
+    )
+    .bind(session_id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Deletes the rows whose expiry has passed; returns how many.
+pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM revoked_sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// The per-instance cache in front of [`is_revoked`]: answers are kept at most [`CACHE_SECS`].
+/// A revocation received by this instance clears its entry at once ([`Revocations::forget`]).
+pub struct Revocations {
+    cache: moka::future::Cache<String, bool>,
+}
+
+impl Default for Revocations {
+    fn default() -> Self {
+        Revocations {
+            cache: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(CACHE_SECS))
+                .build(),
+        }
+    }
+}
+
+impl Revocations {
+    /// Whether `session_id` is revoked, from the cache or the database.
+    pub async fn is_revoked(
+        &self,
+        pool: &AnyPool,
+        session_id: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        self.cache
+            .try_get_with_by_ref(session_id, is_revoked(pool, session_id, now))
+            .await
+            .map_err(|e| match &*e {
+                // The pool's own errors keep their kind (a timeout is a 503, not a 500).
+                sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+                sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+                sqlx::Error::Io(io) => {
+                    sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string()))
+                }
+                other => sqlx::Error::Protocol(other.to_string()),
+            })
+    }
+
+    /// Drops what this instance remembers about `session_id`.
+    pub async fn forget(&self, session_id: &str) {
+        self.cache.invalidate(session_id).await;
+    }
+}
