@@ -126,6 +126,20 @@ impl ApiError {
         ))
     }
 
+    /// The error a failed guard recorded for this request, if any.
+    pub fn recorded(request: &Request<'_>) -> Option<ApiError> {
+        request.local_cache(|| Recorded(None)).0.clone()
+    }
+
+    /// Whether the token itself was refused (missing, malformed, expired, …), as opposed to a
+    /// valid session whose user cannot be served (deleted, banned, revoked, no email).
+    pub fn is_token_problem(&self) -> bool {
+        matches!(self, ApiError::Auth(e) if !matches!(
+            e.reason,
+            Reason::UserDeleted | Reason::SessionRevoked | Reason::EmailClaimMissing | Reason::UserNotFound
+        ) && e.retry_after.is_none())
+    }
+
     /// Keeps this error for the catcher of the request; the first one recorded wins.
     pub fn record(self, request: &Request<'_>) -> Status {
         let status = self.status();

@@ -16,6 +16,7 @@ use crate::clerk::webhook::{self, Event, SignedHeaders, WebhookError};
 use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::observability::Metrics;
 use crate::sessions::{self, Revocations};
 use crate::users::{self, Applied, ClerkProfile};
 use crate::webhook_log::{self, PruneClock};
@@ -86,7 +87,14 @@ async fn clerk_webhook(
     db: &Db,
     revocations: &State<Revocations>,
     prune_clock: &State<PruneClock>,
+    metrics: &State<Metrics>,
 ) -> ApiResult<Json<Value>> {
+    let count = |kind: &str, result: &str| {
+        metrics
+            .webhook_events
+            .with_label_values(&[kind, result])
+            .inc()
+    };
     let Some(secret) = &clerk.webhook_secret else {
         return Err(ApiError::Unavailable {
             code: "webhook-secret-missing",
@@ -105,16 +113,24 @@ async fn clerk_webhook(
         ));
     }
     let now = now();
-    let verified = webhook::verify(secret, &signed.0, &body, now).map_err(invalid)?;
-    let event = webhook::parse_event(&body).map_err(invalid)?;
+    let verified = webhook::verify(secret, &signed.0, &body, now).map_err(|e| {
+        count("unverified", "invalid");
+        invalid(e)
+    })?;
+    let event = webhook::parse_event(&body).map_err(|e| {
+        count("unparsable", "invalid");
+        invalid(e)
+    })?;
     let outcome = apply(db, &verified.id, &event, now).await.map_err(|e| {
         rocket::error!(
             "webhook {} ({}) not applied, Svix will retry: {e}",
             verified.id,
             event.kind()
         );
+        count(event.kind(), "error");
         ApiError::from(e)
     })?;
+    count(event.kind(), outcome.as_str());
     if let (Event::SessionEnded { session, .. }, Outcome::Applied) = (&event, outcome) {
         revocations.forget(&session.id).await;
     }

@@ -106,7 +106,11 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
     if bearer_token(request).is_some() || clerk.config.local_mode() {
         return match request.guard::<CurrentUser>().await {
             request::Outcome::Success(user) => VisitorState::SignedIn(Box::new(user)),
-            _ => VisitorState::SignedOut,
+            // A valid token whose user cannot be served is explained, not sent to sign in.
+            _ => match ApiError::recorded(request) {
+                Some(error) if !error.is_token_problem() => VisitorState::Refused(error),
+                _ => VisitorState::SignedOut,
+            },
         };
     }
     if let Some(state) = return_from_handshake(request, clerk, db).await {

@@ -402,3 +402,61 @@ async fn bad_parameters_get_400_with_a_message() {
 fn urlencode(text: &str) -> String {
     clerk_rocket::pages::encode(text)
 }
+
+#[tokio::test]
+async fn banned_or_deleted_admins_are_refused() {
+    for backend in backends() {
+        let fake = FakeClerk::start().await;
+        fake.serve_jwks(&[key_a()]).await;
+        let banned = user_id();
+        let deleted = user_id();
+        let app = Settings::clerk(&fake)
+            .on(&backend)
+            .set("admin_user_ids", &banned)
+            .start()
+            .await;
+        let name = backend.name();
+        let banned_token = key_a().sign(&claims(&banned));
+        let deleted_token = admin_token(&deleted);
+        assert_eq!(
+            get_as(&app, "/api/admin/users", &banned_token).await.status,
+            200,
+            "{name}"
+        );
+        assert_eq!(
+            get_as(&app, "/api/admin/users", &deleted_token)
+                .await
+                .status,
+            200,
+            "{name}"
+        );
+        let pool = app.pool().await;
+        sqlx::query("UPDATE users SET banned = 1 WHERE clerk_id = $1")
+            .bind(&banned)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE users SET deleted_at = 1 WHERE clerk_id = $1")
+            .bind(&deleted)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let answer = get_as(&app, "/api/admin/users", &banned_token).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (403, "user-banned"),
+            "{name}"
+        );
+        let answer = get_as(&app, "/api/admin/users", &deleted_token).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (401, "user-deleted"),
+            "{name}"
+        );
+        let (h, v) = bearer(&banned_token);
+        let page = app.get("/admin/users", &[HTML, (h, &v)]).await;
+        assert_eq!(page.status, 403, "{name}: the page refuses too");
+        assert!(page.text().contains("user-banned"));
+    }
+}

@@ -123,3 +123,55 @@ async fn metrics_count_outcomes_fetches_and_latency() {
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn metrics_count_webhook_events_by_type_and_result() {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let app = Settings::clerk(&fake)
+        .set("webhook_signing_secret", WEBHOOK_SECRET)
+        .start()
+        .await;
+    let user = user_id();
+    let body = clerk_event(
+        "user.created",
+        clerk_user(&user, "m@example.test", now() * 1000),
+    );
+    assert_eq!(app.deliver("msg_metrics_1", &body).await.status, 200);
+    assert_eq!(app.deliver("msg_metrics_1", &body).await.status, 200);
+    let forged = app
+        .post(
+            "/api/webhooks/clerk",
+            &[
+                ("svix-id", "msg_x"),
+                ("svix-timestamp", &now().to_string()),
+                ("svix-signature", "v1,AAAA"),
+            ],
+            body.clone(),
+        )
+        .await;
+    assert_eq!(forged.status, 400);
+    let text = app.get("/metrics", &[]).await.text();
+    assert_eq!(
+        metric(
+            &text,
+            "clerk_webhook_events_total{result=\"applied\",type=\"user.created\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "clerk_webhook_events_total{result=\"duplicate\",type=\"user.created\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "clerk_webhook_events_total{result=\"invalid\",type=\"unverified\"}"
+        ),
+        Some(1.0)
+    );
+}
