@@ -9,7 +9,6 @@
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
-use rocket::serde::json::serde_json::json;
 use rocket::Catcher;
 
 use rocket::response::Redirect;
@@ -68,6 +67,21 @@ impl From<sqlx::Error> for ApiError {
             other => ApiError::Internal(format!("database: {other}")),
         }
     }
+}
+
+/// The body of every JSON error: `{"error":{"code":…,"message":…}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    #[schema(inline)]
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// A reason code (`token-expired`, `forbidden`, …); see the README's troubleshooting table.
+    pub code: &'a str,
+    /// What went wrong, for people; never a secret.
+    pub message: &'a str,
 }
 
 /// What a failed guard left for the catcher.
@@ -175,8 +189,13 @@ impl<'r> Responder<'r, 'static> for ApiError {
         }
         let status = self.status();
         // Bad requests keep their own status (400, 413, 422…) when they come from a catcher.
-        let body =
-            json!({ "error": { "code": self.code(), "message": self.message() } }).to_string();
+        let body = rocket::serde::json::serde_json::to_string(&ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.message(),
+            },
+        })
+        .unwrap_or_default();
         let mut response = Response::build();
         response
             .status(status)

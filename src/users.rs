@@ -18,7 +18,7 @@ use crate::clerk::backend_api::BackendUser;
 use crate::db::is_sqlite;
 
 /// A user as stored locally.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub clerk_id: String,
@@ -30,16 +30,20 @@ pub struct User {
     pub role: Option<String>,
     pub banned: bool,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
     #[serde(with = "rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub last_seen_at: Option<i64>,
     /// Clerk's `updated_at` of the stored profile, in **milliseconds** (orders webhook events).
     #[serde(skip)]
     pub clerk_updated_at: Option<i64>,
     /// Set when Clerk deleted the user: the row is a tombstone and stays one.
     #[serde(with = "rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<i64>,
 }
 

@@ -4,6 +4,7 @@ use rocket::serde::json::Json;
 use rocket::Route;
 use serde::Serialize;
 
+use super::openapi::{AuthErrors, BadRequest};
 use crate::auth::Admin;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -15,7 +16,8 @@ pub const MAX_LIMIT: u32 = 100;
 /// Longer searches are refused rather than run.
 pub const MAX_QUERY_CHARS: usize = 200;
 
-#[derive(Serialize)]
+/// A page of users, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
     users: Vec<User>,
     next_cursor: Option<String>,
@@ -85,8 +87,17 @@ fn truncate(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
+/// Users newest first, by pages, optionally searched.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin",
+    params(
+        ("q" = Option<String>, Query, description = "Case-insensitive substring of the email, names or Clerk id (at most 200 characters)"),
+        ("limit" = Option<u32>, Query, description = "Users per page, 1 to 100 (default 25)"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+    ),
+    responses((status = 200, body = UserList), BadRequest, AuthErrors),
+    security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::get("/admin/users?<q>&<limit>&<cursor>")]
-async fn list(
+pub async fn list(
     _admin: Admin,
     db: &Db,
     q: Option<&str>,
@@ -102,9 +113,13 @@ async fn list(
     }))
 }
 
-/// `<id>`: the local id, or the Clerk user id (`user_…`).
+/// One user. `<id>`: the local id, or the Clerk user id (`user_…`).
+#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The local id (a positive number) or the Clerk user id (`user_…`)")),
+    responses((status = 200, body = User), (status = 404, description = "No such user", body = crate::error::ErrorBody), BadRequest, AuthErrors),
+    security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::get("/admin/users/<id>")]
-async fn show(_admin: Admin, db: &Db, id: &str) -> ApiResult<Json<User>> {
+pub async fn show(_admin: Admin, db: &Db, id: &str) -> ApiResult<Json<User>> {
     let user = find(db, id).await?;
     Ok(Json(user))
 }

@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod health;
+pub mod openapi;
 mod users;
 mod webhooks;
 
@@ -11,6 +12,7 @@ use rocket::Route;
 pub fn routes() -> Vec<Route> {
     let mut routes = users::routes();
     routes.extend(admin::routes());
+    routes.extend(openapi::routes());
     routes.extend(webhooks::routes());
     routes
 }

@@ -7,15 +7,17 @@ use serde::Serialize;
 use crate::auth::CurrentUser;
 use crate::users::User;
 
+use super::openapi::AuthErrors;
+
 /// The seed's response body, field for field.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ClerkTest {
     message: &'static str,
     user: ClerkTestUser,
 }
 
-#[derive(Serialize)]
-struct ClerkTestUser {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClerkTestUser {
     id: i64,
     username: String,
     email: String,
@@ -34,13 +36,21 @@ fn clerk_test_body(user: User) -> Json<ClerkTest> {
     })
 }
 
+/// The seed's test endpoint: who the session token says you are (the final slash is optional).
+#[utoipa::path(get, path = "/api/users/clerk-test/", tag = "users",
+    responses((status = 200, body = ClerkTest), AuthErrors),
+    security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::get("/users/clerk-test")]
-fn clerk_test(current: CurrentUser) -> Json<ClerkTest> {
+pub fn clerk_test(current: CurrentUser) -> Json<ClerkTest> {
     clerk_test_body(current.user)
 }
 
+/// The signed-in user's whole record.
+#[utoipa::path(get, path = "/api/users/me", tag = "users",
+    responses((status = 200, body = User), AuthErrors),
+    security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::get("/users/me")]
-fn me(current: CurrentUser) -> Json<User> {
+pub fn me(current: CurrentUser) -> Json<User> {
     Json(current.user)
 }
 

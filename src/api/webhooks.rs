@@ -8,7 +8,7 @@
 
 use rocket::data::{ByteUnit, Data};
 use rocket::request::{self, FromRequest, Request};
-use rocket::serde::json::{json, Json, Value};
+use rocket::serde::json::Json;
 use rocket::{Route, State};
 
 use crate::clerk::token::now;
@@ -22,7 +22,7 @@ use crate::users::{self, Applied, ClerkProfile};
 use crate::webhook_log::{self, PruneClock};
 
 /// The Svix headers of the request (`svix-*`, else the Standard Webhooks `webhook-*` names).
-struct Signed<'r>(SignedHeaders<'r>);
+pub(super) struct Signed<'r>(SignedHeaders<'r>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Signed<'r> {
@@ -79,8 +79,36 @@ fn invalid(e: WebhookError) -> ApiError {
     }
 }
 
+/// The answer to a delivery Svix may stop retrying.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Received {
+    pub received: bool,
+    /// The `svix-id` of the delivery.
+    pub id: String,
+    /// The event type (`user.updated`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `applied`, `duplicate`, `stale`, `user-deleted` or `ignored`.
+    pub outcome: String,
+}
+
+/// Clerk's webhooks, verified as Svix signs them (`svix-id`, `svix-timestamp`,
+/// `svix-signature`), applied exactly once.
+#[utoipa::path(post, path = "/api/webhooks/clerk", tag = "webhooks",
+    request_body(content = String, description = "A Clerk event envelope, as Svix delivers it (at most 1 MiB)", content_type = "application/json"),
+    params(
+        ("svix-id" = String, Header, description = "The message id"),
+        ("svix-timestamp" = i64, Header, description = "Unix seconds; within 5 minutes of now"),
+        ("svix-signature" = String, Header, description = "Space-separated `v1,<base64>` signatures"),
+    ),
+    responses(
+        (status = 200, body = Received),
+        (status = 400, description = "A bad or missing signature, or not a Clerk event", body = crate::error::ErrorBody),
+        (status = 413, description = "A body over 1 MiB", body = crate::error::ErrorBody),
+        (status = 503, description = "No signing secret configured, or the database failed (Svix retries)", body = crate::error::ErrorBody),
+    ))]
 #[rocket::post("/webhooks/clerk", data = "<data>")]
-async fn clerk_webhook(
+pub async fn clerk_webhook(
     signed: Signed<'_>,
     data: Data<'_>,
     clerk: &State<Clerk>,
@@ -88,7 +116,7 @@ async fn clerk_webhook(
     revocations: &State<Revocations>,
     prune_clock: &State<PruneClock>,
     metrics: &State<Metrics>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Received>> {
     let count = |kind: &str, result: &str| {
         metrics
             .webhook_events
@@ -137,12 +165,12 @@ async fn clerk_webhook(
     if prune_clock.due(now) {
         prune(db, now).await;
     }
-    Ok(Json(json!({
-        "received": true,
-        "id": verified.id,
-        "type": event.kind(),
-        "outcome": outcome.as_str(),
-    })))
+    Ok(Json(Received {
+        received: true,
+        id: verified.id.clone(),
+        kind: event.kind().to_owned(),
+        outcome: outcome.as_str().to_owned(),
+    }))
 }
 
 /// Records the message id and applies the event in one transaction.

@@ -8,6 +8,7 @@ mod cli;
 mod keys;
 mod local_mode;
 mod observability;
+mod openapi;
 mod pages;
 mod sync;
 mod users;
