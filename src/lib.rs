@@ -17,6 +17,8 @@ pub mod observability;
 pub mod pages;
 pub mod sessions;
 pub mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod users;
 pub mod webhook_log;
 
