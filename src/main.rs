@@ -1,4 +1,5 @@
-//! The `clerk-rocket` command: serve (the default), migrate, or mint a local-mode token.
+//! The `clerk-rocket` command: serve (the default), migrate, check the configuration, or mint a
+//! local-mode token.
 
 use std::process::ExitCode;
 
@@ -23,6 +24,14 @@ enum Command {
     Serve,
     /// Apply pending migrations and exit.
     Migrate,
+    /// Check the configuration against Clerk, the clock and the database; one line per finding.
+    /// Exits non-zero when any finding is an error.
+    Check {
+        /// Explain, claim by claim, whether this server would accept this session token
+        /// (`-` reads it from standard input, which keeps it out of the shell history).
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Local mode only: print a session token signed by the local development key.
     Token {
         /// The user's email (one email is always the same user).
@@ -70,6 +79,7 @@ async fn main() -> ExitCode {
             }
         },
         Command::Migrate => migrate(&figment).await,
+        Command::Check { token } => check(&config, &figment, token).await,
         Command::Token {
             email,
             sub,
@@ -102,6 +112,39 @@ async fn migrate(figment: &rocket::figment::Figment) -> ExitCode {
             eprintln!("error: migrations failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn check(
+    config: &ClerkConfig,
+    figment: &rocket::figment::Figment,
+    token: Option<String>,
+) -> ExitCode {
+    let token = match token.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+                eprintln!("error: --token -: standard input: {e}");
+                return ExitCode::from(2);
+            }
+            Some(text)
+        }
+        _ => token,
+    };
+    let findings = clerk_rocket::check::run(
+        config,
+        &clerk_rocket::clerk::http_client(),
+        clerk_rocket::check::database_config(figment),
+        token.as_deref(),
+    )
+    .await;
+    for finding in &findings {
+        println!("{finding}");
+    }
+    if clerk_rocket::check::has_errors(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
