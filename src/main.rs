@@ -122,8 +122,11 @@ async fn check(
 ) -> ExitCode {
     let token = match token.as_deref() {
         Some("-") => {
+            // A session token is at most 8 KiB; read a little more so that a longer one is
+            // still refused by the verifier's own size check, not cut here.
             let mut text = String::new();
-            if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            let mut input = std::io::Read::take(std::io::stdin(), 64 * 1024);
+            if let Err(e) = std::io::Read::read_to_string(&mut input, &mut text) {
                 eprintln!("error: --token -: standard input: {e}");
                 return ExitCode::from(2);
             }

@@ -551,6 +551,29 @@ async fn the_command_prints_one_line_per_finding_and_fails_on_errors() {
     assert!(!stdout.contains(&token), "the token is not printed");
     assert!(!stdout.contains(WEBHOOK_SECRET));
 
+    // The same token from standard input (`--token -`), kept out of the shell history.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-rocket"));
+    command
+        .args(["check", "--token", "-"])
+        .current_dir(&dir)
+        .env_clear()
+        .envs(env)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("the binary runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{token}").unwrap();
+    }
+    let piped = child.wait_with_output().unwrap();
+    let piped_out = String::from_utf8(piped.stdout).unwrap();
+    assert_eq!(piped.status.code(), Some(0), "{piped_out}");
+    assert!(
+        piped_out.contains("ok      token: accepted: "),
+        "{piped_out}"
+    );
+
     // An expired token: exit status 1, the failing claim named, never the token.
     let now = now();
     let expired = key_a().sign(&with(
