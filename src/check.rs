@@ -52,9 +52,9 @@ impl Level {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     pub level: Level,
-    /// What it is about: `publishable key`, `jwks`, `secret key`, `instance`, `clock`,
-    /// `audience`, `authorized parties`, `webhook secret`, `database`, `migrations`, `mode`,
-    /// `token`, or `token <claim>`.
+    /// What it is about: `mode`, `publishable key`, `issuer`, `keys`, `jwks`, `secret key`,
+    /// `instance`, `clock`, `audience`, `authorized parties`, `webhook secret`, `database`,
+    /// `migrations`, `token`, `token <claim>` or `token email`.
     pub topic: &'static str,
     pub message: String,
     pub fix: Option<String>,
