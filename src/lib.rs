@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod check;
 pub mod clerk;
 pub mod config;
 pub mod cursor;

@@ -1,5 +1,5 @@
-//! The `clerk-rocket` command: serve (the default), migrate, sync with Clerk, or mint a
-//! local-mode token.
+//! The `clerk-rocket` command: serve (the default), migrate, sync with Clerk, check the
+//! configuration, or mint a local-mode token.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -34,6 +34,14 @@ enum Command {
         #[arg(long, default_value_t = clerk_rocket::sync::DEFAULT_PAGE_SIZE,
               value_parser = clap::value_parser!(u32).range(1..=500))]
         page_size: u32,
+    },
+    /// Check the configuration against Clerk, the clock and the database; one line per finding.
+    /// Exits non-zero when any finding is an error.
+    Check {
+        /// Explain, claim by claim, whether this server would accept this session token
+        /// (`-` reads it from standard input, which keeps it out of the shell history).
+        #[arg(long)]
+        token: Option<String>,
     },
     /// Local mode only: print a session token signed by the local development key.
     Token {
@@ -83,6 +91,7 @@ async fn main() -> ExitCode {
         },
         Command::Migrate => migrate(&figment).await,
         Command::Sync { dry_run, page_size } => sync(&config, &figment, dry_run, page_size).await,
+        Command::Check { token } => check(&config, &figment, token).await,
         Command::Token {
             email,
             sub,
@@ -196,6 +205,42 @@ async fn sync(
         println!("dry run: nothing was changed");
     }
     ExitCode::SUCCESS
+}
+
+async fn check(
+    config: &ClerkConfig,
+    figment: &rocket::figment::Figment,
+    token: Option<String>,
+) -> ExitCode {
+    let token = match token.as_deref() {
+        Some("-") => {
+            // A session token is at most 8 KiB; read a little more so that a longer one is
+            // still refused by the verifier's own size check, not cut here.
+            let mut text = String::new();
+            let mut input = std::io::Read::take(std::io::stdin(), 64 * 1024);
+            if let Err(e) = std::io::Read::read_to_string(&mut input, &mut text) {
+                eprintln!("error: --token -: standard input: {e}");
+                return ExitCode::from(2);
+            }
+            Some(text)
+        }
+        _ => token,
+    };
+    let findings = clerk_rocket::check::run(
+        config,
+        &clerk_rocket::clerk::http_client(),
+        clerk_rocket::check::database_config(figment),
+        token.as_deref(),
+    )
+    .await;
+    for finding in &findings {
+        println!("{finding}");
+    }
+    if clerk_rocket::check::has_errors(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn token(

@@ -717,3 +717,60 @@ impl TestApp {
         n
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fake Clerk's Backend API JWKS and Date header (for `clerk-rocket check`)
+
+/// An HTTP date (`Thu, 26 Nov 2026 07:00:00 GMT`) for `Date` headers.
+pub fn http_date(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap()
+}
+
+impl FakeClerk {
+    /// Serves a JWKS holding `keys` whose `Date` header is `offset_secs` away from now.
+    pub async fn serve_jwks_dated(&self, keys: &[&TestKey], offset_secs: i64) {
+        let body = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
+        let date = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs);
+        Mock::given(method("GET"))
+            .and(path("/.well-known/jwks.json"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Date", http_date(date).as_str())
+                    .set_body_json(body),
+            )
+            .with_priority(self.next_priority.fetch_sub(1, Ordering::Relaxed))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Serves the Backend API's `GET /v1/jwks` holding `keys` to requests bearing `secret_key`.
+    pub async fn serve_backend_jwks(&self, secret_key: &str, keys: &[&TestKey]) {
+        let body = json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() });
+        Mock::given(method("GET"))
+            .and(path("/v1/jwks"))
+            .and(wiremock::matchers::header(
+                "authorization",
+                format!("Bearer {secret_key}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The Backend API refuses every secret key, as Clerk does an unknown or rolled one.
+    pub async fn refuse_backend_jwks(&self) {
+        let body = json!({ "errors": [{
+            "code": "clerk_key_invalid",
+            "message": "Secret Key is invalid",
+            "long_message": "The provided Secret Key is invalid."
+        }] });
+        Mock::given(method("GET"))
+            .and(path("/v1/jwks"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(body))
+            .mount(&self.server)
+            .await;
+    }
+}

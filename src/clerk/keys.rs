@@ -304,7 +304,7 @@ impl Remote {
         let mut errors = Vec::new();
         for source in &self.sources {
             match fetch_jwks(&self.http, source).await {
-                Ok(keys) => return Ok(keys),
+                Ok(jwks) => return Ok(jwks.keys),
                 Err(e) => errors.push(format!("{}: {e}", source.url)),
             }
         }
@@ -317,10 +317,44 @@ struct JwksDocument {
     keys: Vec<serde_json::Value>,
 }
 
-async fn fetch_jwks(
+/// A JWKS fetched from one source.
+#[derive(Clone)]
+pub struct FetchedJwks {
+    /// The usable signing keys, by `kid`.
+    pub keys: HashMap<String, Arc<DecodingKey>>,
+    /// The response's `Date` header as sent (for measuring clock offset), if any.
+    pub date: Option<String>,
+}
+
+impl FetchedJwks {
+    /// The key ids, sorted.
+    pub fn key_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.keys.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// Why one JWKS source gave no keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// No answer: DNS, connection, TLS or timeout.
+    #[error("request failed: {0}")]
+    Request(String),
+    /// An answer that is not a success (401 from the Backend API: the secret key is refused).
+    #[error("answered {0}")]
+    Status(reqwest::StatusCode),
+    /// A success whose body is too large, unreadable or not a usable JWKS.
+    #[error("{0}")]
+    Body(String),
+}
+
+/// Fetches and parses one JWKS (at most [`MAX_JWKS_BYTES`]); the key store and `clerk-rocket
+/// check` both fetch through here.
+pub async fn fetch_jwks(
     http: &reqwest::Client,
     source: &JwksSource,
-) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+) -> Result<FetchedJwks, FetchError> {
     let mut request = http.get(&source.url).header("accept", "application/json");
     if let Some(token) = &source.bearer {
         request = request.bearer_auth(token);
@@ -328,28 +362,35 @@ async fn fetch_jwks(
     let mut response = request
         .send()
         .await
-        .map_err(|e| format!("request failed: {e}"))?;
+        .map_err(|e| FetchError::Request(e.to_string()))?;
     if !response.status().is_success() {
-        return Err(format!("answered {}", response.status()));
+        return Err(FetchError::Status(response.status()));
     }
+    let too_large = || FetchError::Body(format!("response larger than {MAX_JWKS_BYTES} bytes"));
     if response
         .content_length()
         .is_some_and(|len| len > MAX_JWKS_BYTES as u64)
     {
-        return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
+        return Err(too_large());
     }
+    let date = response
+        .headers()
+        .get(reqwest::header::DATE)
+        .and_then(|d| d.to_str().ok())
+        .map(str::to_owned);
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("reading failed: {e}"))?
+        .map_err(|e| FetchError::Body(format!("reading failed: {e}")))?
     {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_JWKS_BYTES {
-            return Err(format!("response larger than {MAX_JWKS_BYTES} bytes"));
+            return Err(too_large());
         }
     }
-    parse_jwks(&body)
+    let keys = parse_jwks(&body).map_err(FetchError::Body)?;
+    Ok(FetchedJwks { keys, date })
 }
 
 /// Parses a JWKS document, each entry on its own: one odd key does not discard the rest.

@@ -38,7 +38,11 @@ pub struct Clerk {
 
 impl Clerk {
     pub fn new(config: ClerkConfig) -> Result<Self, String> {
-        let http = http_client();
+        Clerk::with_client(config, http_client())
+    }
+
+    /// As [`Clerk::new`], with this HTTP client for every call to Clerk.
+    pub fn with_client(config: ClerkConfig, http: reqwest::Client) -> Result<Self, String> {
         let local = match config.mode {
             Mode::Local => Some(
                 LocalIssuer::load_or_create(&config.local_key_file).map_err(|e| e.to_string())?,

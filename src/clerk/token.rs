@@ -192,6 +192,13 @@ impl Verifier {
 
     /// Verifies `token` as of the unix time `now`.
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<SessionClaims, AuthError> {
+        let claims = self.verify_signature(token).await?;
+        check_claims(claims, &self.rules, now)
+    }
+
+    /// The header checks, the key and the signature, in that order: the token's claims once its
+    /// signature is verified, before any claim is checked (see [`explain_claims`]).
+    pub async fn verify_signature(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
         let header = inspect_header(token)?;
         let key = self
             .keys
@@ -233,7 +240,7 @@ impl Verifier {
             }
         })?;
         match data.claims {
-            Value::Object(claims) => check_claims(claims, &self.rules, now),
+            Value::Object(claims) => Ok(claims),
             _ => fail(
                 Reason::TokenInvalid,
                 "the token's payload is not a JSON object",
@@ -331,11 +338,24 @@ fn decode_segment(segment: &str) -> Option<Map<String, Value>> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn check_claims(
-    claims: Map<String, Value>,
-    rules: &Rules,
-    now: i64,
-) -> Result<SessionClaims, AuthError> {
+/// One claim rule applied to a token: what the rule wants, what the token carries, and the
+/// refusal when it fails. [`explain_claims`] lists them in the order the verifier applies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimCheck {
+    /// The claim's name: `sub`, `iss`, `aud`, `azp`, `exp`, `nbf`, `iat`, `sid` or `sts`.
+    pub claim: &'static str,
+    /// What the rules want, in words.
+    pub expected: String,
+    /// What the token carries, in words (`absent` when it has no such claim).
+    pub found: String,
+    /// The refusal this claim causes, exactly as the verifier reports it; `None` when it passes.
+    pub failure: Option<AuthError>,
+}
+
+/// Every claim rule applied to the (signature-verified) `claims` as of the unix time `now`, in the
+/// verifier's order. The verifier refuses a token with the first failure of this list, so the
+/// explanation and the verdict cannot disagree.
+pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> Vec<ClaimCheck> {
     let text = |name: &str| {
         claims
             .get(name)
@@ -343,115 +363,188 @@ fn check_claims(
             .filter(|s| !s.is_empty())
     };
     let number = |name: &str| claims.get(name).and_then(Value::as_f64);
+    let found = |name: &str| describe(claims.get(name), now);
+    let check = |claim: &'static str, expected: String, failure: Option<AuthError>| ClaimCheck {
+        claim,
+        expected,
+        found: found(claim),
+        failure,
+    };
+    let skew = rules.clock_skew_secs as f64;
+    let now_f = now as f64;
+    let mut checks = Vec::with_capacity(9);
 
-    let user_id = match text("sub") {
-        Some(sub) if sub.starts_with("mch_") => {
-            return fail(
+    checks.push(check(
+        "sub",
+        "a Clerk user id (user_…)".into(),
+        match text("sub") {
+            Some(sub) if sub.starts_with("mch_") => Some(AuthError::new(
                 Reason::TokenTypeMismatch,
                 "machine tokens are not session tokens",
-            )
-        }
-        Some(sub) if sub.starts_with("user_") => sub.to_owned(),
-        Some(_) => {
-            return fail(
+            )),
+            Some(sub) if sub.starts_with("user_") => None,
+            Some(_) => Some(AuthError::new(
                 Reason::TokenVerificationFailed,
                 "the sub claim is not a Clerk user id",
-            )
-        }
-        None => {
-            return fail(
+            )),
+            None => Some(AuthError::new(
                 Reason::TokenVerificationFailed,
                 "the token has no sub claim",
+            )),
+        },
+    ));
+
+    let issuer = text("iss").unwrap_or_default();
+    checks.push(check(
+        "iss",
+        format!("{:?}", rules.issuer),
+        (issuer != rules.issuer).then(|| {
+            AuthError::new(
+                Reason::TokenInvalidIssuer,
+                format!(
+                    "the token was issued by {:?}, not by this server's Clerk instance",
+                    truncate(issuer)
+                ),
+            )
+        }),
+    ));
+
+    checks.push(match &rules.audience {
+        None => check("aud", "anything (no audience is configured)".into(), None),
+        Some(expected) => {
+            let matches = match claims.get("aud") {
+                Some(Value::String(aud)) => aud == expected,
+                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expected)),
+                _ => false,
+            };
+            check(
+                "aud",
+                format!("{expected:?}, or a list holding it"),
+                (!matches).then(|| {
+                    AuthError::new(
+                        Reason::TokenVerificationFailed,
+                        "the token's aud does not include this API's audience",
+                    )
+                }),
             )
         }
-    };
-    let issuer = text("iss").unwrap_or_default().to_owned();
-    if issuer != rules.issuer {
-        return fail(
-            Reason::TokenInvalidIssuer,
-            format!(
-                "the token was issued by {:?}, not by this server's Clerk instance",
-                truncate(&issuer)
-            ),
-        );
-    }
-    if let Some(expected) = &rules.audience {
-        let matches = match claims.get("aud") {
-            Some(Value::String(aud)) => aud == expected,
-            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expected)),
-            _ => false,
-        };
-        if !matches {
-            return fail(
-                Reason::TokenVerificationFailed,
-                "the token's aud does not include this API's audience",
-            );
-        }
-    }
-    let authorized_party = text("azp").map(str::to_owned);
-    if !rules.authorized_parties.is_empty() {
-        match &authorized_party {
-            Some(azp) if rules.authorized_parties.contains(azp) => {}
-            Some(azp) => {
-                return fail(
+    });
+
+    checks.push(if rules.authorized_parties.is_empty() {
+        check(
+            "azp",
+            "anything (no authorized parties are configured)".into(),
+            None,
+        )
+    } else {
+        check(
+            "azp",
+            format!("one of {:?}", rules.authorized_parties),
+            match text("azp") {
+                Some(azp) if rules.authorized_parties.iter().any(|p| p == azp) => None,
+                Some(azp) => Some(AuthError::new(
                     Reason::TokenInvalidAuthorizedParties,
                     format!(
                         "the token's azp {:?} is not an authorized party",
                         truncate(azp)
                     ),
-                )
-            }
-            None => {
-                return fail(
+                )),
+                None => Some(AuthError::new(
                     Reason::TokenInvalidAuthorizedParties,
                     "the token has no azp claim and authorized parties are configured",
-                )
-            }
-        }
-    }
-    let skew = rules.clock_skew_secs as f64;
-    let now_f = now as f64;
-    let expires_at = number("exp").ok_or_else(|| {
-        AuthError::new(
-            Reason::TokenVerificationFailed,
-            "the token has no numeric exp claim",
+                )),
+            },
         )
-    })?;
-    if expires_at <= now_f - skew {
-        return fail(
-            Reason::TokenExpired,
-            "the token has expired; get a fresh one from Clerk",
-        );
-    }
-    if let Some(nbf) = number("nbf") {
-        if nbf > now_f + skew {
-            return fail(
+    });
+
+    checks.push(check(
+        "exp",
+        format!(
+            "a time later than now less the {} s skew ({})",
+            rules.clock_skew_secs,
+            rfc3339(now_f - skew)
+        ),
+        match number("exp") {
+            None => Some(AuthError::new(
+                Reason::TokenVerificationFailed,
+                "the token has no numeric exp claim",
+            )),
+            Some(exp) if exp <= now_f - skew => Some(AuthError::new(
+                Reason::TokenExpired,
+                "the token has expired; get a fresh one from Clerk",
+            )),
+            Some(_) => None,
+        },
+    ));
+
+    let not_after_now = format!(
+        "absent, or a time not later than now plus the {} s skew ({})",
+        rules.clock_skew_secs,
+        rfc3339(now_f + skew)
+    );
+    checks.push(check(
+        "nbf",
+        not_after_now.clone(),
+        number("nbf").filter(|nbf| *nbf > now_f + skew).map(|_| {
+            AuthError::new(
                 Reason::TokenNotActiveYet,
                 "the token is not valid yet (check this server's clock)",
-            );
-        }
-    }
-    let issued_at = number("iat");
-    if let Some(iat) = issued_at {
-        if iat > now_f + skew {
-            return fail(
+            )
+        }),
+    ));
+    checks.push(check(
+        "iat",
+        not_after_now,
+        number("iat").filter(|iat| *iat > now_f + skew).map(|_| {
+            AuthError::new(
                 Reason::TokenIatInTheFuture,
                 "the token was issued in the future (check this server's clock)",
-            );
-        }
+            )
+        }),
+    ));
+
+    checks.push(check(
+        "sid",
+        "a session id".into(),
+        text("sid").is_none().then(|| {
+            AuthError::new(
+                Reason::TokenVerificationFailed,
+                "the token has no sid claim",
+            )
+        }),
+    ));
+    checks.push(check(
+        "sts",
+        "absent, or not \"pending\"".into(),
+        (text("sts") == Some("pending")).then(|| {
+            AuthError::new(
+                Reason::SessionPending,
+                "the session is pending: finish the sign-in tasks first",
+            )
+        }),
+    ));
+    checks
+}
+
+fn check_claims(
+    claims: Map<String, Value>,
+    rules: &Rules,
+    now: i64,
+) -> Result<SessionClaims, AuthError> {
+    if let Some(failure) = explain_claims(&claims, rules, now)
+        .into_iter()
+        .find_map(|check| check.failure)
+    {
+        return Err(failure);
     }
-    let session_id = text("sid").map(str::to_owned).ok_or_else(|| {
-        AuthError::new(
-            Reason::TokenVerificationFailed,
-            "the token has no sid claim",
-        )
-    })?;
-    if text("sts") == Some("pending") {
-        return fail(
-            Reason::SessionPending,
-            "the session is pending: finish the sign-in tasks first",
-        );
-    }
+    // Every rule passed, so `sub`, `iss`, `exp` and `sid` are present and well-formed.
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let number = |name: &str| claims.get(name).and_then(Value::as_f64);
     let email = text("email").map(str::to_owned);
     let role = claims
         .get("metadata")
@@ -461,16 +554,65 @@ fn check_claims(
         .filter(|r| !r.is_empty())
         .map(str::to_owned);
     Ok(SessionClaims {
-        user_id,
-        session_id,
-        issuer,
-        authorized_party,
-        issued_at: issued_at.map(|i| i as i64),
-        expires_at: expires_at as i64,
+        user_id: text("sub").unwrap_or_default().to_owned(),
+        session_id: text("sid").unwrap_or_default().to_owned(),
+        issuer: text("iss").unwrap_or_default().to_owned(),
+        authorized_party: text("azp").map(str::to_owned),
+        issued_at: number("iat").map(|i| i as i64),
+        expires_at: number("exp").unwrap_or_default() as i64,
         email,
         role,
         claims,
     })
+}
+
+/// A claim's value in words, for [`ClaimCheck::found`]: text quoted and shortened, times also as
+/// dates relative to `now`.
+fn describe(value: Option<&Value>, now: i64) -> String {
+    match value {
+        None | Some(Value::Null) => "absent".into(),
+        Some(Value::String(s)) if s.is_empty() => "empty".into(),
+        Some(Value::String(s)) => format!("{:?}", truncate(s)),
+        Some(Value::Number(n)) => match n.as_f64() {
+            // Plausible unix times (after 2001) are shown as dates too.
+            Some(secs) if secs > 1e9 => describe_time(secs, now),
+            _ => n.to_string(),
+        },
+        Some(other) => truncate(&other.to_string()),
+    }
+}
+
+/// A unix time as `2026-11-26T07:00:00Z`, or as the number when it is out of range.
+fn rfc3339(secs: f64) -> String {
+    let whole = secs as i64;
+    time::OffsetDateTime::from_unix_timestamp(whole)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| whole.to_string())
+}
+
+/// A unix time as `1764140000 (2026-11-26T07:00:00Z, 75 s ago)`.
+fn describe_time(secs: f64, now: i64) -> String {
+    let whole = secs as i64;
+    let date = time::OffsetDateTime::from_unix_timestamp(whole)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    let delta = whole.saturating_sub(now);
+    let relative = match delta {
+        0 => "now".to_owned(),
+        d if d > 0 => format!("in {d} s"),
+        d => format!("{} s ago", d.unsigned_abs()),
+    };
+    match date {
+        Some(date) => format!("{whole} ({date}, {relative})"),
+        None => whole.to_string(),
+    }
 }
 
 /// Keeps client-supplied text in messages short.

@@ -43,10 +43,83 @@ pub fn url(figment: &rocket::figment::Figment) -> Result<String, String> {
     }
 }
 
+/// The migrations embedded for the pool's backend.
+pub fn migrator(pool: &AnyPool) -> &'static Migrator {
+    if pool.is_sqlite() {
+        &SQLITE
+    } else {
+        &POSTGRES
+    }
+}
+
 /// Applies the pending migrations of the pool's backend.
 pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    let migrator = if pool.is_sqlite() { &SQLITE } else { &POSTGRES };
-    migrator.run(&**pool).await
+    migrator(pool).run(&**pool).await
+}
+
+/// How the migrations recorded in a database compare with the ones embedded in this binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationState {
+    /// How many migrations this binary embeds for the backend.
+    pub embedded: usize,
+    /// Embedded but not applied: version and description.
+    pub pending: Vec<(i64, String)>,
+    /// Applied, but the embedded file has changed since: `serve` and `migrate` refuse to run.
+    pub modified: Vec<i64>,
+    /// Applied, but unknown to this binary (a newer version migrated the database).
+    pub unknown: Vec<i64>,
+    /// A migration that failed part-way (`success = false`): `serve` and `migrate` refuse to run.
+    pub dirty: Option<i64>,
+}
+
+/// Reads `_sqlx_migrations` (without creating it) and compares it with [`migrator`].
+pub async fn migration_state(pool: &AnyPool) -> Result<MigrationState, sqlx::Error> {
+    use sqlx::migrate::Migrate as _;
+
+    let migrator = migrator(pool);
+    let embedded: Vec<_> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .collect();
+    let mut conn = pool.acquire().await?;
+    let exists_sql = if pool.is_sqlite() {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+    } else {
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+    };
+    let exists: i64 = sqlx::query_scalar(exists_sql).fetch_one(&mut *conn).await?;
+    let (applied, dirty) = if exists > 0 {
+        let to_sqlx = |e: sqlx::migrate::MigrateError| match e {
+            sqlx::migrate::MigrateError::Execute(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
+        };
+        let dirty = conn.dirty_version().await.map_err(to_sqlx)?;
+        let applied = conn.list_applied_migrations().await.map_err(to_sqlx)?;
+        (applied, dirty)
+    } else {
+        (Vec::new(), None)
+    };
+    let mut state = MigrationState {
+        embedded: embedded.len(),
+        dirty,
+        ..MigrationState::default()
+    };
+    for migration in &embedded {
+        match applied.iter().find(|a| a.version == migration.version) {
+            None => state
+                .pending
+                .push((migration.version, migration.description.to_string())),
+            Some(a) if a.checksum != migration.checksum => state.modified.push(migration.version),
+            Some(_) => {}
+        }
+    }
+    state.unknown = applied
+        .iter()
+        .map(|a| a.version)
+        .filter(|v| !embedded.iter().any(|m| m.version == *v))
+        .collect();
+    Ok(state)
 }
 
 /// Attaches the pool and applies pending migrations before the server starts.

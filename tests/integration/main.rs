@@ -4,6 +4,7 @@ mod common;
 
 mod admin;
 mod browser;
+mod check;
 mod cli;
 mod keys;
 mod local_mode;
