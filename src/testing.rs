@@ -458,6 +458,12 @@ impl TestApp {
         .await
     }
 
+    /// `GET uri` with `Authorization: Bearer <token>`.
+    pub async fn get_as(&self, uri: &str, token: &str) -> Answer {
+        self.get(uri, &[("Authorization", &format!("Bearer {token}"))])
+            .await
+    }
+
     /// `GET /api/users/clerk-test/` with `Authorization: Bearer <token>`.
     pub async fn bearer(&self, token: &str) -> Answer {
         self.get(

@@ -11,6 +11,8 @@ mod local_mode;
 mod observability;
 mod openapi;
 mod pages;
+mod readme;
+mod readme_example;
 mod sync;
 mod users;
 mod verification;
