@@ -347,6 +347,16 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// A local-mode app (its own issuer) whose key is, or will be made, at `key_file`.
+    pub fn local(key_file: &std::path::Path) -> Settings {
+        Settings {
+            backend: Backend::Sqlite,
+            clerk: Map::new(),
+        }
+        .set("local_mode", "true")
+        .set("local_key_file", &key_file.to_string_lossy())
+    }
+
     /// A Clerk-mode app trusting `https://clerk.example.test` with keys from `fake`.
     pub fn clerk(fake: &FakeClerk) -> Settings {
         let mut clerk = Map::new();
@@ -581,17 +591,11 @@ pub fn publishable_key(host: &str, live: bool) -> String {
     )
 }
 
-/// A local-mode app on a fresh SQLite file.
+/// A local-mode app on a fresh SQLite file, with a key of its own.
 pub async fn local_app() -> TestApp {
-    let key = scratch_dir().join("local.pem");
-    Settings {
-        backend: Backend::Sqlite,
-        clerk: Map::new(),
-    }
-    .set("local_mode", "true")
-    .set("local_key_file", key.to_str().unwrap())
-    .start()
-    .await
+    Settings::local(&scratch_dir().join("local.pem"))
+        .start()
+        .await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,15 +123,7 @@ impl BackendApi {
             return Err(BackendApiError::UserNotFound(user_id.to_owned()));
         }
         let url = format!("{}/v1/users/{user_id}", self.api_url);
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.secret_key)
-            .send()
-            .await
-            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
-        let status = response.status();
-        let body = read_capped(response).await?;
+        let (status, body) = self.get(url, MAX_RESPONSE_BYTES).await?;
         match status.as_u16() {
             200..=299 => serde_json::from_slice(&body)
                 .map_err(|e| BackendApiError::Unavailable(format!("unexpected user object: {e}"))),
@@ -156,19 +148,7 @@ impl BackendApi {
             reqwest::Url::parse(&format!("{}/v1/clients/handshake_payload", self.api_url))
                 .map_err(|e| BackendApiError::Unavailable(e.to_string()))?;
         url.query_pairs_mut().append_pair("nonce", nonce);
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(&self.secret_key)
-            .header(
-                "Clerk-API-Version",
-                crate::clerk::handshake::CLERK_API_VERSION,
-            )
-            .send()
-            .await
-            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
-        let status = response.status();
-        let body = read_capped(response).await?;
+        let (status, body) = self.get(url.into(), MAX_RESPONSE_BYTES).await?;
         match status.as_u16() {
             200..=299 => serde_json::from_slice::<HandshakePayload>(&body)
                 .map(|p| p.directives)
@@ -188,15 +168,7 @@ impl BackendApi {
         offset: u64,
     ) -> Result<Vec<BackendUser>, BackendApiError> {
         let url = format!("{}/v1/users?limit={limit}&offset={offset}", self.api_url);
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.secret_key)
-            .send()
-            .await
-            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
-        let status = response.status();
-        let body = read_up_to(response, MAX_LIST_BYTES).await?;
+        let (status, body) = self.get(url, MAX_LIST_BYTES).await?;
         match status.as_u16() {
             200..=299 => parse_user_list(&body),
             401 | 403 => Err(BackendApiError::SecretKeyInvalid),
@@ -207,6 +179,30 @@ impl BackendApi {
     /// `GET /v1/users/{id}` without the cache: whether Clerk has the user right now.
     pub async fn user_uncached(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
         self.fetch_user(user_id).await
+    }
+}
+
+impl BackendApi {
+    /// `GET url` with the secret key and Clerk's API version; the status and at most `max_bytes`
+    /// of the body.
+    async fn get(
+        &self,
+        url: String,
+        max_bytes: usize,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(&self.secret_key)
+            .header(
+                "Clerk-API-Version",
+                crate::clerk::handshake::CLERK_API_VERSION,
+            )
+            .send()
+            .await
+            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
+        let status = response.status();
+        Ok((status, read_up_to(response, max_bytes).await?))
     }
 }
 
@@ -224,10 +220,6 @@ fn parse_user_list(body: &[u8]) -> Result<Vec<BackendUser>, BackendApiError> {
             "unexpected user list: {e}"
         ))),
     }
-}
-
-async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, BackendApiError> {
-    read_up_to(response, MAX_RESPONSE_BYTES).await
 }
 
 async fn read_up_to(

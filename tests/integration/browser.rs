@@ -61,13 +61,7 @@ impl Drop for Driver {
 
 /// Serves a local-mode app on a free port of 127.0.0.1; returns its base URL.
 async fn serve_local_app() -> String {
-    let key = scratch_dir().join("local.pem");
-    let settings = Settings {
-        backend: Backend::Sqlite,
-        clerk: serde_json::Map::new(),
-    }
-    .set("local_mode", "true")
-    .set("local_key_file", key.to_str().unwrap());
+    let settings = Settings::local(&scratch_dir().join("local.pem"));
     let (figment, _) = settings.figment().await;
     let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
     let (tx, rx) = tokio::sync::oneshot::channel();

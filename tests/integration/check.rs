@@ -371,13 +371,7 @@ async fn the_database_and_its_migrations_are_checked() {
 
 #[tokio::test]
 async fn local_mode_skips_the_clerk_checks() {
-    let key = scratch_dir().join("local.pem");
-    let settings = Settings {
-        backend: Backend::Sqlite,
-        clerk: serde_json::Map::new(),
-    }
-    .set("local_mode", "true")
-    .set("local_key_file", key.to_str().unwrap());
+    let settings = Settings::local(&scratch_dir().join("local.pem"));
     let found = findings(&settings, true, None).await;
     let mode = about(&found, "mode");
     assert_level(mode, Level::Ok);

@@ -32,14 +32,7 @@ async fn token_command_prints_a_token_the_app_accepts() {
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(token.split('.').count(), 3);
 
-    let app = Settings {
-        backend: Backend::Sqlite,
-        clerk: serde_json::Map::new(),
-    }
-    .set("local_mode", "true")
-    .set("local_key_file", key)
-    .start()
-    .await;
+    let app = Settings::local(&key_file).start().await;
     let me = app
         .get(
             "/api/users/me",

@@ -5,14 +5,7 @@ use serde_json::json;
 use crate::common::*;
 
 async fn local_app(key_file: &std::path::Path) -> TestApp {
-    let mut settings = Settings {
-        backend: Backend::Sqlite,
-        clerk: serde_json::Map::new(),
-    };
-    settings = settings
-        .set("local_mode", "true")
-        .set("local_key_file", key_file.to_str().unwrap());
-    settings.start().await
+    Settings::local(key_file).start().await
 }
 
 #[tokio::test]
