@@ -357,7 +357,9 @@ pub async fn fetch_jwks(
 ) -> Result<FetchedJwks, FetchError> {
     let mut request = http.get(&source.url).header("accept", "application/json");
     if let Some(token) = &source.bearer {
-        request = request.bearer_auth(token);
+        request = request
+            .bearer_auth(token)
+            .header("Clerk-API-Version", super::handshake::CLERK_API_VERSION);
     }
     let mut response = request
         .send()
