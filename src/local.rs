@@ -54,12 +54,26 @@ impl LocalIssuer {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| problem(e.to_string()))?;
                 }
-                write_private(path, &pem).map_err(|e| problem(e.to_string()))?;
-                rocket::info!(
-                    "local mode: created a development signing key at {}",
-                    path.display()
-                );
-                pem
+                // Written aside, then linked into place: the link fails if another process (the
+                // server and `clerk-rocket token` starting together) made the key first, and
+                // nobody ever reads a half-written key.
+                let aside = path.with_extension(format!("tmp-{}", random_hex(8)));
+                write_private(&aside, &pem).map_err(|e| problem(e.to_string()))?;
+                let linked = std::fs::hard_link(&aside, path);
+                let _ = std::fs::remove_file(&aside);
+                match linked {
+                    Ok(()) => {
+                        rocket::info!(
+                            "local mode: created a development signing key at {}",
+                            path.display()
+                        );
+                        pem
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?
+                    }
+                    Err(e) => return Err(problem(e.to_string())),
+                }
             }
             Err(e) => return Err(problem(e.to_string())),
         };

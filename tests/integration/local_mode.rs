@@ -90,3 +90,33 @@ async fn the_key_survives_a_restart() {
         "tokens outlive a restart"
     );
 }
+
+#[test]
+fn processes_racing_to_create_the_key_agree_on_one() {
+    // The server and `clerk-rocket token` may both start on a fresh checkout.
+    let key_file = scratch_dir().join("race/local.pem");
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let key_file = key_file.clone();
+            std::thread::spawn(move || {
+                clerk_rocket::local::LocalIssuer::load_or_create(&key_file).map(|i| i.jwks())
+            })
+        })
+        .collect();
+    let sets: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().unwrap().expect("every caller gets the key"))
+        .collect();
+    let first = serde_json::to_value(&sets[0]).unwrap();
+    for set in &sets[1..] {
+        assert_eq!(
+            serde_json::to_value(set).unwrap(),
+            first,
+            "one key, whoever made it"
+        );
+    }
+    let leftovers = std::fs::read_dir(key_file.parent().unwrap())
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 1, "no temporary files left behind");
+}
