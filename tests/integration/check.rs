@@ -1,12 +1,13 @@
 //! `clerk-rocket check` against fake Clerk servers: one test per finding, the token explanation,
 //! and the binary's output and exit status.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use clerk_rocket::check::{self, Finding, Level};
 use clerk_rocket::config::ClerkConfig;
 use serde_json::json;
 
+use crate::cli::run;
 use crate::common::*;
 
 const SECRET_KEY: &str = "sk_test_check0123456789abcdefghijklmnopqrstuv";
@@ -506,16 +507,6 @@ async fn bad_tokens_name_the_failing_claim_with_expected_and_found() {
 
 // ---------------------------------------------------------------------------------------------
 // The binary
-
-/// Runs `clerk-rocket` in `dir` with only `env` set.
-fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-rocket"));
-    command.args(args).current_dir(dir).env_clear();
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("the binary runs")
-}
 
 #[tokio::test]
 async fn the_command_prints_one_line_per_finding_and_fails_on_errors() {

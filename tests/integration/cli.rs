@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use crate::common::*;
 
 /// Runs the binary in a scratch folder with only `env` set (no .env, no inherited CLERK_*).
-fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-rocket"));
     command.args(args).current_dir(dir).env_clear();
     for (k, v) in env {
