@@ -230,6 +230,7 @@ impl Backend {
                             "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
                         )
                         .await;
+                        drop_schemas_of_finished_runs(&mut conn).await;
                     })
                     .await;
                 sqlx::Executor::execute(&mut conn, format!("CREATE SCHEMA {schema}").as_str())
@@ -238,6 +239,31 @@ impl Backend {
                 let sep = if base.contains('?') { '&' } else { '?' };
                 format!("{base}{sep}options=-csearch_path%3D{schema}")
             }
+        }
+    }
+}
+
+/// Drops the schemas that earlier test runs made (`t_<pid>_…`) whose process has ended, so that
+/// the database does not fill up; a run still going (its process alive) keeps its own.
+async fn drop_schemas_of_finished_runs(conn: &mut sqlx::AnyConnection) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 't\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    for name in names {
+        let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+        // Only where /proc tells which processes live (Linux); elsewhere nothing is dropped.
+        let finished = std::path::Path::new("/proc/self").exists()
+            && pid.is_some_and(|pid| {
+                pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            });
+        let plain = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if finished && plain {
+            let _ =
+                sqlx::Executor::execute(&mut *conn, format!("DROP SCHEMA {name} CASCADE").as_str())
+                    .await;
         }
     }
 }
