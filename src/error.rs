@@ -4,7 +4,9 @@
 //! its status, `WWW-Authenticate` on 401 and `Retry-After` on 503. A guard that fails records its
 //! error with [`ApiError::record`], and the catchers answer with that record, so a refused
 //! request gets the precise reason whichever way Rocket reaches the catcher. Internal causes are
-//! logged, never sent.
+//! logged, never sent. Pages answer [`PageError`] instead: a redirect to sign in, a session
+//! refresh (handshake or interstitial), or a themed HTML page; the HTML catchers serve every path
+//! outside `/api`.
 
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;

@@ -26,7 +26,11 @@ pub fn content_security_policy(frontend_api: Option<&str>) -> String {
     )
 }
 
-pub struct SecurityHeaders;
+/// The headers fairing of one app instance; the policy is worked out once, on the first page.
+#[derive(Default)]
+pub struct SecurityHeaders {
+    policy: std::sync::OnceLock<String>,
+}
 
 #[rocket::async_trait]
 impl Fairing for SecurityHeaders {
@@ -46,15 +50,15 @@ impl Fairing for SecurityHeaders {
         if response.content_type() != Some(ContentType::HTML) {
             return;
         }
-        let frontend_api = request
-            .rocket()
-            .state::<Clerk>()
-            .filter(|clerk| !clerk.config.local_mode())
-            .and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
-        response.set_header(Header::new(
-            "Content-Security-Policy",
-            content_security_policy(frontend_api),
-        ));
+        let policy = self.policy.get_or_init(|| {
+            let frontend_api = request
+                .rocket()
+                .state::<Clerk>()
+                .filter(|clerk| !clerk.config.local_mode())
+                .and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
+            content_security_policy(frontend_api)
+        });
+        response.set_header(Header::new("Content-Security-Policy", policy.clone()));
         response.set_header(Header::new("X-Frame-Options", "DENY"));
         // Every page shows who is signed in: never cache one for someone else.
         response.set_header(Header::new("Cache-Control", "no-store"));

@@ -111,7 +111,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .manage(sessions::Revocations::default())
         .manage(webhook_log::PruneClock::default())
         .attach(Template::fairing())
-        .attach(headers::SecurityHeaders)
+        .attach(headers::SecurityHeaders::default())
         .mount("/", api::root_routes())
         .mount("/", observability::routes())
         .mount("/", pages::routes())

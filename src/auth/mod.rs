@@ -2,7 +2,9 @@
 //!
 //! [`Session`] yields the verified claims of the request's session token; [`CurrentUser`] builds
 //! on it and yields the local user row, refusing revoked sessions and users that Clerk deleted or
-//! banned ([`user::resolve`]). A failed guard records its [`ApiError`] for the catcher.
+//! banned ([`user::resolve`]); [`Admin`] builds on that. A failed guard records its [`ApiError`]
+//! for the catcher. Pages use [`Visitor`] instead, which never fails: it says whether the visitor
+//! is signed in, signed out, refused, or needs a session refresh (Clerk's handshake) first.
 
 mod page;
 mod source;

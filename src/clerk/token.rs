@@ -356,19 +356,38 @@ pub struct ClaimCheck {
 /// verifier's order. The verifier refuses a token with the first failure of this list, so the
 /// explanation and the verdict cannot disagree.
 pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> Vec<ClaimCheck> {
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
+    apply_rules(claims, rules, now, true)
+}
+
+/// A claim as non-empty text.
+fn claim_text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The claim rules; `explain` says whether to put `expected` and `found` in words. The verifier
+/// passes `false`: on its hot path it needs only the failures, not the formatting.
+fn apply_rules(
+    claims: &Map<String, Value>,
+    rules: &Rules,
+    now: i64,
+    explain: bool,
+) -> Vec<ClaimCheck> {
+    let text = |name: &str| claim_text(claims, name);
     let number = |name: &str| claims.get(name).and_then(Value::as_f64);
-    let found = |name: &str| describe(claims.get(name), now);
-    let check = |claim: &'static str, expected: String, failure: Option<AuthError>| ClaimCheck {
-        claim,
-        expected,
-        found: found(claim),
-        failure,
+    let check = |claim: &'static str, expected: &dyn Fn() -> String, failure: Option<AuthError>| {
+        ClaimCheck {
+            claim,
+            expected: if explain { expected() } else { String::new() },
+            found: if explain {
+                describe(claims.get(claim), now)
+            } else {
+                String::new()
+            },
+            failure,
+        }
     };
     let skew = rules.clock_skew_secs as f64;
     let now_f = now as f64;
@@ -376,7 +395,7 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
 
     checks.push(check(
         "sub",
-        "a Clerk user id (user_…)".into(),
+        &|| "a Clerk user id (user_…)".into(),
         match text("sub") {
             Some(sub) if sub.starts_with("mch_") => Some(AuthError::new(
                 Reason::TokenTypeMismatch,
@@ -397,7 +416,7 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
     let issuer = text("iss").unwrap_or_default();
     checks.push(check(
         "iss",
-        format!("{:?}", rules.issuer),
+        &|| format!("{:?}", rules.issuer),
         (issuer != rules.issuer).then(|| {
             AuthError::new(
                 Reason::TokenInvalidIssuer,
@@ -410,7 +429,11 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
     ));
 
     checks.push(match &rules.audience {
-        None => check("aud", "anything (no audience is configured)".into(), None),
+        None => check(
+            "aud",
+            &|| "anything (no audience is configured)".into(),
+            None,
+        ),
         Some(expected) => {
             let matches = match claims.get("aud") {
                 Some(Value::String(aud)) => aud == expected,
@@ -419,7 +442,7 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
             };
             check(
                 "aud",
-                format!("{expected:?}, or a list holding it"),
+                &|| format!("{expected:?}, or a list holding it"),
                 (!matches).then(|| {
                     AuthError::new(
                         Reason::TokenVerificationFailed,
@@ -433,13 +456,13 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
     checks.push(if rules.authorized_parties.is_empty() {
         check(
             "azp",
-            "anything (no authorized parties are configured)".into(),
+            &|| "anything (no authorized parties are configured)".into(),
             None,
         )
     } else {
         check(
             "azp",
-            format!("one of {:?}", rules.authorized_parties),
+            &|| format!("one of {:?}", rules.authorized_parties),
             match text("azp") {
                 Some(azp) if rules.authorized_parties.iter().any(|p| p == azp) => None,
                 Some(azp) => Some(AuthError::new(
@@ -459,11 +482,13 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
 
     checks.push(check(
         "exp",
-        format!(
-            "a time later than now less the {} s skew ({})",
-            rules.clock_skew_secs,
-            rfc3339(now_f - skew)
-        ),
+        &|| {
+            format!(
+                "a time later than now less the {} s skew ({})",
+                rules.clock_skew_secs,
+                rfc3339(now_f - skew)
+            )
+        },
         match number("exp") {
             None => Some(AuthError::new(
                 Reason::TokenVerificationFailed,
@@ -477,14 +502,16 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
         },
     ));
 
-    let not_after_now = format!(
-        "absent, or a time not later than now plus the {} s skew ({})",
-        rules.clock_skew_secs,
-        rfc3339(now_f + skew)
-    );
+    let not_after_now = || {
+        format!(
+            "absent, or a time not later than now plus the {} s skew ({})",
+            rules.clock_skew_secs,
+            rfc3339(now_f + skew)
+        )
+    };
     checks.push(check(
         "nbf",
-        not_after_now.clone(),
+        &not_after_now,
         number("nbf").filter(|nbf| *nbf > now_f + skew).map(|_| {
             AuthError::new(
                 Reason::TokenNotActiveYet,
@@ -494,7 +521,7 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
     ));
     checks.push(check(
         "iat",
-        not_after_now,
+        &not_after_now,
         number("iat").filter(|iat| *iat > now_f + skew).map(|_| {
             AuthError::new(
                 Reason::TokenIatInTheFuture,
@@ -505,7 +532,7 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
 
     checks.push(check(
         "sid",
-        "a session id".into(),
+        &|| "a session id".into(),
         text("sid").is_none().then(|| {
             AuthError::new(
                 Reason::TokenVerificationFailed,
@@ -515,7 +542,7 @@ pub fn explain_claims(claims: &Map<String, Value>, rules: &Rules, now: i64) -> V
     ));
     checks.push(check(
         "sts",
-        "absent, or not \"pending\"".into(),
+        &|| "absent, or not \"pending\"".into(),
         (text("sts") == Some("pending")).then(|| {
             AuthError::new(
                 Reason::SessionPending,
@@ -531,19 +558,14 @@ fn check_claims(
     rules: &Rules,
     now: i64,
 ) -> Result<SessionClaims, AuthError> {
-    if let Some(failure) = explain_claims(&claims, rules, now)
+    if let Some(failure) = apply_rules(&claims, rules, now, false)
         .into_iter()
         .find_map(|check| check.failure)
     {
         return Err(failure);
     }
     // Every rule passed, so `sub`, `iss`, `exp` and `sid` are present and well-formed.
-    let text = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
+    let text = |name: &str| claim_text(&claims, name);
     let number = |name: &str| claims.get(name).and_then(Value::as_f64);
     let email = text("email").map(str::to_owned);
     let role = claims
