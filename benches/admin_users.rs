@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use clerk_rocket::local::{LocalIssuer, LocalUser};
-use clerk_rocket::users::PageStart;
+use clerk_rocket::clerk::local::{LocalIssuer, LocalUser};
+use clerk_rocket::db::pagination::PageStart;
 use rocket::fairing::AdHoc;
 use rocket_db_pools::Database as _;
 use serde_json::json;
@@ -111,7 +111,8 @@ async fn run(backend: &str, url: &str, users: u64, dir: &std::path::Path) {
         .build()
         .unwrap();
 
-    let deep = clerk_rocket::cursor::encode(PageStart::After(users as i64 * 3 / 4)).unwrap();
+    let deep =
+        clerk_rocket::db::pagination::encode(PageStart::After(users as i64 * 3 / 4)).unwrap();
     let scenarios = [
         ("baseline: GET /health", "/health".to_owned()),
         ("first page", "/api/admin/users".to_owned()),

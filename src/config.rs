@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use rocket::figment::Figment;
+use figment::Figment;
 use serde::Deserialize;
 
 /// Every Clerk setting: the environment variable and the key of the `clerk` table it fills.
@@ -26,6 +26,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_WEBHOOK_SIGNING_SECRET", "webhook_signing_secret"),
     ("CLERK_ADMIN_USER_IDS", "admin_user_ids"),
     ("CLERK_CLOCK_SKEW_SECS", "clock_skew_secs"),
+    ("CLERK_MAX_TOKEN_LIFETIME_SECS", "max_token_lifetime_secs"),
     ("CLERK_LOCAL_MODE", "local_mode"),
     ("CLERK_LOCAL_KEY_FILE", "local_key_file"),
     ("CLERK_JWKS_CACHE_SECS", "jwks_cache_secs"),
@@ -110,6 +111,8 @@ pub struct ClerkConfig {
     pub webhook_signing_secret: Option<String>,
     pub admin_user_ids: Vec<String>,
     pub clock_skew_secs: u64,
+    /// The longest `exp − iat` a session token may have (Clerk's are 60 s).
+    pub max_token_lifetime_secs: u64,
     pub local_key_file: PathBuf,
     pub jwks_cache_secs: u64,
     pub jwks_cooldown_secs: u64,
@@ -294,6 +297,7 @@ impl ClerkConfig {
             webhook_signing_secret,
             admin_user_ids: r.list("CLERK_ADMIN_USER_IDS")?,
             clock_skew_secs: r.secs("CLERK_CLOCK_SKEW_SECS", 5)?,
+            max_token_lifetime_secs: r.secs("CLERK_MAX_TOKEN_LIFETIME_SECS", 86_400)?,
             local_key_file: r
                 .get("CLERK_LOCAL_KEY_FILE")?
                 .unwrap_or_else(|| DEFAULT_LOCAL_KEY_FILE.to_owned())

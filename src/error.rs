@@ -1,26 +1,18 @@
-//! The one error type of the HTTP layer, and the one place where errors become responses.
+//! The one error type of the HTTP layer, and the one place where it becomes a JSON response.
 //!
 //! Guards and handlers return [`ApiError`]; it answers `{"error":{"code":…,"message":…}}` with
 //! its status, `WWW-Authenticate` on 401 and `Retry-After` on 503. A guard that fails records its
 //! error with [`ApiError::record`], and the catchers answer with that record, so a refused
 //! request gets the precise reason whichever way Rocket reaches the catcher. Internal causes are
-//! logged, never sent. Pages answer [`PageError`] instead: a redirect to sign in, a session
-//! refresh (handshake or interstitial), or a themed HTML page; the HTML catchers serve every path
-//! outside `/api`.
+//! logged, never sent. The OpenAPI descriptions of these answers live here too, beside the body
+//! they describe. Pages turn an `ApiError` into their own HTML answer (`pages::PageError`).
 
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::Catcher;
 
-use rocket::response::Redirect;
-use rocket_dyn_templates::{context, Template};
-
-use crate::auth::Refresh;
-use crate::clerk::handshake;
 use crate::clerk::token::{AuthError, Reason};
-use crate::clerk::Clerk;
-use crate::pages::Layout;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -248,159 +240,121 @@ pub fn json_catchers() -> Vec<Catcher> {
     rocket::catchers![json_catcher]
 }
 
-/// What a page answers instead of itself.
-#[derive(Debug)]
-pub enum PageError {
-    /// Signed out: 303 to `/sign-in?redirect_url=<the path asked for>`.
-    SignIn {
-        return_to: String,
-    },
-    /// Signed in at Clerk but this request's token needs refreshing first.
-    Refresh(Refresh),
-    /// Signed in, without the right (403 page).
-    Forbidden,
-    /// A parameter the visitor can fix (400 page).
-    BadRequest(String),
-    NotFound,
-    /// The session verified but the request cannot be served: an error page with the reason.
-    Refused(ApiError),
+/// The refusals every signed-in route may answer with.
+#[derive(utoipa::IntoResponses)]
+// NOTE: never built: the variants describe ApiError's answers for the document only.
+#[allow(dead_code)]
+pub enum AuthErrors {
+    /// Not signed in, or the token was refused; `WWW-Authenticate` and the body name the reason
+    /// (`session-token-missing`, `token-expired`, `user-deleted`, `session-revoked`, …).
+    #[response(status = 401)]
+    Unauthorized(#[to_schema] ErrorBody<'static>),
+    /// Signed in, but refused: a banned user (`user-banned`) or, on admin routes, not an admin
+    /// (`forbidden`).
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ErrorBody<'static>),
+    /// The signing keys, the database or Clerk's Backend API are unavailable; see `Retry-After`.
+    #[response(status = 503)]
+    Unavailable(#[to_schema] ErrorBody<'static>),
 }
 
-impl<'r> Responder<'r, 'static> for PageError {
-    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        match self {
-            PageError::SignIn { return_to } => {
-                let target = crate::pages::redirect::safe_path(&return_to);
-                let location = format!("/sign-in?redirect_url={}", crate::pages::encode(&target));
-                Response::build_from(Redirect::to(location).respond_to(request)?)
-                    .raw_header("Cache-Control", "no-store")
-                    .ok()
-            }
-            PageError::Refresh(Refresh::Handshake {
-                location,
-                redirect_count,
-                ..
-            }) => Response::build()
-                .status(Status::TemporaryRedirect)
-                .raw_header("Location", location)
-                .raw_header("Cache-Control", "no-store")
-                .raw_header("Set-Cookie", redirect_count_cookie(redirect_count + 1, 2))
-                .ok(),
-            PageError::Refresh(Refresh::Reload { location }) => Response::build()
-                .status(Status::TemporaryRedirect)
-                .raw_header("Location", location)
-                .raw_header("Cache-Control", "no-store")
-                .ok(),
-            PageError::Refresh(Refresh::Interstitial { redirect_count, .. }) => {
-                let page = html_page(
-                    request,
-                    Status::Unauthorized,
-                    "interstitial",
-                    "Refreshing your session",
-                    "",
-                )?;
-                Response::build_from(page)
-                    .raw_header("Cache-Control", "no-store")
-                    // Long enough for ClerkJS to load and reload the page once.
-                    .raw_header("Set-Cookie", redirect_count_cookie(redirect_count + 1, 30))
-                    .ok()
-            }
-            PageError::Forbidden => html_page(
-                request,
-                Status::Forbidden,
-                "error",
-                "Not allowed",
-                "You are signed in, but this page is for administrators.",
-            ),
-            PageError::BadRequest(message) => html_page(
-                request,
-                Status::BadRequest,
-                "error",
-                "Bad request",
-                &message,
-            ),
-            PageError::NotFound => html_page(
-                request,
-                Status::NotFound,
-                "error",
-                "Not found",
-                "There is no page here.",
-            ),
-            PageError::Refused(error) => {
-                if let ApiError::Internal(detail) = &error {
-                    rocket::error!("{} {}: {detail}", request.method(), request.uri().path());
-                }
-                let status = if error.status() == Status::Unauthorized {
-                    Status::Forbidden
-                } else {
-                    error.status()
-                };
-                let message = format!("{} ({})", error.message(), error.code());
-                html_page(
-                    request,
-                    status,
-                    "error",
-                    "Your session cannot be used here",
-                    &message,
-                )
-            }
-        }
-    }
+/// A bad parameter (`bad-request`, with a message naming it).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum BadRequest {
+    #[response(status = 400)]
+    BadRequest(#[to_schema] ErrorBody<'static>),
 }
 
-fn redirect_count_cookie(count: u32, max_age: u32) -> String {
-    format!(
-        "{}={count}; Path=/; SameSite=Lax; HttpOnly; Max-Age={max_age}",
-        handshake::REDIRECT_COUNT_COOKIE
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A themed HTML page for `status`, with the layout (banner, styles) of every page.
-fn html_page(
-    request: &Request<'_>,
-    status: Status,
-    template: &'static str,
-    title: &str,
-    message: &str,
-) -> response::Result<'static> {
-    let layout = request
-        .rocket()
-        .state::<Clerk>()
-        .map(|clerk| Layout::new(clerk, None));
-    let page = Template::render(
-        template,
-        context! { layout, status: status.code, title, message },
-    );
-    Response::build_from(page.respond_to(request)?)
-        .status(status)
-        .raw_header("Cache-Control", "no-store")
-        .ok()
-}
-
-/// The themed error page of a status, as the HTML catcher answers.
-struct StatusPage(Status);
-
-impl<'r> Responder<'r, 'static> for StatusPage {
-    fn respond_to(self, request: &'r Request<'_>) -> response::Result<'static> {
-        let (title, message) = match self.0.code {
-            404 => ("Not found", "There is no page here."),
-            403 => ("Not allowed", "You do not have access to this page."),
-            400..=499 => ("Bad request", "The request could not be understood."),
-            _ => (
-                "Something went wrong",
-                "The server failed to handle this request. Please try again.",
-            ),
+    #[test]
+    fn every_variant_has_its_status_and_code() {
+        let auth = |reason| AuthError::new(reason, "m");
+        let unavailable_keys = AuthError {
+            retry_after: Some(7),
+            ..auth(Reason::JwkRemoteFailedToLoad)
         };
-        html_page(request, self.0, "error", title, message)
+        let cases = [
+            (
+                ApiError::Auth(auth(Reason::TokenExpired)),
+                401,
+                "token-expired",
+                None,
+            ),
+            (
+                ApiError::Auth(unavailable_keys),
+                503,
+                "jwk-remote-failed-to-load",
+                Some(7),
+            ),
+            (
+                ApiError::Forbidden(auth(Reason::UserBanned)),
+                403,
+                "user-banned",
+                None,
+            ),
+            (ApiError::forbidden(), 403, "forbidden", None),
+            (ApiError::BadRequest("b".into()), 400, "bad-request", None),
+            (
+                ApiError::InvalidWebhook {
+                    code: "webhook-signature-invalid",
+                    message: "m".into(),
+                },
+                400,
+                "webhook-signature-invalid",
+                None,
+            ),
+            (
+                ApiError::PayloadTooLarge("p".into()),
+                413,
+                "payload-too-large",
+                None,
+            ),
+            (ApiError::NotFound, 404, "not-found", None),
+            (
+                ApiError::Unavailable {
+                    code: "database-unavailable",
+                    message: "m".into(),
+                    retry_after: 1,
+                },
+                503,
+                "database-unavailable",
+                Some(1),
+            ),
+            (
+                ApiError::Internal("secret detail".into()),
+                500,
+                "internal-error",
+                None,
+            ),
+        ];
+        for (error, status, code, retry_after) in cases {
+            assert_eq!(error.status().code, status, "{error:?}");
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.retry_after(), retry_after, "{error:?}");
+        }
+        assert!(!ApiError::Internal("secret detail".into())
+            .message()
+            .contains("secret"));
     }
-}
 
-#[rocket::catch(default)]
-fn html_catcher(status: Status, _request: &Request<'_>) -> StatusPage {
-    StatusPage(status)
-}
+    #[test]
+    fn database_faults_are_503_and_others_500() {
+        assert_eq!(ApiError::from(sqlx::Error::PoolTimedOut).status().code, 503);
+        assert_eq!(ApiError::from(sqlx::Error::PoolClosed).status().code, 503);
+        assert_eq!(ApiError::from(sqlx::Error::RowNotFound).status().code, 500);
+    }
 
-/// The HTML catchers, for every path outside `/api`.
-pub fn html_catchers() -> Vec<Catcher> {
-    rocket::catchers![html_catcher]
+    #[test]
+    fn www_authenticate_names_the_error_only_when_a_token_was_sent() {
+        let missing = ApiError::Auth(AuthError::new(Reason::SessionTokenMissing, "m"));
+        assert_eq!(www_authenticate(&missing), "Bearer realm=\"clerk-rocket\"");
+        let expired = ApiError::Auth(AuthError::new(Reason::TokenExpired, "say \"hi\""));
+        let header = www_authenticate(&expired);
+        assert!(header.contains("error=\"invalid_token\""), "{header}");
+        assert!(header.contains("token-expired (say hi)"), "{header}");
+    }
 }

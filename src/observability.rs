@@ -186,6 +186,14 @@ pub fn log_line(config: &rocket::Config, line: &str) {
 /// The request id, the auth headers, the log line and the latency histogram.
 pub struct RequestLog;
 
+/// The metrics registry and the one-line request log.
+#[must_use]
+pub fn stage() -> rocket::fairing::AdHoc {
+    rocket::fairing::AdHoc::on_ignite("Observability", |rocket| async {
+        rocket.manage(Metrics::new()).attach(RequestLog)
+    })
+}
+
 fn acceptable_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())
 }

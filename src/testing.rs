@@ -39,7 +39,7 @@ pub struct TestKey {
 
 impl TestKey {
     fn generate(kid: &str) -> TestKey {
-        let private_pem = crate::local::generate_rsa_pem().unwrap();
+        let private_pem = crate::clerk::local::generate_rsa_pem().unwrap();
         let encoding = EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap();
         let mut jwk = serde_json::to_value(
             jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding, Algorithm::RS256).unwrap(),

@@ -1,10 +1,11 @@
 //! JSON routes. Handlers take guards and return data; they never parse tokens or write SQL.
 
-pub mod admin;
+mod admin;
 mod health;
-pub mod openapi;
+pub(crate) mod openapi;
 mod users;
 mod webhooks;
+mod well_known;
 
 use rocket::Route;
 
@@ -17,7 +18,9 @@ pub fn routes() -> Vec<Route> {
     routes
 }
 
-/// JSON routes mounted at the root (`/health`, `/ready`).
+/// JSON routes mounted at the root (`/health`, `/ready`, `/.well-known/jwks.json`).
 pub fn root_routes() -> Vec<Route> {
-    health::routes()
+    let mut routes = health::routes();
+    routes.extend(well_known::routes());
+    routes
 }

@@ -6,34 +6,6 @@ use rocket::Route;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::error::ErrorBody;
-
-/// The refusals every signed-in route may answer with.
-#[derive(utoipa::IntoResponses)]
-// NOTE: never built: the variants describe ApiError's answers for the document only.
-#[allow(dead_code)]
-pub enum AuthErrors {
-    /// Not signed in, or the token was refused; `WWW-Authenticate` and the body name the reason
-    /// (`session-token-missing`, `token-expired`, `user-deleted`, `session-revoked`, …).
-    #[response(status = 401)]
-    Unauthorized(#[to_schema] ErrorBody<'static>),
-    /// Signed in, but refused: a banned user (`user-banned`) or, on admin routes, not an admin
-    /// (`forbidden`).
-    #[response(status = 403)]
-    Forbidden(#[to_schema] ErrorBody<'static>),
-    /// The signing keys, the database or Clerk's Backend API are unavailable; see `Retry-After`.
-    #[response(status = 503)]
-    Unavailable(#[to_schema] ErrorBody<'static>),
-}
-
-/// A bad parameter (`bad-request`, with a message naming it).
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)]
-pub enum BadRequest {
-    #[response(status = 400)]
-    BadRequest(#[to_schema] ErrorBody<'static>),
-}
-
 /// The two ways to send a Clerk session token.
 struct SessionSecurity;
 

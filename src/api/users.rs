@@ -5,9 +5,8 @@ use rocket::Route;
 use serde::Serialize;
 
 use crate::auth::CurrentUser;
-use crate::users::User;
-
-use super::openapi::AuthErrors;
+use crate::db::users::User;
+use crate::error::AuthErrors;
 
 /// The seed's response body, field for field.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -51,7 +50,12 @@ pub fn clerk_test(current: CurrentUser) -> Json<ClerkTest> {
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::get("/users/me")]
 pub fn me(current: CurrentUser) -> Json<User> {
-    Json(current.user)
+    // The role this request is served with; a token's role claim is never stored.
+    let role = current.role().map(str::to_owned);
+    Json(User {
+        role,
+        ..current.user
+    })
 }
 
 pub fn routes() -> Vec<Route> {

@@ -14,12 +14,13 @@ use rocket::{Route, State};
 use crate::clerk::token::now;
 use crate::clerk::webhook::{self, Event, SignedHeaders, WebhookError};
 use crate::clerk::Clerk;
-use crate::db::Db;
+use crate::db::revoked_sessions::{self as sessions, Revocations};
+use crate::db::users;
+use crate::db::webhook_events::{self as webhook_log, PruneClock};
+use crate::db::{write_transaction, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::observability::Metrics;
-use crate::sessions::{self, Revocations};
-use crate::users::{self, Applied, ClerkProfile};
-use crate::webhook_log::{self, PruneClock};
+use crate::sync::profile::{self, Applied, ClerkProfile};
 
 /// The Svix headers of the request (`svix-*`, else the Standard Webhooks `webhook-*` names).
 pub(super) struct Signed<'r>(SignedHeaders<'r>);
@@ -180,16 +181,15 @@ async fn apply(
     event: &Event,
     now: i64,
 ) -> Result<Outcome, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    // First, so that the transaction takes the write lock before it reads anything (SQLite), and
-    // so that a concurrent delivery of the same id waits for this one (PostgreSQL).
+    let mut tx = write_transaction(pool).await?;
+    // First, so that a concurrent delivery of the same id waits for this one (PostgreSQL).
     if !webhook_log::record(&mut tx, svix_id, event.kind(), now).await? {
         tx.rollback().await?;
         return Ok(Outcome::Duplicate);
     }
     let outcome = match event {
         Event::UserUpserted { user, .. } => {
-            match users::upsert_from_clerk(&mut tx, &ClerkProfile::from(user), now).await? {
+            match profile::upsert_from_clerk(&mut tx, &ClerkProfile::from(user), now).await? {
                 Applied::Created | Applied::Updated | Applied::Unchanged => Outcome::Applied,
                 Applied::Stale => Outcome::Stale,
                 Applied::Deleted => Outcome::UserDeleted,

@@ -1,5 +1,10 @@
-//! Where a request's session token comes from: the `Authorization: Bearer` header first, else
-//! the `__session` cookie (or its suffixed twin). A header token never falls back to a cookie.
+//! Where a request's session token comes from, read once for every guard: the
+//! `Authorization: Bearer` header first, else the `__session` cookie (or its suffixed twin) with
+//! the `__client_uat` cookie of the same family. A header token never falls back to a cookie.
+//!
+//! Both are read strictly: exactly one `Authorization` header, `Bearer` (any case), one space,
+//! then token characters only; cookies from the raw `Cookie` headers, where the first occurrence
+//! of a name wins (RFC 6265 order and Clerk's spec; Rocket's jar keeps the last).
 
 use rocket::request::Request;
 
@@ -12,96 +17,142 @@ pub enum Carrier {
     Cookie,
 }
 
-pub fn session_token<'r>(
-    request: &'r Request<'_>,
-    config: &ClerkConfig,
-) -> Result<(&'r str, Carrier), AuthError> {
-    if let Some(token) = bearer_token(request) {
-        return token.map(|t| (t, Carrier::Header));
-    }
-    session_cookie(request, config)
-        .map(|cookie| (cookie.token, Carrier::Cookie))
-        .ok_or_else(|| {
-            AuthError::new(
-                Reason::SessionTokenMissing,
-                "sign in: send Authorization: Bearer <session token> or the __session cookie",
-            )
-        })
+/// A request's session token and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource<'r> {
+    /// `Authorization: Bearer <token>`: an API client, with no browser session to refresh.
+    Header(&'r str),
+    /// The browser's cookies: the session token (if any), whether it is the suffixed one, and
+    /// `__client_uat` of the same family (unix seconds of the client's last change; 0 = signed
+    /// out; `None` when absent).
+    Cookie {
+        token: Option<&'r str>,
+        suffixed: bool,
+        client_uat: Option<i64>,
+    },
 }
 
-/// The Bearer token, when the request has one (an empty one is an error). Other schemes (Basic,
-/// …) are not ours: the cookie may still sign the request in.
-pub fn bearer_token<'r>(request: &'r Request<'_>) -> Option<Result<&'r str, AuthError>> {
-    let value = request.headers().get_one("Authorization")?.trim();
+impl<'r> TokenSource<'r> {
+    /// Reads the request's token source; a malformed or repeated `Authorization` header is an
+    /// error, never skipped in favour of a cookie.
+    pub fn of(request: &'r Request<'_>, config: &ClerkConfig) -> Result<Self, AuthError> {
+        if let Some(token) = bearer_token(request)? {
+            return Ok(TokenSource::Header(token));
+        }
+        let cookie = session_cookie(request, config);
+        let suffixed = cookie.is_some_and(|c| c.suffixed);
+        Ok(TokenSource::Cookie {
+            token: cookie.map(|c| c.token),
+            suffixed,
+            client_uat: client_uat(request, config, suffixed),
+        })
+    }
+
+    /// The token and its carrier; an error when there is none.
+    pub fn token(self) -> Result<(&'r str, Carrier), AuthError> {
+        match self {
+            TokenSource::Header(token) => Ok((token, Carrier::Header)),
+            TokenSource::Cookie {
+                token: Some(token), ..
+            } => Ok((token, Carrier::Cookie)),
+            TokenSource::Cookie { token: None, .. } => Err(AuthError::new(
+                Reason::SessionTokenMissing,
+                "sign in: send Authorization: Bearer <session token> or the __session cookie",
+            )),
+        }
+    }
+}
+
+/// The Bearer token, when the request has one. Other schemes (Basic, …) are not ours: the
+/// cookie may still sign the request in. A Bearer header that is not exactly
+/// `Bearer <token>`, or a second `Authorization` header, is refused.
+fn bearer_token<'r>(request: &'r Request<'_>) -> Result<Option<&'r str>, AuthError> {
+    let mut values = request.headers().get("Authorization");
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed = |message: &str| Err(AuthError::new(Reason::TokenInvalid, message));
+    if values.next().is_some() {
+        return malformed("the request has more than one Authorization header");
+    }
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
+        if scheme.is_empty()
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return malformed("the Authorization header is not `<scheme> <credentials>`");
+        }
+        return Ok(None);
     }
-    let token = rest.trim();
-    Some(if token.is_empty() {
-        Err(AuthError::new(
-            Reason::TokenInvalid,
-            "the Authorization header has an empty Bearer token",
-        ))
-    } else {
-        Ok(token)
-    })
+    if rest.trim().is_empty() {
+        return malformed("the Authorization header has an empty Bearer token");
+    }
+    // RFC 6750's b64token: one space, then these characters only, `=` at the end.
+    let body = rest.trim_end_matches('=');
+    let token_chars = !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        });
+    if !token_chars {
+        return malformed(
+            "the Authorization header is not `Bearer <token>` (one space, token characters only)",
+        );
+    }
+    Ok(Some(rest))
+}
+
+/// The first value of the cookie `name` in the raw `Cookie` headers; empty counts as absent.
+pub fn cookie<'r>(request: &'r Request<'_>, name: &str) -> Option<&'r str> {
+    let headers = request.headers();
+    if !headers.contains("Cookie") {
+        // NOTE: Rocket's local test client fills only the jar, never the raw header.
+        return request
+            .cookies()
+            .get(name)
+            .map(rocket::http::Cookie::value)
+            .filter(|v| !v.is_empty());
+    }
+    headers
+        .get("Cookie")
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| n.trim() == name)
+        .map(|(_, value)| value.trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// The session cookie chosen for this request, and whether it is the suffixed one.
 #[derive(Debug, Clone, Copy)]
-pub struct SessionCookie<'r> {
-    pub token: &'r str,
-    pub suffixed: bool,
+struct SessionCookie<'r> {
+    token: &'r str,
+    suffixed: bool,
 }
 
-fn cookie<'r>(request: &'r Request<'_>, name: &str) -> Option<&'r str> {
-    request
-        .cookies()
-        .get(name)
-        .map(|c| c.value())
-        .filter(|v| !v.is_empty())
-}
-
-pub fn session_cookie<'r>(
-    request: &'r Request<'_>,
-    config: &ClerkConfig,
-) -> Option<SessionCookie<'r>> {
+fn session_cookie<'r>(request: &'r Request<'_>, config: &ClerkConfig) -> Option<SessionCookie<'r>> {
     let plain = cookie(request, "__session");
     let suffixed = config
         .instance
         .cookie_suffix
         .as_deref()
         .and_then(|sfx| cookie(request, &format!("__session_{sfx}")));
-    match (plain, suffixed) {
+    let (token, suffixed) = match (plain, suffixed) {
         (Some(plain), Some(suffixed)) => {
-            Some(if prefer_plain(plain, suffixed, &config.instance.issuer) {
-                SessionCookie {
-                    token: plain,
-                    suffixed: false,
-                }
+            if prefer_plain(plain, suffixed, &config.instance.issuer) {
+                (plain, false)
             } else {
-                SessionCookie {
-                    token: suffixed,
-                    suffixed: true,
-                }
-            })
+                (suffixed, true)
+            }
         }
-        (Some(plain), None) => Some(SessionCookie {
-            token: plain,
-            suffixed: false,
-        }),
-        (None, Some(suffixed)) => Some(SessionCookie {
-            token: suffixed,
-            suffixed: true,
-        }),
-        (None, None) => None,
-    }
+        (Some(plain), None) => (plain, false),
+        (None, Some(suffixed)) => (suffixed, true),
+        (None, None) => return None,
+    };
+    Some(SessionCookie { token, suffixed })
 }
 
-/// `__client_uat` (unix seconds of the client's last change; 0 = signed out), from the same
-/// family of cookies as the session token. `None` when absent.
-pub fn client_uat(request: &Request<'_>, config: &ClerkConfig, suffixed: bool) -> Option<i64> {
+fn client_uat(request: &Request<'_>, config: &ClerkConfig, suffixed: bool) -> Option<i64> {
     let suffixed_name = config
         .instance
         .cookie_suffix
@@ -112,7 +163,7 @@ pub fn client_uat(request: &Request<'_>, config: &ClerkConfig, suffixed: bool) -
         (false, Some(name)) => cookie(request, "__client_uat").or_else(|| cookie(request, &name)),
         (_, None) => cookie(request, "__client_uat"),
     }?;
-    Some(value.trim().parse::<i64>().unwrap_or(0))
+    Some(value.parse::<i64>().unwrap_or(0))
 }
 
 /// Both cookies present: the unsuffixed one may belong to another app on the same site
@@ -121,7 +172,10 @@ fn prefer_plain(plain: &str, suffixed: &str, issuer: &str) -> bool {
     let info = |token: &str| {
         let claims = unverified_claims(token)?;
         let ours = claims.get("iss").and_then(|v| v.as_str()) == Some(issuer);
-        let iat = claims.get("iat").and_then(|v| v.as_i64()).unwrap_or(0);
+        let iat = claims
+            .get("iat")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0);
         Some((ours, iat))
     };
     match (info(plain), info(suffixed)) {

@@ -3,18 +3,23 @@
 use crate::clerk::backend_api::BackendApiError;
 use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
+use crate::db::revoked_sessions::Revocations;
+use crate::db::users::{self, SeenUser, User};
 use crate::db::AnyPool;
 use crate::error::ApiError;
-use crate::sessions::Revocations;
-use crate::users::{self, SeenUser, User};
+
+/// How stale `last_seen_at` may get before a request writes it again; keeps the hot path a read.
+pub const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
 
 const ADD_EMAIL_CLAIM: &str = "the session token has no email claim. In the Clerk dashboard, open \
     Sessions > Customize session token and add {\"email\": \"{{user.primary_email_address}}\"}, \
     or set CLERK_SECRET_KEY on this server so that it can look the email up";
 
-/// The user row for `session`: read, and written only when something changed. A session that
-/// Clerk ended, and a user that Clerk deleted (a tombstone) or banned, are refused even while the
-/// token is valid; their rows are never written. Every way to a signed-in user goes through here.
+/// The user row for `session`: read, and written only on first sight, when `last_seen_at` is
+/// stale, or when the token is newer than every source of the stored profile and says something
+/// else (see `db::users`). A session that Clerk ended, and a user that Clerk deleted (a tombstone)
+/// or banned, are refused even while the token is valid; their rows are never written. Every way
+/// to a signed-in user goes through here.
 pub async fn resolve(
     pool: &AnyPool,
     clerk: &Clerk,
@@ -50,13 +55,13 @@ pub async fn resolve(
     let seen = SeenUser {
         clerk_id: &session.user_id,
         email: &email,
-        role: session.role.as_deref(),
         first_name: name("first_name"),
         last_name: name("last_name"),
+        issued_at: session.issued_at.unwrap_or_default(),
         now: now(),
     };
     match existing {
-        Some(user) if user.is_current(&seen) => Ok(user),
+        Some(user) if is_current(&user, &seen) => Ok(user),
         // Deleted or banned meanwhile: `record_seen` leaves a tombstone as it is.
         _ => {
             let user = users::record_seen(pool, &seen).await?;
@@ -64,6 +69,22 @@ pub async fn resolve(
             Ok(user)
         }
     }
+}
+
+/// Whether `seen` would change nothing worth a write: `last_seen_at` is fresh, and the token
+/// either may not fill the profile or says what it already holds.
+fn is_current(user: &User, seen: &SeenUser<'_>) -> bool {
+    let same = |stored: &Option<String>, seen: Option<&str>| {
+        seen.is_none_or(|v| stored.as_deref() == Some(v))
+    };
+    let profile_current = !user.accepts_claims_from(seen.issued_at)
+        || (user.email == seen.email
+            && same(&user.first_name, seen.first_name)
+            && same(&user.last_name, seen.last_name));
+    profile_current
+        && user
+            .last_seen_at
+            .is_some_and(|at| seen.now - at < LAST_SEEN_RESOLUTION_SECS)
 }
 
 /// Refuses a user that Clerk deleted (401) or banned (403), even while their token is valid.

@@ -5,6 +5,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+/// The Backend API version this code was written against (spec: `SUPPORTED_BAPI_VERSION`).
+pub const CLERK_API_VERSION: &str = "2026-05-12";
+
 /// Answers larger than this are refused (a user object is a few KiB).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// A page of up to 500 users (Clerk's largest `limit`).
@@ -194,10 +197,7 @@ impl BackendApi {
             .http
             .get(url)
             .bearer_auth(&self.secret_key)
-            .header(
-                "Clerk-API-Version",
-                crate::clerk::handshake::CLERK_API_VERSION,
-            )
+            .header("Clerk-API-Version", CLERK_API_VERSION)
             .send()
             .await
             .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;

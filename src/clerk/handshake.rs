@@ -2,10 +2,9 @@
 //! token is missing, expired or older than the client, the frontend API mints a fresh one and
 //! sends the browser back. Pure functions: deciding, building the URL, reading the answer.
 
-use crate::clerk::token::{unverified_claims, AuthError, Reason};
+use super::backend_api::CLERK_API_VERSION;
+use super::token::{unverified_claims, AuthError, Reason};
 
-/// The Backend API version this code was written against (spec: `SUPPORTED_BAPI_VERSION`).
-pub const CLERK_API_VERSION: &str = "2026-05-12";
 /// After this many handshakes in a row the browser is treated as signed out (spec §4).
 pub const MAX_REDIRECTS: u32 = 3;
 pub const REDIRECT_COUNT_COOKIE: &str = "__clerk_redirect_count";
@@ -125,7 +124,7 @@ pub fn session_from_directives(directives: &[String]) -> Option<String> {
     directives
         .iter()
         .rev()
-        .filter_map(|d| rocket::http::Cookie::parse(d.as_str()).ok())
+        .filter_map(|d| cookie::Cookie::parse(d.as_str()).ok())
         .find(|c| c.name() == "__session" || c.name().starts_with("__session_"))
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())

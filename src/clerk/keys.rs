@@ -51,7 +51,7 @@ struct Remote {
     cache_for: Duration,
     cooldown: Duration,
     state: RwLock<Cache>,
-    fetch_lock: rocket::tokio::sync::Mutex<()>,
+    fetch_lock: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
 }
 
@@ -98,7 +98,7 @@ impl KeyStore {
                 cache_for,
                 cooldown,
                 state: RwLock::new(Cache::default()),
-                fetch_lock: rocket::tokio::sync::Mutex::new(()),
+                fetch_lock: tokio::sync::Mutex::new(()),
                 refreshing: AtomicBool::new(false),
             })),
         }
@@ -209,7 +209,7 @@ impl KeyStore {
             if !remote.read().keys.is_empty() {
                 return;
             }
-            rocket::tokio::time::sleep(pause).await;
+            tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(60));
         }
     }
@@ -222,7 +222,7 @@ impl KeyStore {
             return;
         }
         let store = Arc::clone(self);
-        rocket::tokio::spawn(async move {
+        tokio::spawn(async move {
             if let Inner::Remote(remote) = &store.inner {
                 let attempts = remote.read().attempts;
                 remote.refresh(attempts).await;
@@ -290,7 +290,7 @@ impl Remote {
                 cache.last_error = None;
             }
             Err(error) => {
-                rocket::warn!(
+                log::warn!(
                     "JWKS refresh failed (keeping {} cached keys): {error}",
                     cache.keys.len()
                 );
@@ -359,7 +359,7 @@ pub async fn fetch_jwks(
     if let Some(token) = &source.bearer {
         request = request
             .bearer_auth(token)
-            .header("Clerk-API-Version", super::handshake::CLERK_API_VERSION);
+            .header("Clerk-API-Version", super::backend_api::CLERK_API_VERSION);
     }
     let mut response = request
         .send()
@@ -405,7 +405,7 @@ pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, Arc<DecodingKey>>, Stri
             Ok((kid, key)) => {
                 keys.insert(kid, Arc::new(key));
             }
-            Err(why) => rocket::debug!("skipping a JWKS entry: {why}"),
+            Err(why) => log::debug!("skipping a JWKS entry: {why}"),
         }
     }
     if keys.is_empty() {

@@ -3,6 +3,7 @@
 pub mod backend_api;
 pub mod handshake;
 pub mod keys;
+pub mod local;
 pub mod token;
 pub mod webhook;
 
@@ -10,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{ClerkConfig, Mode};
-use crate::local::LocalIssuer;
 use backend_api::BackendApi;
 use keys::{JwksSource, KeyStore};
+use local::LocalIssuer;
 use token::{Rules, Verifier};
 use webhook::WebhookSecret;
 
@@ -26,6 +27,17 @@ pub fn http_client() -> reqwest::Client {
         .expect("an HTTP client with only timeouts set")
 }
 
+/// Why the Clerk settings cannot be put to use.
+#[derive(Debug, thiserror::Error)]
+pub enum ClerkError {
+    #[error(transparent)]
+    LocalKey(#[from] local::LocalKeyError),
+    #[error("CLERK_JWT_KEY: {0}")]
+    JwtKey(jsonwebtoken::errors::Error),
+    #[error("CLERK_WEBHOOK_SIGNING_SECRET: {0}")]
+    WebhookSecret(webhook::WebhookError),
+}
+
 /// Everything the app needs to authenticate requests, built once from the settings.
 pub struct Clerk {
     pub config: ClerkConfig,
@@ -37,23 +49,21 @@ pub struct Clerk {
 }
 
 impl Clerk {
-    pub fn new(config: ClerkConfig) -> Result<Self, String> {
+    pub fn new(config: ClerkConfig) -> Result<Self, ClerkError> {
         Clerk::with_client(config, http_client())
     }
 
     /// As [`Clerk::new`], with this HTTP client for every call to Clerk.
-    pub fn with_client(config: ClerkConfig, http: reqwest::Client) -> Result<Self, String> {
+    pub fn with_client(config: ClerkConfig, http: reqwest::Client) -> Result<Self, ClerkError> {
         let local = match config.mode {
-            Mode::Local => Some(
-                LocalIssuer::load_or_create(&config.local_key_file).map_err(|e| e.to_string())?,
-            ),
+            Mode::Local => Some(LocalIssuer::load_or_create(&config.local_key_file)?),
             Mode::Clerk => None,
         };
         let keys = if let Some(local) = &local {
             KeyStore::fixed(local.decoding_key())
         } else if let Some(pem) = &config.jwt_key_pem {
             let key = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes())
-                .map_err(|e| format!("CLERK_JWT_KEY: {e}"))?;
+                .map_err(ClerkError::JwtKey)?;
             KeyStore::fixed(key)
         } else {
             let mut sources = vec![JwksSource {
@@ -83,6 +93,7 @@ impl Clerk {
                 .filter(|_| config.mode == Mode::Clerk),
             authorized_parties: config.authorized_parties.clone(),
             clock_skew_secs: config.clock_skew_secs,
+            max_lifetime_secs: config.max_token_lifetime_secs,
         };
         let backend_api = match (&config.secret_key, config.mode) {
             (Some(secret), Mode::Clerk) => Some(BackendApi::new(http, &config.api_url, secret)),
@@ -93,7 +104,7 @@ impl Clerk {
             .as_deref()
             .map(WebhookSecret::parse)
             .transpose()
-            .map_err(|e| format!("CLERK_WEBHOOK_SIGNING_SECRET: {e}"))?;
+            .map_err(ClerkError::WebhookSecret)?;
         Ok(Clerk {
             verifier: Verifier::new(Arc::new(keys), rules),
             webhook_secret,

@@ -1,6 +1,11 @@
-//! The database: the pool, and the migrations of each backend (same versions, two dialects).
+//! The database: the pool, the migrations of each backend (same versions, two dialects), and one
+//! module per table holding its model and every SQL statement that touches it.
 
+pub mod pagination;
 mod pool;
+pub mod revoked_sessions;
+pub mod users;
+pub mod webhook_events;
 
 use rocket::fairing::{self, AdHoc};
 use rocket::{Build, Rocket};
@@ -30,16 +35,42 @@ pub struct DefaultSettings {
     pub connect_timeout: u64,
 }
 
+/// Why the configured database URL cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error("DATABASE_URL: no database configured ({0})")]
+    Missing(Box<figment::Error>),
+    #[error(
+        "DATABASE_URL: expected sqlite://… or postgres://… (the URL's scheme is not one of them)"
+    )]
+    UnknownScheme,
+}
+
 /// The database URL of `figment`, if it names a backend this binary speaks.
-pub fn url(figment: &rocket::figment::Figment) -> Result<String, String> {
+pub fn url(figment: &figment::Figment) -> Result<String, UrlError> {
     let url: String = figment
         .extract_inner("databases.app.url")
-        .map_err(|e| format!("DATABASE_URL: no database configured ({e})"))?;
+        .map_err(|e| UrlError::Missing(Box::new(e)))?;
     let known = ["sqlite:", "postgres://", "postgresql://"];
     if known.iter().any(|scheme| url.starts_with(scheme)) {
         Ok(url)
     } else {
-        Err("DATABASE_URL: expected sqlite://… or postgres://… (the URL's scheme is not one of them)".into())
+        Err(UrlError::UnknownScheme)
+    }
+}
+
+/// Opens a transaction that will write: the one policy for every multi-statement write.
+///
+/// NOTE: on SQLite this takes the write lock first (`BEGIN IMMEDIATE`). A deferred transaction
+/// that reads, then writes, fails with `SQLITE_BUSY` at once, without waiting for the busy
+/// timeout, when another writer commits in between.
+pub async fn write_transaction(
+    pool: &sqlx::AnyPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    if is_sqlite(pool) {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
     }
 }
 
@@ -123,9 +154,11 @@ pub async fn migration_state(pool: &AnyPool) -> Result<MigrationState, sqlx::Err
 }
 
 /// Attaches the pool and applies pending migrations before the server starts.
+#[must_use]
 pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Database", |rocket| async {
         rocket
+            .manage(webhook_events::PruneClock::default())
             .attach(Db::init())
             .attach(AdHoc::try_on_ignite("Migrations", run_migrations))
     })

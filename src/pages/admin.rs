@@ -4,14 +4,13 @@ use rocket::{Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
-use super::{encode, Layout, PageResult};
-use crate::api::admin::{find, next_start, previous_start, ListParams};
+use super::{encode, format_time, Layout, PageResult};
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
-use crate::cursor;
+use crate::db::pagination::{self, PageStart};
+use crate::db::users::{self, User};
 use crate::db::Db;
-use crate::error::{ApiError, PageError};
-use crate::users::{self, format_time, User};
+use crate::directory::{find, next_start, previous_start, ListParams};
 
 /// A user as a row of the table: times for people, and one state word.
 #[derive(Serialize)]
@@ -47,17 +46,9 @@ impl<'a> Row<'a> {
     }
 }
 
-fn page_error(error: ApiError) -> PageError {
-    match error {
-        ApiError::NotFound => PageError::NotFound,
-        ApiError::BadRequest(message) => PageError::BadRequest(message),
-        other => PageError::Refused(other),
-    }
-}
-
 /// A link to the list with the same search, starting elsewhere.
-fn list_link(query: &str, start: Option<users::PageStart>) -> Option<String> {
-    let cursor = cursor::encode(start?)?;
+fn list_link(query: &str, start: Option<PageStart>) -> Option<String> {
+    let cursor = pagination::encode(start?)?;
     Some(format!(
         "/admin/users?q={}&cursor={}",
         encode(query),
@@ -74,10 +65,8 @@ async fn list(
     cursor: Option<&str>,
 ) -> PageResult<Template> {
     let admin = visitor.require_admin(clerk)?;
-    let params = ListParams::parse(q, None, cursor).map_err(PageError::BadRequest)?;
-    let page = users::search(db, params.query, params.start, params.limit)
-        .await
-        .map_err(|e| page_error(e.into()))?;
+    let params = ListParams::parse(q, None, cursor)?;
+    let page = users::search(db, params.query, params.start, params.limit).await?;
     let rows: Vec<Row> = page.users.iter().map(Row::new).collect();
     Ok(Template::render(
         "admin/users",
@@ -94,7 +83,7 @@ async fn list(
 #[rocket::get("/admin/users/<id>")]
 async fn show(visitor: Visitor, clerk: &State<Clerk>, db: &Db, id: &str) -> PageResult<Template> {
     let admin = visitor.require_admin(clerk)?;
-    let user = find(db, id).await.map_err(page_error)?;
+    let user = find(db, id).await?;
     let row = Row::new(&user);
     Ok(Template::render(
         "admin/user",

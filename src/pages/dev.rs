@@ -6,11 +6,11 @@ use rocket::response::Redirect;
 use rocket::{Route, State};
 use rocket_dyn_templates::{context, Template};
 
+use super::PageError;
 use super::{redirect, Layout, Page, PageResult};
 use crate::auth::Visitor;
+use crate::clerk::local::{LocalIssuer, LocalUser};
 use crate::clerk::Clerk;
-use crate::error::PageError;
-use crate::local::LocalUser;
 
 /// Local-mode browser sessions last a working day: no ClerkJS is there to refresh them.
 const SESSION_SECS: u64 = 8 * 3600;
@@ -24,7 +24,7 @@ struct SignInForm<'r> {
     redirect_url: Option<&'r str>,
 }
 
-fn local_only(clerk: &Clerk) -> PageResult<&crate::local::LocalIssuer> {
+fn local_only(clerk: &Clerk) -> PageResult<&LocalIssuer> {
     clerk.local.as_ref().ok_or(PageError::NotFound)
 }
 

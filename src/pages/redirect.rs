@@ -49,6 +49,17 @@ fn percent_decode(input: &str) -> String {
     current
 }
 
+/// Percent-encodes a query parameter value.
+#[must_use]
+pub fn encode(value: &str) -> String {
+    let mut url = reqwest::Url::parse("http://x/").expect("a constant URL");
+    url.query_pairs_mut().append_pair("v", value);
+    url.query()
+        .unwrap_or("v=")
+        .trim_start_matches("v=")
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_path;

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use clerk_rocket::check::{self, Finding, Level};
+use clerk_rocket::cli::check::{self, Finding, Level};
 use clerk_rocket::config::ClerkConfig;
 use serde_json::json;
 
@@ -40,7 +40,7 @@ async fn findings(settings: &Settings, migrated: bool, token: Option<&str>) -> V
 
 async fn run_check(
     config: &ClerkConfig,
-    database: Result<rocket_db_pools::Config, String>,
+    database: Result<rocket_db_pools::Config, check::DatabaseConfigError>,
     token: Option<&str>,
 ) -> Vec<Finding> {
     check::run(config, &clerk_rocket::clerk::http_client(), database, token).await

@@ -15,8 +15,8 @@ async fn local_tokens_round_trip() {
     let app = local_app(&key_file).await;
     assert!(key_file.exists(), "the key is created on first start");
 
-    let issuer = clerk_rocket::local::LocalIssuer::load_or_create(&key_file).unwrap();
-    let user = clerk_rocket::local::LocalUser {
+    let issuer = clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).unwrap();
+    let user = clerk_rocket::clerk::local::LocalUser {
         email: "you@example.com".into(),
         ..Default::default()
     };
@@ -26,7 +26,7 @@ async fn local_tokens_round_trip() {
     assert_eq!(answer.body["user"]["email"], "you@example.com");
     assert_eq!(
         answer.body["user"]["clerk_id"],
-        clerk_rocket::local::user_id_for("you@example.com")
+        clerk_rocket::clerk::local::user_id_for("you@example.com")
     );
 
     let jwks = app.get("/.well-known/jwks.json", &[]).await;
@@ -45,7 +45,7 @@ async fn local_tokens_round_trip() {
     ));
     assert_eq!(app.bearer(&foreign).await.code(), "token-invalid-signature");
 
-    let admin = clerk_rocket::local::LocalUser {
+    let admin = clerk_rocket::clerk::local::LocalUser {
         email: "boss@example.com".into(),
         admin: true,
         ..Default::default()
@@ -73,9 +73,9 @@ async fn the_key_survives_a_restart() {
     let dir = scratch_dir();
     let key_file = dir.join("local.pem");
     let first = local_app(&key_file).await;
-    let issuer = clerk_rocket::local::LocalIssuer::load_or_create(&key_file).unwrap();
+    let issuer = clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).unwrap();
     let token = issuer.mint(
-        &clerk_rocket::local::LocalUser {
+        &clerk_rocket::clerk::local::LocalUser {
             email: "a@b.test".into(),
             ..Default::default()
         },
@@ -99,7 +99,7 @@ fn processes_racing_to_create_the_key_agree_on_one() {
         .map(|_| {
             let key_file = key_file.clone();
             std::thread::spawn(move || {
-                clerk_rocket::local::LocalIssuer::load_or_create(&key_file).map(|i| i.jwks())
+                clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).map(|i| i.jwks())
             })
         })
         .collect();

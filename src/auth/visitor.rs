@@ -7,14 +7,16 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 use rocket_db_pools::Database as _;
 
-use super::source::{bearer_token, client_uat, session_cookie};
-use super::{user, CurrentUser};
+use super::guards::CurrentUser;
+use super::source::{cookie, TokenSource};
+use super::user;
 use crate::clerk::handshake::{self, CookieState};
+use crate::clerk::token::SessionClaims;
 use crate::clerk::Clerk;
+use crate::db::revoked_sessions::Revocations;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
-use crate::sessions::Revocations;
 
 /// A page request's visitor, and the path they asked for (for redirects back).
 #[derive(Debug)]
@@ -81,6 +83,53 @@ pub enum Refresh {
     Reload { location: String },
 }
 
+/// Why a page cannot be shown as asked; pages turn it into their answer.
+#[derive(Debug)]
+pub enum Denied {
+    /// Signed out: send them to sign in, then back to `return_to`.
+    SignIn { return_to: String },
+    /// Signed in at Clerk but this request's token needs refreshing first.
+    Refresh(Refresh),
+    /// Signed in, without the right.
+    Forbidden,
+    /// The session verified but the request cannot be served.
+    Refused(ApiError),
+}
+
+impl Visitor {
+    /// The signed-in user, or why not (sign in, refresh first, or refused).
+    pub fn require(self) -> Result<CurrentUser, Denied> {
+        match self.state {
+            VisitorState::SignedIn(user) => Ok(*user),
+            VisitorState::SignedOut => Err(Denied::SignIn {
+                return_to: self.path,
+            }),
+            VisitorState::Refresh(refresh) => Err(Denied::Refresh(refresh)),
+            VisitorState::Refused(error) => Err(Denied::Refused(error)),
+        }
+    }
+
+    /// The signed-in administrator, or why not.
+    pub fn require_admin(self, clerk: &Clerk) -> Result<CurrentUser, Denied> {
+        let current = self.require()?;
+        if current.is_admin(clerk) {
+            Ok(current)
+        } else {
+            Err(Denied::Forbidden)
+        }
+    }
+
+    /// The signed-in user if any; a refresh still happens first, so that nobody sees a false
+    /// signed-out page.
+    pub fn optional(self) -> Result<Option<CurrentUser>, Denied> {
+        match self.state {
+            VisitorState::SignedIn(user) => Ok(Some(*user)),
+            VisitorState::SignedOut | VisitorState::Refused(_) => Ok(None),
+            VisitorState::Refresh(refresh) => Err(Denied::Refresh(refresh)),
+        }
+    }
+}
+
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Visitor {
     type Error = ();
@@ -103,23 +152,27 @@ impl<'r> FromRequest<'r> for Visitor {
 
 async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
     // Header tokens (API clients) and local mode have no browser session to refresh.
-    if bearer_token(request).is_some() || clerk.config.local_mode() {
-        return match request.guard::<CurrentUser>().await {
-            request::Outcome::Success(user) => VisitorState::SignedIn(Box::new(user)),
-            // A valid token whose user cannot be served is explained, not sent to sign in.
-            _ => match ApiError::recorded(request) {
-                Some(error) if !error.is_token_problem() => VisitorState::Refused(error),
-                _ => VisitorState::SignedOut,
-            },
-        };
-    }
+    let (token, suffixed, client_uat) = match TokenSource::of(request, &clerk.config) {
+        Ok(TokenSource::Cookie {
+            token,
+            suffixed,
+            client_uat,
+        }) if !clerk.config.local_mode() => (token, suffixed, client_uat),
+        _ => {
+            return match request.guard::<CurrentUser>().await {
+                request::Outcome::Success(user) => VisitorState::SignedIn(Box::new(user)),
+                // A valid token whose user cannot be served is explained, not sent to sign in.
+                _ => match ApiError::recorded(request) {
+                    Some(error) if !error.is_token_problem() => VisitorState::Refused(error),
+                    _ => VisitorState::SignedOut,
+                },
+            };
+        }
+    };
     if let Some(state) = return_from_handshake(request, clerk, db).await {
         return state;
     }
-    let cookie = session_cookie(request, &clerk.config);
-    let suffixed = cookie.is_some_and(|c| c.suffixed);
-    let token = cookie.map(|c| c.token);
-    match handshake::cookie_state(token, client_uat(request, &clerk.config, suffixed)) {
+    match handshake::cookie_state(token, client_uat) {
         CookieState::SignedOut => VisitorState::SignedOut,
         CookieState::Refresh(reason) => refresh(request, clerk, reason, token, suffixed),
         CookieState::Verify => {
@@ -142,7 +195,7 @@ async fn signed_in(
     request: &Request<'_>,
     db: &Db,
     clerk: &Clerk,
-    session: crate::clerk::token::SessionClaims,
+    session: SessionClaims,
 ) -> VisitorState {
     let Some(revocations) = request.rocket().state::<Revocations>() else {
         return VisitorState::Refused(ApiError::Internal(
@@ -170,10 +223,8 @@ fn refresh(
     ) {
         return VisitorState::SignedOut;
     }
-    let redirect_count = request
-        .cookies()
-        .get(handshake::REDIRECT_COUNT_COOKIE)
-        .and_then(|c| c.value().parse::<u32>().ok())
+    let redirect_count = cookie(request, handshake::REDIRECT_COUNT_COOKIE)
+        .and_then(|c| c.parse::<u32>().ok())
         .unwrap_or(0);
     if redirect_count >= handshake::MAX_REDIRECTS {
         rocket::warn!(
@@ -190,11 +241,7 @@ fn refresh(
         return VisitorState::SignedOut;
     };
     if clerk.backend_api.is_some() {
-        let dev_browser = request
-            .cookies()
-            .get("__clerk_db_jwt")
-            .map(|c| c.value())
-            .filter(|_| !instance.production);
+        let dev_browser = cookie(request, "__clerk_db_jwt").filter(|_| !instance.production);
         let location =
             handshake::handshake_url(frontend_api, &url, suffixed, reason, token, dev_browser);
         VisitorState::Refresh(Refresh::Handshake {
@@ -222,10 +269,7 @@ async fn return_from_handshake(
     let from_query = request
         .query_value::<&str>(handshake::NONCE_PARAM)
         .and_then(Result::ok);
-    let from_cookie = request
-        .cookies()
-        .get(handshake::NONCE_PARAM)
-        .map(|c| c.value().to_owned());
+    let from_cookie = cookie(request, handshake::NONCE_PARAM).map(str::to_owned);
     let nonce = from_query.map(str::to_owned).or(from_cookie.clone())?;
     if from_cookie.is_some() {
         request

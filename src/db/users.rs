@@ -3,19 +3,19 @@
 //! Statements use `$N` placeholders, which both SQLite and PostgreSQL accept, so that one string
 //! serves both backends through sqlx's Any driver.
 //!
-//! Clerk is the source of truth for a user's profile: [`upsert_from_clerk`] (used by webhooks and
-//! by `clerk-rocket sync` alike) applies what Clerk says, in Clerk's order. `clerk_updated_at`
-//! holds Clerk's own `updated_at` **in milliseconds** (every other time here is unix seconds): an
-//! event older than the stored one is ignored, so retries and reordered deliveries cannot roll a
-//! user back. A deleted user keeps its row with `deleted_at` set (a tombstone), and nothing
-//! written afterwards — a late `user.updated`, a sync, a still-valid token — clears it.
+//! Only authoritative, ordered sources change a stored profile: Clerk's webhooks and `sync`
+//! ([`upsert_profile`], ordered by `clerk_updated_at`, Clerk's own `updated_at` **in
+//! milliseconds**; every other time here is unix seconds), and the first sight of a user. A
+//! session token ([`record_seen`]) may fill email and names only when it is newer than both
+//! Clerk's last change and the last token that did; its role claim is never stored. A deleted
+//! user keeps its row with `deleted_at` set (a tombstone), and nothing written afterwards — a late
+//! `user.updated`, a sync, a still-valid token — clears it.
 
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
-use crate::clerk::backend_api::BackendUser;
-
-use crate::db::is_sqlite;
+use super::is_sqlite;
+use super::pagination::PageStart;
 
 /// A user as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -41,6 +41,9 @@ pub struct User {
     /// Clerk's `updated_at` of the stored profile, in **milliseconds** (orders webhook events).
     #[serde(skip)]
     pub clerk_updated_at: Option<i64>,
+    /// The `iat` of the newest session token whose claims filled the profile.
+    #[serde(skip)]
+    pub claims_iat: Option<i64>,
     /// Set when Clerk deleted the user: the row is a tombstone and stays one.
     #[serde(with = "rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -62,6 +65,7 @@ struct UserRow {
     updated_at: i64,
     last_seen_at: Option<i64>,
     clerk_updated_at: Option<i64>,
+    claims_iat: Option<i64>,
     deleted_at: Option<i64>,
 }
 
@@ -81,13 +85,15 @@ impl From<UserRow> for User {
             updated_at: row.updated_at,
             last_seen_at: row.last_seen_at,
             clerk_updated_at: row.clerk_updated_at,
+            claims_iat: row.claims_iat,
             deleted_at: row.deleted_at,
         }
     }
 }
 
 const COLUMNS: &str = "id, clerk_id, email, username, first_name, last_name, image_url, role, \
-                       banned, created_at, updated_at, last_seen_at, clerk_updated_at, deleted_at";
+                       banned, created_at, updated_at, last_seen_at, clerk_updated_at, claims_iat, \
+                       deleted_at";
 
 /// The row of `clerk_id`, tombstones included; on a pool or inside a transaction.
 pub async fn find_by_clerk_id<'c, E>(
@@ -110,33 +116,52 @@ where
 pub struct SeenUser<'a> {
     pub clerk_id: &'a str,
     pub email: &'a str,
-    /// `Some` when the token carries a role claim; `None` keeps the stored role.
-    pub role: Option<&'a str>,
     /// `Some` when the token carries the claim (session token customisation); `None` keeps.
     pub first_name: Option<&'a str>,
     pub last_name: Option<&'a str>,
+    /// The token's `iat`: its claims are written only when it is newer than the row's sources.
+    pub issued_at: i64,
     pub now: i64,
 }
 
-/// Creates the user on first sight or brings email, role and last-seen up to date, in one
-/// statement: concurrent first requests of one user make exactly one row. A tombstone is never
-/// written: it is returned as stored (with `deleted_at` set), for the caller to refuse.
+impl User {
+    /// Whether a token issued at `iat` is newer than Clerk's last change of this profile and no
+    /// older than the last token that filled it, so that its claims may fill it. (Tokens carry
+    /// whole seconds: two of the same second are equals.)
+    #[must_use]
+    pub fn accepts_claims_from(&self, iat: i64) -> bool {
+        self.claims_iat.is_none_or(|at| iat >= at)
+            && self
+                .clerk_updated_at
+                .is_none_or(|at| iat.saturating_mul(1000) > at)
+    }
+}
+
+/// Creates the user on first sight, or records that they were seen (and, from a token newer
+/// than every source of the stored profile, its email and names), in one statement: concurrent
+/// first requests of one user make exactly one row. A tombstone is never written: it is returned
+/// as stored (with `deleted_at` set), for the caller to refuse.
 pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sqlx::Error> {
+    // The same test as `User::accepts_claims_from`, inside the write, so that of two racing
+    // tokens the older never wins.
+    let fresh = "(excluded.claims_iat >= COALESCE(users.claims_iat, -1) \
+                  AND excluded.claims_iat * 1000 > COALESCE(users.clerk_updated_at, -1))";
     let sql = format!(
-        "INSERT INTO users (clerk_id, email, username, role, first_name, last_name, \
-                            created_at, updated_at, last_seen_at) \
-         VALUES ($1, $2, $2, $3, $5, $6, $4, $4, $4) \
+        "INSERT INTO users (clerk_id, email, username, first_name, last_name, \
+                            created_at, updated_at, last_seen_at, claims_iat) \
+         VALUES ($1, $2, $2, $4, $5, $3, $3, $3, $6) \
          ON CONFLICT (clerk_id) DO UPDATE SET \
-             updated_at = CASE WHEN users.email <> excluded.email \
-                               OR COALESCE(excluded.role, users.role, '') <> COALESCE(users.role, '') \
+             updated_at = CASE WHEN {fresh} AND (users.email <> excluded.email \
                                OR COALESCE(excluded.first_name, users.first_name, '') <> COALESCE(users.first_name, '') \
-                               OR COALESCE(excluded.last_name, users.last_name, '') <> COALESCE(users.last_name, '') \
+                               OR COALESCE(excluded.last_name, users.last_name, '') <> COALESCE(users.last_name, '')) \
                           THEN excluded.updated_at ELSE users.updated_at END, \
-             email = excluded.email, \
+             email = CASE WHEN {fresh} AND excluded.email <> '' THEN excluded.email ELSE users.email END, \
              username = CASE WHEN users.username = '' THEN excluded.username ELSE users.username END, \
-             role = COALESCE(excluded.role, users.role), \
-             first_name = COALESCE(excluded.first_name, users.first_name), \
-             last_name = COALESCE(excluded.last_name, users.last_name), \
+             first_name = CASE WHEN {fresh} THEN COALESCE(excluded.first_name, users.first_name) \
+                               ELSE users.first_name END, \
+             last_name = CASE WHEN {fresh} THEN COALESCE(excluded.last_name, users.last_name) \
+                              ELSE users.last_name END, \
+             claims_iat = CASE WHEN {fresh} THEN excluded.claims_iat ELSE users.claims_iat END, \
              last_seen_at = excluded.last_seen_at \
          WHERE users.deleted_at IS NULL \
          RETURNING {COLUMNS}"
@@ -144,10 +169,10 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
     let row = sqlx::query_as::<_, UserRow>(&sql)
         .bind(seen.clerk_id)
         .bind(seen.email)
-        .bind(seen.role)
         .bind(seen.now)
         .bind(seen.first_name)
         .bind(seen.last_name)
+        .bind(seen.issued_at)
         .fetch_optional(pool)
         .await?;
     match row {
@@ -159,150 +184,44 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
     }
 }
 
-/// A user as Clerk describes it (a webhook's user object or the Backend API's), ready to store.
+/// The profile columns that Clerk owns, as [`upsert_profile`] writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClerkProfile {
-    pub clerk_id: String,
-    /// The primary email address; empty when Clerk has none (the stored one is then kept).
+pub struct StoredProfile {
     pub email: String,
-    pub username: Option<String>,
+    pub username: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub image_url: Option<String>,
-    /// `public_metadata.role`; `None` clears the stored role.
     pub role: Option<String>,
     pub banned: bool,
-    /// Clerk's `updated_at`, in milliseconds (0 when Clerk sent none).
-    pub clerk_updated_at: i64,
 }
 
-impl From<&BackendUser> for ClerkProfile {
-    fn from(user: &BackendUser) -> Self {
-        let text = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
-        ClerkProfile {
-            clerk_id: user.id.clone(),
-            email: user.primary_email().unwrap_or_default().to_owned(),
-            username: text(&user.username),
-            first_name: text(&user.first_name),
-            last_name: text(&user.last_name),
-            image_url: text(&user.image_url),
-            role: user.role().map(str::to_owned),
+impl From<&User> for StoredProfile {
+    fn from(user: &User) -> Self {
+        StoredProfile {
+            email: user.email.clone(),
+            username: user.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            image_url: user.image_url.clone(),
+            role: user.role.clone(),
             banned: user.banned,
-            clerk_updated_at: user.updated_at.unwrap_or(0),
         }
     }
 }
 
-/// What applying a [`ClerkProfile`] did (or, for a dry run, would do).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Applied {
-    /// A new row.
-    Created,
-    /// The stored profile changed.
-    Updated,
-    /// Nothing visible changed (Clerk's `updated_at` may have moved on).
-    Unchanged,
-    /// The stored row is newer than this profile: ignored.
-    Stale,
-    /// The stored row is a tombstone: ignored, it stays deleted.
-    Deleted,
-}
-
-/// The columns an upsert writes, after merging the profile into the stored row.
-#[derive(Debug, PartialEq, Eq)]
-struct Merged {
-    email: String,
-    username: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    image_url: Option<String>,
-    role: Option<String>,
-    banned: bool,
-}
-
-fn merge(existing: Option<&User>, profile: &ClerkProfile) -> Merged {
-    let email = match existing {
-        Some(user) if profile.email.is_empty() => user.email.clone(),
-        _ => profile.email.clone(),
-    };
-    // Clerk's username when it has one (many instances have none), else the stored one, else the
-    // email: the seed's convention, as on first sight.
-    let username = profile
-        .username
-        .clone()
-        .or_else(|| {
-            existing
-                .map(|u| u.username.clone())
-                .filter(|u| !u.is_empty())
-        })
-        .unwrap_or_else(|| email.clone());
-    Merged {
-        email,
-        username,
-        first_name: profile.first_name.clone(),
-        last_name: profile.last_name.clone(),
-        image_url: profile.image_url.clone(),
-        role: profile.role.clone(),
-        banned: profile.banned,
-    }
-}
-
-fn stored(user: &User) -> Merged {
-    Merged {
-        email: user.email.clone(),
-        username: user.username.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        image_url: user.image_url.clone(),
-        role: user.role.clone(),
-        banned: user.banned,
-    }
-}
-
-/// What [`upsert_from_clerk`] would do to `existing` (the stored row, if any): pure, for dry runs.
-pub fn plan(existing: Option<&User>, profile: &ClerkProfile) -> Applied {
-    match existing {
-        None => Applied::Created,
-        Some(user) if user.deleted_at.is_some() => Applied::Deleted,
-        Some(user)
-            if user
-                .clerk_updated_at
-                .is_some_and(|at| at > profile.clerk_updated_at) =>
-        {
-            Applied::Stale
-        }
-        Some(user) if stored(user) == merge(Some(user), profile) => Applied::Unchanged,
-        Some(_) => Applied::Updated,
-    }
-}
-
-/// Stores what Clerk says about a user, unless the stored row is newer (by Clerk's `updated_at`)
-/// or a tombstone. Safe under concurrency: the ordering check is part of the write itself, so
-/// of two racing events the older can never overwrite the newer.
-pub async fn upsert_from_clerk(
+/// Writes Clerk's profile of `clerk_id` as of Clerk's `clerk_updated_at` (milliseconds), unless
+/// the stored row is newer or a tombstone; `false` when it was held back. The ordering test is
+/// part of the write, so of two racing events the older can never overwrite the newer. A stored
+/// email or username is kept over an empty one (a row a concurrent first request inserted).
+pub async fn upsert_profile(
     conn: &mut AnyConnection,
-    profile: &ClerkProfile,
+    clerk_id: &str,
+    profile: &StoredProfile,
+    clerk_updated_at: i64,
     now: i64,
-) -> Result<Applied, sqlx::Error> {
-    let existing = find_by_clerk_id(&mut *conn, &profile.clerk_id).await?;
-    let planned = plan(existing.as_ref(), profile);
-    match (planned, &existing) {
-        (Applied::Stale | Applied::Deleted, _) => return Ok(planned),
-        // An exact replay: nothing to write.
-        (Applied::Unchanged, Some(user))
-            if user.clerk_updated_at == Some(profile.clerk_updated_at) =>
-        {
-            return Ok(planned)
-        }
-        _ => {}
-    }
-    // Merged with the row read above; the statement still keeps a stored email over an empty one,
-    // for a row that a concurrent first request inserted meanwhile.
-    let merged = merge(existing.as_ref(), profile);
-    let updated_at = match (&existing, planned) {
-        (Some(user), Applied::Unchanged) => user.updated_at,
-        _ => now,
-    };
+    updated_at: i64,
+) -> Result<bool, sqlx::Error> {
     let sql = format!(
         "INSERT INTO users (clerk_id, email, username, first_name, last_name, image_url, role, \
                             banned, created_at, updated_at, clerk_updated_at) \
@@ -323,30 +242,20 @@ pub async fn upsert_from_clerk(
          RETURNING {COLUMNS}"
     );
     let row = sqlx::query_as::<_, UserRow>(&sql)
-        .bind(&profile.clerk_id)
-        .bind(&merged.email)
-        .bind(&merged.username)
-        .bind(&merged.first_name)
-        .bind(&merged.last_name)
-        .bind(&merged.image_url)
-        .bind(&merged.role)
-        .bind(i16::from(merged.banned))
+        .bind(clerk_id)
+        .bind(&profile.email)
+        .bind(&profile.username)
+        .bind(&profile.first_name)
+        .bind(&profile.last_name)
+        .bind(&profile.image_url)
+        .bind(&profile.role)
+        .bind(i16::from(profile.banned))
         .bind(now)
         .bind(updated_at)
-        .bind(profile.clerk_updated_at)
+        .bind(clerk_updated_at)
         .fetch_optional(&mut *conn)
         .await?;
-    match row {
-        Some(_) => Ok(planned),
-        // Another writer got there first (a newer event, or a deletion).
-        None => {
-            let current = find_by_clerk_id(&mut *conn, &profile.clerk_id).await?;
-            Ok(match current {
-                Some(user) if user.deleted_at.is_some() => Applied::Deleted,
-                _ => Applied::Stale,
-            })
-        }
-    }
+    Ok(row.is_some())
 }
 
 /// What [`mark_deleted`] did.
@@ -397,38 +306,6 @@ pub async fn live_clerk_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> 
         .await
 }
 
-/// How stale `last_seen_at` may get before a request writes it again; keeps the hot path a read.
-pub const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
-
-impl User {
-    /// Whether `seen` would change nothing worth a write.
-    pub fn is_current(&self, seen: &SeenUser<'_>) -> bool {
-        let same = |stored: &Option<String>, seen: Option<&str>| {
-            seen.is_none_or(|v| stored.as_deref() == Some(v))
-        };
-        self.email == seen.email
-            && same(&self.first_name, seen.first_name)
-            && same(&self.last_name, seen.last_name)
-            && seen
-                .role
-                .is_none_or(|role| self.role.as_deref() == Some(role))
-            && self
-                .last_seen_at
-                .is_some_and(|at| seen.now - at < LAST_SEEN_RESOLUTION_SECS)
-    }
-}
-
-/// Unix seconds as text for people: `26 Nov 2026, 06:29 UTC`.
-pub fn format_time(secs: i64) -> String {
-    let format = time::macros::format_description!(
-        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
-    );
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
 /// Serialises unix seconds as RFC 3339 text (`2026-11-26T05:56:48Z`).
 mod rfc3339 {
     use serde::Serializer;
@@ -456,16 +333,6 @@ mod rfc3339 {
             }
         }
     }
-}
-
-/// Where a page of the user list starts, in the list's order (newest first, by id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PageStart {
-    First,
-    /// The users older than this id (the next page).
-    After(i64),
-    /// The users newer than this id (the previous page).
-    Before(i64),
 }
 
 /// One page of users, newest first.

@@ -1,10 +1,25 @@
-//! Opaque cursors of the user list: which end of a page the next request starts from.
+//! Keyset pages: where a page starts, what it holds, and the opaque cursors that carry a start
+//! between requests.
 
 use base64::Engine as _;
 
-use crate::users::PageStart;
+/// Where a page of a list starts, in the list's order (newest first, by id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    First,
+    /// The users older than this id (the next page).
+    After(i64),
+    /// The users newer than this id (the previous page).
+    Before(i64),
+}
+
+/// A cursor this server did not hand out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cursor is not one this server handed out (use next_cursor as it came)")]
+pub struct InvalidCursor;
 
 /// Encodes a page start; `First` has no cursor.
+#[must_use]
 pub fn encode(start: PageStart) -> Option<String> {
     let text = match start {
         PageStart::First => return None,
@@ -15,9 +30,8 @@ pub fn encode(start: PageStart) -> Option<String> {
 }
 
 /// Decodes a cursor made by [`encode`]; anything else is an error for the client to fix.
-pub fn decode(cursor: &str) -> Result<PageStart, String> {
-    let invalid =
-        || "cursor is not one this server handed out (use next_cursor as it came)".to_owned();
+pub fn decode(cursor: &str) -> Result<PageStart, InvalidCursor> {
+    let invalid = || InvalidCursor;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| invalid())?;

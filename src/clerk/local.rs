@@ -13,7 +13,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::clerk::token::now;
+use super::token::now;
 use crate::config::LOCAL_ISSUER;
 
 pub const LOCAL_KID: &str = "local-dev";
@@ -22,6 +22,8 @@ pub const LOCAL_KID: &str = "local-dev";
 pub enum LocalKeyError {
     #[error("local-mode key {path}: {problem}")]
     Key { path: String, problem: String },
+    #[error("not an RSA private key ({0})")]
+    NotRsa(String),
 }
 
 pub struct LocalIssuer {
@@ -63,7 +65,7 @@ impl LocalIssuer {
                 let _ = std::fs::remove_file(&aside);
                 match linked {
                     Ok(()) => {
-                        rocket::info!(
+                        log::info!(
                             "local mode: created a development signing key at {}",
                             path.display()
                         );
@@ -77,14 +79,13 @@ impl LocalIssuer {
             }
             Err(e) => return Err(problem(e.to_string())),
         };
-        Self::from_pem(&pem).map_err(problem)
+        Self::from_pem(&pem).map_err(|e| problem(e.to_string()))
     }
 
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
-        let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes())
-            .map_err(|e| format!("not an RSA private key ({e})"))?;
-        let mut jwk =
-            Jwk::from_encoding_key(&encoding_key, Algorithm::RS256).map_err(|e| e.to_string())?;
+    pub fn from_pem(pem: &str) -> Result<Self, LocalKeyError> {
+        let not_rsa = |e: jsonwebtoken::errors::Error| LocalKeyError::NotRsa(e.to_string());
+        let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(not_rsa)?;
+        let mut jwk = Jwk::from_encoding_key(&encoding_key, Algorithm::RS256).map_err(not_rsa)?;
         jwk.common.key_id = Some(LOCAL_KID.to_owned());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
@@ -186,18 +187,4 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     std::fs::write(path, contents)
-}
-
-/// `/.well-known/jwks.json`: the local-mode public key, as Clerk publishes its own. 404 outside
-/// local mode.
-#[rocket::get("/.well-known/jwks.json")]
-fn jwks(clerk: &rocket::State<crate::clerk::Clerk>) -> Option<rocket::serde::json::Json<JwkSet>> {
-    clerk
-        .local
-        .as_ref()
-        .map(|local| rocket::serde::json::Json(local.jwks()))
-}
-
-pub fn routes() -> Vec<rocket::Route> {
-    rocket::routes![jwks]
 }

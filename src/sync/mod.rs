@@ -1,7 +1,7 @@
 //! `clerk-rocket sync`: reconciles the local users table with the Backend API's list of users.
 //!
 //! Pages through `GET /v1/users?limit=&offset=`, applies every user with the same upsert as the
-//! webhooks ([`users::upsert_from_clerk`]: order-aware, tombstones stay deleted), then tombstones
+//! webhooks ([`profile::upsert_from_clerk`]: order-aware, tombstones stay deleted), then tombstones
 //! the local users that Clerk no longer has. A user missing from the listing is tombstoned only
 //! when the listing completed and `GET /v1/users/{id}` answers 404: offset pages can skip a user
 //! when another one is deleted meanwhile, and an interrupted run must not delete anyone.
@@ -11,9 +11,13 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 
+pub mod profile;
+
 use crate::clerk::backend_api::{BackendApi, BackendApiError, BackendUser};
 use crate::clerk::token::now;
-use crate::users::{self, Applied, ClerkProfile, Tombstone};
+use crate::db::users::{self, Tombstone};
+use crate::db::write_transaction;
+use profile::{Applied, ClerkProfile};
 
 /// Users per page (Clerk allows 1 to 500).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -96,7 +100,7 @@ async fn page(api: &BackendApi, limit: u32, offset: u64) -> Result<Vec<BackendUs
         match api.list_users(limit, offset).await {
             Ok(users) => return Ok(users),
             Err(BackendApiError::Unavailable(_)) if attempt < ATTEMPTS => {
-                rocket::tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
                 attempt += 1;
             }
             Err(e) => return Err(e.into()),
@@ -181,16 +185,10 @@ async fn apply_page(
         }
         return Ok(results);
     }
-    // SQLite: take the write lock first. A deferred transaction that reads, then writes, fails
-    // with SQLITE_BUSY (no waiting) when a webhook commits in between.
-    let mut tx = if pool.connect_options().database_url.scheme() == "sqlite" {
-        pool.begin_with("BEGIN IMMEDIATE").await?
-    } else {
-        pool.begin().await?
-    };
+    let mut tx = write_transaction(pool).await?;
     let now = now();
     for user in page {
-        results.push(users::upsert_from_clerk(&mut tx, &ClerkProfile::from(*user), now).await?);
+        results.push(profile::upsert_from_clerk(&mut tx, &ClerkProfile::from(*user), now).await?);
     }
     tx.commit().await?;
     Ok(results)
@@ -200,8 +198,8 @@ async fn apply(pool: &AnyPool, user: &BackendUser, dry_run: bool) -> Result<Appl
     let profile = ClerkProfile::from(user);
     if dry_run {
         let existing = users::find_by_clerk_id(pool, &profile.clerk_id).await?;
-        return Ok(users::plan(existing.as_ref(), &profile));
+        return Ok(profile::plan(existing.as_ref(), &profile));
     }
     let mut conn = pool.acquire().await?;
-    Ok(users::upsert_from_clerk(&mut conn, &profile, now()).await?)
+    Ok(profile::upsert_from_clerk(&mut conn, &profile, now()).await?)
 }

@@ -1,0 +1,134 @@
+//! Rocket request guards for `/api`: who is making this request.
+
+use rocket::outcome::{try_outcome, Outcome};
+use rocket::request::{self, FromRequest, Request};
+use rocket::State;
+use rocket_db_pools::Database as _;
+
+use super::source::TokenSource;
+use super::user;
+use crate::clerk::token::{Reason, SessionClaims};
+use crate::clerk::Clerk;
+use crate::db::revoked_sessions::Revocations;
+use crate::db::users::User;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::observability::{record_auth, AuthOutcome};
+
+/// A request whose session token verified.
+#[derive(Debug, Clone)]
+pub struct Session(pub SessionClaims);
+
+/// A signed-in administrator (see [`CurrentUser::is_admin`]).
+#[derive(Debug, Clone)]
+pub struct Admin(pub CurrentUser);
+
+/// The signed-in user, created locally on first sight.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub session: SessionClaims,
+}
+
+impl CurrentUser {
+    /// Admin by any of: `CLERK_ADMIN_USER_IDS`; the stored role (kept from
+    /// `public_metadata.role`); this request's token's `metadata.role` or `role` claim (public
+    /// metadata through session token customisation). Nothing else grants it: `unsafe_metadata`
+    /// is never read.
+    pub fn is_admin(&self, clerk: &Clerk) -> bool {
+        clerk.config.admin_user_ids.contains(&self.user.clerk_id) || self.role() == Some("admin")
+    }
+
+    /// The role this request is served with: the stored one (Clerk's `public_metadata.role`,
+    /// from webhooks, sync or the Backend API), else the token's role claim. The claim counts for
+    /// this request only and is never stored, so admin through it ends when tokens stop carrying
+    /// it, and a demotion is not undone by a replayed older token.
+    #[must_use]
+    pub fn role(&self) -> Option<&str> {
+        self.user.role.as_deref().or(self.session.role.as_deref())
+    }
+}
+
+/// Fails a guard: records the error for the catcher and the outcome for the request log.
+fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> {
+    // Not an admin is still signed in.
+    if !matches!(&error, ApiError::Forbidden(e) if e.reason == Reason::NotAdmin) {
+        record_auth(
+            request,
+            AuthOutcome {
+                status: "signed-out",
+                reason: Some(error.code()),
+            },
+        );
+    }
+    Outcome::Error((error.record(request), ()))
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Session {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        // Cached: a route with several guards verifies the token once.
+        let verified = request
+            .local_cache_async(async {
+                let clerk = request
+                    .guard::<&State<Clerk>>()
+                    .await
+                    .succeeded()
+                    .ok_or_else(|| ApiError::Internal("Clerk state is not managed".into()))?;
+                let (token, _carrier) = TokenSource::of(request, &clerk.config)?.token()?;
+                clerk.verifier.verify(token).await.map_err(ApiError::from)
+            })
+            .await;
+        match verified {
+            Ok(claims) => {
+                record_auth(
+                    request,
+                    AuthOutcome {
+                        status: "signed-in",
+                        reason: None,
+                    },
+                );
+                Outcome::Success(Session(claims.clone()))
+            }
+            Err(e) => refuse(request, e.clone()),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for CurrentUser {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let Session(session) = try_outcome!(request.guard::<Session>().await);
+        let (Some(clerk), Some(db), Some(revocations)) = (
+            request.rocket().state::<Clerk>(),
+            Db::fetch(request.rocket()),
+            request.rocket().state::<Revocations>(),
+        ) else {
+            return refuse(
+                request,
+                ApiError::Internal("database or Clerk state is not managed".into()),
+            );
+        };
+        match user::resolve(db, clerk, revocations, &session).await {
+            Ok(user) => Outcome::Success(CurrentUser { user, session }),
+            Err(e) => refuse(request, e),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Admin {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let current = try_outcome!(request.guard::<CurrentUser>().await);
+        match request.rocket().state::<Clerk>() {
+            Some(clerk) if current.is_admin(clerk) => Outcome::Success(Admin(current)),
+            _ => refuse(request, ApiError::forbidden()),
+        }
+    }
+}

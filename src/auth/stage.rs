@@ -1,0 +1,78 @@
+//! The authentication stage: builds [`Clerk`] from the settings at ignite, warms the signing keys
+//! up at liftoff, and manages the state the guards read.
+
+use rocket::fairing::AdHoc;
+
+use crate::clerk::Clerk;
+use crate::config::ClerkConfig;
+use crate::db::revoked_sessions::Revocations;
+use crate::observability;
+
+/// Attaches Clerk (refusing to start on unusable settings), the JWKS warm-up and the revocation
+/// cache.
+#[must_use]
+pub fn stage() -> AdHoc {
+    AdHoc::on_ignite("Authentication", |rocket| async {
+        rocket
+            .manage(Revocations::default())
+            .attach(AdHoc::try_on_ignite("Clerk", |rocket| async {
+                let clerk = ClerkConfig::from_figment(rocket.figment())
+                    .map_err(|e| e.to_string())
+                    .and_then(|config| Clerk::new(config).map_err(|e| e.to_string()));
+                match clerk {
+                    Ok(clerk) => {
+                        log_mode(&clerk);
+                        Ok(rocket.manage(clerk))
+                    }
+                    Err(e) => {
+                        rocket::error!("{e}");
+                        Err(rocket)
+                    }
+                }
+            }))
+            .attach(AdHoc::on_liftoff("JWKS warm-up", |rocket| {
+                Box::pin(async move {
+                    let config = rocket.config();
+                    let mode = match rocket.state::<Clerk>() {
+                        Some(clerk) if clerk.config.local_mode() => " (local mode)",
+                        _ => "",
+                    };
+                    let scheme = if config.tls_enabled() {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    observability::log_line(
+                        config,
+                        &format!(
+                            "clerk-rocket listening on {scheme}://{}:{}{mode}",
+                            config.address, config.port
+                        ),
+                    );
+                    if let Some(clerk) = rocket.state::<Clerk>() {
+                        let keys = clerk.verifier.keys().clone();
+                        // Not awaited: a slow or absent Clerk must not hold the start.
+                        rocket::tokio::spawn(async move { keys.warm_up().await });
+                    }
+                })
+            }))
+    })
+}
+
+fn log_mode(clerk: &Clerk) {
+    let config = &clerk.config;
+    if config.local_mode() {
+        rocket::warn!(
+            "LOCAL MODE: tokens are signed by this app's development key ({}); \
+             get one with `clerk-rocket token --email you@example.com`",
+            config.local_key_file.display()
+        );
+    } else {
+        rocket::info!("Clerk issuer: {}", config.instance.issuer);
+        if config.authorized_parties.is_empty() && !cfg!(debug_assertions) {
+            rocket::warn!(
+                "CLERK_AUTHORIZED_PARTIES is not set: the azp claim of tokens is not checked"
+            );
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Why a token or a request is refused: Clerk's reason codes, and the error that carries one.
+
+/// Why a request is not signed in. The codes are Clerk's reason names where Clerk has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    SessionTokenMissing,
+    TokenInvalid,
+    TokenInvalidAlgorithm,
+    TokenInvalidSignature,
+    TokenExpired,
+    TokenNotActiveYet,
+    TokenIatInTheFuture,
+    TokenInvalidAuthorizedParties,
+    /// Our addition: Clerk's SDK does not check `iss`.
+    TokenInvalidIssuer,
+    TokenVerificationFailed,
+    TokenTypeMismatch,
+    /// Our addition: `sts: pending` (Clerk's SDK treats it as signed out).
+    SessionPending,
+    JwkKidMismatch,
+    JwkRemoteFailedToLoad,
+    /// Our addition: the token is valid but carries no `email` and none could be found.
+    EmailClaimMissing,
+    /// Our addition: the Backend API does not know the token's user.
+    UserNotFound,
+    /// Our addition: Clerk deleted the user (a `user.deleted` webhook or `clerk-rocket sync`).
+    UserDeleted,
+    /// Our addition: Clerk banned the user. Answered with 403: the token is fine, the user is not.
+    UserBanned,
+    /// Our addition: Clerk ended, removed or revoked the token's session.
+    SessionRevoked,
+    /// Our addition: signed in, but not an administrator (403).
+    NotAdmin,
+}
+
+impl Reason {
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::SessionTokenMissing => "session-token-missing",
+            Reason::TokenInvalid => "token-invalid",
+            Reason::TokenInvalidAlgorithm => "token-invalid-algorithm",
+            Reason::TokenInvalidSignature => "token-invalid-signature",
+            Reason::TokenExpired => "token-expired",
+            Reason::TokenNotActiveYet => "token-not-active-yet",
+            Reason::TokenIatInTheFuture => "token-iat-in-the-future",
+            Reason::TokenInvalidAuthorizedParties => "token-invalid-authorized-parties",
+            Reason::TokenInvalidIssuer => "token-invalid-issuer",
+            Reason::TokenVerificationFailed => "token-verification-failed",
+            Reason::TokenTypeMismatch => "token-type-mismatch",
+            Reason::SessionPending => "session-pending",
+            Reason::JwkKidMismatch => "jwk-kid-mismatch",
+            Reason::JwkRemoteFailedToLoad => "jwk-remote-failed-to-load",
+            Reason::EmailClaimMissing => "email-claim-missing",
+            Reason::UserNotFound => "user-not-found",
+            Reason::UserDeleted => "user-deleted",
+            Reason::UserBanned => "user-banned",
+            Reason::SessionRevoked => "session-revoked",
+            Reason::NotAdmin => "forbidden",
+        }
+    }
+
+    /// Every reason, for documentation and tests.
+    pub const ALL: [Reason; 20] = [
+        Reason::SessionTokenMissing,
+        Reason::TokenInvalid,
+        Reason::TokenInvalidAlgorithm,
+        Reason::TokenInvalidSignature,
+        Reason::TokenExpired,
+        Reason::TokenNotActiveYet,
+        Reason::TokenIatInTheFuture,
+        Reason::TokenInvalidAuthorizedParties,
+        Reason::TokenInvalidIssuer,
+        Reason::TokenVerificationFailed,
+        Reason::TokenTypeMismatch,
+        Reason::SessionPending,
+        Reason::JwkKidMismatch,
+        Reason::JwkRemoteFailedToLoad,
+        Reason::EmailClaimMissing,
+        Reason::UserNotFound,
+        Reason::UserDeleted,
+        Reason::UserBanned,
+        Reason::SessionRevoked,
+        Reason::NotAdmin,
+    ];
+}
+
+/// A refused token: the reason, a message safe to show the client, and for key outages how long
+/// to wait before retrying.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} ({message})", reason.code())]
+pub struct AuthError {
+    pub reason: Reason,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl AuthError {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
+        AuthError {
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+pub(crate) fn fail<T>(reason: Reason, message: impl Into<String>) -> Result<T, AuthError> {
+    Err(AuthError::new(reason, message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Reason;
+
+    #[test]
+    fn every_reason_is_listed_once_with_a_kebab_case_code() {
+        // Exhaustive: a new variant stops this from compiling, a reminder to add it to ALL.
+        let listed = |reason: Reason| match reason {
+            Reason::SessionTokenMissing
+            | Reason::TokenInvalid
+            | Reason::TokenInvalidAlgorithm
+            | Reason::TokenInvalidSignature
+            | Reason::TokenExpired
+            | Reason::TokenNotActiveYet
+            | Reason::TokenIatInTheFuture
+            | Reason::TokenInvalidAuthorizedParties
+            | Reason::TokenInvalidIssuer
+            | Reason::TokenVerificationFailed
+            | Reason::TokenTypeMismatch
+            | Reason::SessionPending
+            | Reason::JwkKidMismatch
+            | Reason::JwkRemoteFailedToLoad
+            | Reason::EmailClaimMissing
+            | Reason::UserNotFound
+            | Reason::UserDeleted
+            | Reason::UserBanned
+            | Reason::SessionRevoked
+            | Reason::NotAdmin => Reason::ALL.contains(&reason),
+        };
+        let mut codes = std::collections::BTreeSet::new();
+        for reason in Reason::ALL {
+            assert!(listed(reason));
+            let code = reason.code();
+            assert!(
+                code.split('-')
+                    .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase())),
+                "{code}"
+            );
+            assert!(codes.insert(code), "{code} twice");
+        }
+        for code in ["user-deleted", "user-banned", "session-revoked"] {
+            assert!(codes.contains(code), "{code}");
+        }
+    }
+}
