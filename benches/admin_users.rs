@@ -111,8 +111,8 @@ async fn run(backend: &str, url: &str, users: u64, dir: &std::path::Path) {
         .build()
         .unwrap();
 
-    let deep =
-        clerk_rocket::db::pagination::encode(PageStart::After(users as i64 * 3 / 4)).unwrap();
+    let deep = clerk_rocket::db::pagination::encode(PageStart::After(users.cast_signed() * 3 / 4))
+        .unwrap();
     let scenarios = [
         ("baseline: GET /health", "/health".to_owned()),
         ("first page", "/api/admin/users".to_owned()),

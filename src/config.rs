@@ -177,6 +177,7 @@ impl Reader<'_> {
 
 impl ClerkConfig {
     /// Reads and validates the `clerk` table of `figment`.
+    #[allow(clippy::too_many_lines)] // one block per setting, in the order of VARIABLES
     pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
         let r = Reader { figment };
         let publishable_key = r.get("CLERK_PUBLISHABLE_KEY")?;
@@ -229,12 +230,12 @@ impl ClerkConfig {
         }
         let webhook_signing_secret = r.get("CLERK_WEBHOOK_SIGNING_SECRET")?;
         if let Some(secret) = &webhook_signing_secret {
-            let decodes = secret.strip_prefix("whsec_").map(|b64| {
+            let webhook_key_decodes = secret.strip_prefix("whsec_").map(|encoded| {
                 base64::engine::general_purpose::STANDARD
-                    .decode(b64)
+                    .decode(encoded)
                     .is_ok_and(|k| !k.is_empty())
             });
-            if decodes != Some(true) {
+            if webhook_key_decodes != Some(true) {
                 return Err(bad(
                     "CLERK_WEBHOOK_SIGNING_SECRET",
                     "expected whsec_ followed by base64 (copy it from the Clerk dashboard's webhook endpoint)",
@@ -250,9 +251,8 @@ impl ClerkConfig {
             || secret_key.is_some();
         let mode = match r.flag("CLERK_LOCAL_MODE")? {
             Some(true) => Mode::Local,
-            Some(false) => Mode::Clerk,
             None if !configured && cfg!(debug_assertions) => Mode::Local,
-            None => Mode::Clerk,
+            Some(false) | None => Mode::Clerk,
         };
 
         let instance = match mode {

@@ -99,10 +99,9 @@ impl ApiError {
         match self {
             ApiError::Auth(e) | ApiError::Forbidden(e) => e.reason.code(),
             ApiError::BadRequest(_) => "bad-request",
-            ApiError::InvalidWebhook { code, .. } => code,
+            ApiError::InvalidWebhook { code, .. } | ApiError::Unavailable { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
-            ApiError::Unavailable { code, .. } => code,
             ApiError::Internal(_) => "internal-error",
         }
     }
@@ -111,9 +110,10 @@ impl ApiError {
         match self {
             ApiError::Auth(e) | ApiError::Forbidden(e) => &e.message,
             ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => m,
-            ApiError::InvalidWebhook { message, .. } => message,
+            ApiError::InvalidWebhook { message, .. } | ApiError::Unavailable { message, .. } => {
+                message
+            }
             ApiError::NotFound => "no such resource",
-            ApiError::Unavailable { message, .. } => message,
             ApiError::Internal(_) => "the server failed to handle this request",
         }
     }

@@ -41,7 +41,10 @@ pub fn record_auth(request: &Request<'_>, outcome: AuthOutcome) {
         started: Instant::now(),
         outcome: Mutex::new(None),
     });
-    *state.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+    *state
+        .outcome
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome);
 }
 
 /// The metrics of one app instance (a registry of its own, so that tests do not share counters).
@@ -136,7 +139,7 @@ impl Metrics {
                 .set(status.age.map_or(-1.0, |age| age.as_secs_f64()));
         }
         if let Some(pool) = pool {
-            let idle = pool.num_idle() as i64;
+            let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
             self.pool_connections.with_label_values(&["idle"]).set(idle);
             self.pool_connections
                 .with_label_values(&["in_use"])
@@ -201,7 +204,7 @@ fn acceptable_id(id: &str) -> bool {
 fn new_request_id() -> String {
     let mut bytes = [0u8; 12];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::clerk::local::hex(&bytes)
 }
 
 #[rocket::async_trait]
@@ -232,7 +235,10 @@ impl Fairing for RequestLog {
             started: Instant::now(),
             outcome: Mutex::new(None),
         });
-        let outcome = *state.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = *state
+            .outcome
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         response.set_header(Header::new("x-request-id", state.id.clone()));
         if let Some(outcome) = outcome {
             response.set_header(Header::new("x-clerk-auth-status", outcome.status));
@@ -244,8 +250,7 @@ impl Fairing for RequestLog {
         let status = response.status().code;
         let route = request
             .route()
-            .map(|r| r.uri.as_str().to_owned())
-            .unwrap_or_else(|| "unmatched".into());
+            .map_or_else(|| "unmatched".into(), |r| r.uri.as_str().to_owned());
         if let Some(metrics) = request.rocket().state::<Metrics>() {
             let status_label = status.to_string();
             metrics

@@ -181,9 +181,10 @@ pub fn user_id() -> String {
 /// A scratch folder of its own under `CLERK_ROCKET_TEST_DIR` (default: the system's temporary
 /// folder), left in place: small, and useful after a failure.
 pub fn scratch_dir() -> PathBuf {
-    let base = std::env::var_os("CLERK_ROCKET_TEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("clerk-rocket-tests"));
+    let base = std::env::var_os("CLERK_ROCKET_TEST_DIR").map_or_else(
+        || std::env::temp_dir().join("clerk-rocket-tests"),
+        PathBuf::from,
+    );
     let dir = base.join(unique("t"));
     std::fs::create_dir_all(&dir).unwrap();
     dir

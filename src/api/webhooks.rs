@@ -69,7 +69,7 @@ impl Outcome {
     }
 }
 
-fn invalid(e: WebhookError) -> ApiError {
+fn invalid(e: &WebhookError) -> ApiError {
     let code = match e {
         WebhookError::InvalidPayload(_) => "webhook-payload-invalid",
         _ => "webhook-signature-invalid",
@@ -82,6 +82,7 @@ fn invalid(e: WebhookError) -> ApiError {
 
 /// The answer to a delivery Svix may stop retrying.
 #[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(clippy::struct_field_names)] // the JSON answer names it so
 pub struct Received {
     pub received: bool,
     /// The `svix-id` of the delivery.
@@ -122,7 +123,7 @@ pub async fn clerk_webhook(
         metrics
             .webhook_events
             .with_label_values(&[kind, result])
-            .inc()
+            .inc();
     };
     let Some(secret) = &clerk.webhook_secret else {
         return Err(ApiError::Unavailable {
@@ -144,11 +145,11 @@ pub async fn clerk_webhook(
     let now = now();
     let verified = webhook::verify(secret, &signed.0, &body, now).map_err(|e| {
         count("unverified", "invalid");
-        invalid(e)
+        invalid(&e)
     })?;
     let event = webhook::parse_event(&body).map_err(|e| {
         count("unparsable", "invalid");
-        invalid(e)
+        invalid(&e)
     })?;
     let outcome = apply(db, &verified.id, &event, now).await.map_err(|e| {
         rocket::error!(

@@ -179,13 +179,14 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
             let token = token.unwrap_or_default();
             match clerk.verifier.verify(token).await {
                 Ok(session) => signed_in(request, db, clerk, session).await,
-                Err(error) => match handshake::refreshable(&error) {
-                    Some(reason) => refresh(request, clerk, reason, Some(token), suffixed),
-                    None => {
+                Err(error) => {
+                    if let Some(reason) = handshake::refreshable(&error) {
+                        refresh(request, clerk, reason, Some(token), suffixed)
+                    } else {
                         rocket::debug!("page request signed out: {error}");
                         VisitorState::SignedOut
                     }
-                },
+                }
             }
         }
     }

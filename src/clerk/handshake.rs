@@ -38,7 +38,8 @@ pub fn cookie_state(session: Option<&str>, client_uat: Option<i64>) -> CookieSta
         (Some(_), false) => CookieState::Refresh("session-token-but-no-client-uat"),
         (None, true) => CookieState::Refresh("client-uat-but-no-session-token"),
         (Some(token), true) => {
-            let iat = unverified_claims(token).and_then(|c| c.get("iat").and_then(|v| v.as_i64()));
+            let iat = unverified_claims(token)
+                .and_then(|c| c.get("iat").and_then(serde_json::Value::as_i64));
             match (iat, client_uat) {
                 (Some(iat), Some(uat)) if iat < uat => {
                     CookieState::Refresh("session-token-iat-before-client-uat")

@@ -173,15 +173,12 @@ impl KeyStore {
             return Ok(key.clone());
         }
         if cache.keys.is_empty() {
-            let retry_after = cache
-                .last_attempt
-                .map(|at| {
-                    RETRY_WITHOUT_KEYS
-                        .saturating_sub(at.elapsed())
-                        .as_secs()
-                        .max(1)
-                })
-                .unwrap_or(1);
+            let retry_after = cache.last_attempt.map_or(1, |at| {
+                RETRY_WITHOUT_KEYS
+                    .saturating_sub(at.elapsed())
+                    .as_secs()
+                    .max(1)
+            });
             return Err(KeyError::Unavailable {
                 message:
                     "the signing keys of the Clerk instance could not be loaded; try again shortly"
@@ -264,13 +261,13 @@ impl Remote {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
         self.state
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Cache> {
         self.state
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Fetches once, unless another caller finished a fetch since `seen_attempts` was read.

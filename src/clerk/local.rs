@@ -113,7 +113,7 @@ impl LocalIssuer {
             "azp": authorized_party,
             "iat": iat,
             "nbf": iat - 5,
-            "exp": iat + ttl_secs as i64,
+            "exp": iat.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
             "jti": random_hex(10),
             "v": 2,
             "email": user.email,
@@ -152,8 +152,15 @@ fn random_hex(bytes: usize) -> String {
     hex(&buf)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Lowercase hexadecimal of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// A new RSA-2048 private key as PKCS#8 PEM.

@@ -270,7 +270,7 @@ mod tests {
     // The published Svix / Standard Webhooks test vector.
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
-    const TS: i64 = 1614265330;
+    const TS: i64 = 1_614_265_330;
     const PAYLOAD: &[u8] = br#"{"test": 2432232314}"#;
     const SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
@@ -427,7 +427,7 @@ mod tests {
         assert_eq!(user.id, "user_1");
         assert!(user.banned);
         assert_eq!(user.role(), Some("admin"));
-        assert_eq!(user.updated_at, Some(1700000000123));
+        assert_eq!(user.updated_at, Some(1_700_000_000_123));
         assert_eq!(user.primary_email(), Some("a@b.test"));
 
         let deleted =

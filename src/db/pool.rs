@@ -24,7 +24,7 @@ impl AnyPool {
         sqlx::any::install_default_drivers();
         create_sqlite_parent_dir(&config.url)?;
         AnyPoolOptions::new()
-            .max_connections(config.max_connections as u32)
+            .max_connections(u32::try_from(config.max_connections).unwrap_or(u32::MAX))
             .min_connections(config.min_connections.unwrap_or_default())
             .acquire_timeout(Duration::from_secs(config.connect_timeout))
             .idle_timeout(config.idle_timeout.map(Duration::from_secs))

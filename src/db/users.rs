@@ -307,6 +307,8 @@ pub async fn live_clerk_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> 
 }
 
 /// Serialises unix seconds as RFC 3339 text (`2026-11-26T05:56:48Z`).
+// NOTE: serde fixes these signatures (`&i64`, `&Option<i64>`).
+#[allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option)]
 mod rfc3339 {
     use serde::Serializer;
     use time::format_description::well_known::Rfc3339;

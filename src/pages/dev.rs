@@ -13,7 +13,7 @@ use crate::clerk::local::{LocalIssuer, LocalUser};
 use crate::clerk::Clerk;
 
 /// Local-mode browser sessions last a working day: no ClerkJS is there to refresh them.
-const SESSION_SECS: u64 = 8 * 3600;
+const SESSION_SECS: i64 = 8 * 3600;
 
 #[derive(Debug, FromForm)]
 struct SignInForm<'r> {
@@ -44,6 +44,7 @@ fn form(
 }
 
 #[rocket::post("/dev/sign-in", data = "<form>")]
+#[allow(clippy::needless_pass_by_value)] // Rocket hands the form over by value
 fn submit(
     form: Form<SignInForm<'_>>,
     clerk: &State<Clerk>,
@@ -72,22 +73,20 @@ fn submit(
         last_name: clean(form.last_name),
         admin: form.admin,
     };
-    let origin = host
-        .map(|h| format!("http://{}", h.0))
-        .unwrap_or_else(|| "http://localhost".into());
+    let origin = host.map_or_else(|| "http://localhost".into(), |h| format!("http://{}", h.0));
     let parties = &clerk.config.authorized_parties;
     let party = if parties.is_empty() || parties.contains(&origin) {
         origin
     } else {
         parties[0].clone()
     };
-    let token = issuer.mint(&user, &party, SESSION_SECS);
+    let token = issuer.mint(&user, &party, SESSION_SECS.unsigned_abs());
     cookies.add(
         Cookie::build(("__session", token))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
-            .max_age(rocket::time::Duration::seconds(SESSION_SECS as i64)),
+            .max_age(rocket::time::Duration::seconds(SESSION_SECS)),
     );
     Ok(Page::Redirect(Redirect::to(target)))
 }

@@ -29,10 +29,14 @@ fn percent_decode(input: &str) -> String {
         let mut out = Vec::with_capacity(bytes.len());
         let mut i = 0;
         while i < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
+            let hex = |b: u8| {
+                char::from(b)
+                    .to_digit(16)
+                    .and_then(|d| u8::try_from(d).ok())
+            };
             if bytes[i] == b'%' && i + 2 < bytes.len() {
                 if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    out.push((h * 16 + l) as u8);
+                    out.push(h * 16 + l);
                     i += 3;
                     continue;
                 }

@@ -161,9 +161,10 @@ async fn local_mode_sign_in_and_out_in_chromium() {
         assert_eq!(name, "Ada Lovelace");
         let png = browser.screenshot().await?;
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        let target = std::env::var("CLERK_ROCKET_SCREENSHOT")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| scratch_dir().join("profile.png"));
+        let target = std::env::var("CLERK_ROCKET_SCREENSHOT").map_or_else(
+            |_| scratch_dir().join("profile.png"),
+            std::path::PathBuf::from,
+        );
         std::fs::write(&target, &png).unwrap();
 
         // Sign out, then the profile asks for a sign-in again.

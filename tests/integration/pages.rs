@@ -447,7 +447,7 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
         "no client, no token: plainly signed out"
     );
 
-    let forged = format!("{}x", fresh);
+    let forged = format!("{fresh}x");
     let bad_signature = app
         .get(
             "/profile",

@@ -280,7 +280,7 @@ async fn an_interrupted_listing_tombstones_nobody() {
 /// Runs the binary with only `env` set, off the async runtime (the fake Clerk keeps serving).
 async fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let dir = scratch_dir();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

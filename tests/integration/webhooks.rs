@@ -586,7 +586,7 @@ async fn a_revocation_recorded_by_another_instance_applies_within_five_seconds()
             break;
         }
         assert!(
-            started.elapsed() < std::time::Duration::from_millis(6_000),
+            started.elapsed() < std::time::Duration::from_secs(6),
             "still accepted after 5 s (plus 1 s for scheduling)"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

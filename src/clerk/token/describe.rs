@@ -19,6 +19,7 @@ pub(super) fn describe(value: Option<&Value>, now: i64) -> String {
 }
 
 /// A unix time as `2026-11-26T07:00:00Z`, or as the number when it is out of range.
+#[allow(clippy::cast_possible_truncation)] // out of range shows as the number
 pub(super) fn rfc3339(secs: f64) -> String {
     let whole = secs as i64;
     time::OffsetDateTime::from_unix_timestamp(whole)
@@ -31,6 +32,7 @@ pub(super) fn rfc3339(secs: f64) -> String {
 }
 
 /// A unix time as `1764140000 (2026-11-26T07:00:00Z, 75 s ago)`.
+#[allow(clippy::cast_possible_truncation)] // out of range shows as the number
 fn describe_time(secs: f64, now: i64) -> String {
     let whole = secs as i64;
     let date = time::OffsetDateTime::from_unix_timestamp(whole)

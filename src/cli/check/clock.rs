@@ -15,6 +15,7 @@ pub fn parse_http_date(text: &str) -> Option<i64> {
 
 /// The least clock offset (the server's clock less ours, in seconds) consistent with a `Date`
 /// of `date` (whole seconds) written between `sent` and `received` by our clock.
+#[allow(clippy::cast_precision_loss)] // unix seconds are exact in f64
 pub fn clock_offset(date: i64, sent: f64, received: f64) -> f64 {
     let low = date as f64 - received;
     let high = date as f64 + 1.0 - sent;
@@ -27,6 +28,7 @@ pub fn clock_offset(date: i64, sent: f64, received: f64) -> f64 {
     }
 }
 
+#[allow(clippy::cast_precision_loss)] // a skew of seconds is exact in f64
 pub(super) fn clock(skew: u64, sample: Option<&Sample>, out: &mut Vec<Finding>) {
     // Without an answer there is nothing to measure; the failed fetch is reported already.
     let Some(sample) = sample else {
@@ -79,13 +81,14 @@ mod tests {
     fn http_dates_parse() {
         assert_eq!(
             parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784111777)
+            Some(784_111_777)
         );
         assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), None);
         assert_eq!(parse_http_date(""), None);
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // exactly zero is the claim
     fn clock_offset_is_the_least_consistent_one() {
         // A Date written within the request's second: no offset.
         assert_eq!(clock_offset(100, 100.2, 100.4), 0.0);

@@ -82,6 +82,7 @@ fn refused(error: &AuthError) -> Finding {
     )
 }
 
+#[allow(clippy::too_many_lines)] // the verifier's steps, each explained, in the verifier's order
 pub(super) async fn explain_token(
     config: &ClerkConfig,
     http: &reqwest::Client,
@@ -190,24 +191,23 @@ pub(super) async fn explain_token(
              \"{{user.primary_email_address}}\"}), or set CLERK_SECRET_KEY",
         ));
     }
-    match first_failure {
-        Some(failure) => out.push(refused(&failure)),
-        None => {
-            let text = |name: &str| {
-                claims
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            out.push(Finding::ok(
-                "token",
-                format!(
-                    "accepted: this server would sign in {} (session {})",
-                    text("sub"),
-                    text("sid")
-                ),
-            ));
-        }
+    if let Some(failure) = first_failure {
+        out.push(refused(&failure))
+    } else {
+        let text = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        out.push(Finding::ok(
+            "token",
+            format!(
+                "accepted: this server would sign in {} (session {})",
+                text("sub"),
+                text("sid")
+            ),
+        ));
     }
 }

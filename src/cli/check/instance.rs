@@ -76,8 +76,7 @@ pub(super) struct Sample {
 pub(super) fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 async fn sample(
@@ -142,6 +141,7 @@ pub(super) async fn frontend_jwks(
     }
 }
 
+#[allow(clippy::too_many_lines)] // one finding per way the secret key can be wrong, in order
 pub(super) async fn backend_api(
     config: &ClerkConfig,
     http: &reqwest::Client,
