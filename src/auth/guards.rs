@@ -1,5 +1,7 @@
 //! Rocket request guards for `/api`: who is making this request.
 
+use std::sync::Arc;
+
 use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
@@ -17,7 +19,7 @@ use crate::observability::{record_auth, AuthOutcome};
 
 /// A request whose session token verified.
 #[derive(Debug, Clone)]
-pub struct Session(pub SessionClaims);
+pub struct Session(pub Arc<SessionClaims>);
 
 /// A signed-in administrator (see [`CurrentUser::is_admin`]).
 #[derive(Debug, Clone)]
@@ -27,7 +29,7 @@ pub struct Admin(pub CurrentUser);
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     pub user: User,
-    pub session: SessionClaims,
+    pub session: Arc<SessionClaims>,
 }
 
 impl CurrentUser {

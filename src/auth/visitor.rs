@@ -2,6 +2,8 @@
 //! live Clerk session is never shown as signed out: an expired or stale `__session` cookie is
 //! refreshed through Clerk's handshake (with a secret key) or an interstitial page (without).
 
+use std::sync::Arc;
+
 use rocket::http::{Cookie, Method};
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
@@ -196,7 +198,7 @@ async fn signed_in(
     request: &Request<'_>,
     db: &Db,
     clerk: &Clerk,
-    session: SessionClaims,
+    session: Arc<SessionClaims>,
 ) -> VisitorState {
     let Some(revocations) = request.rocket().state::<Revocations>() else {
         return VisitorState::Refused(ApiError::Internal(

@@ -228,6 +228,28 @@ impl KeyStore {
         });
     }
 
+    /// Whether the key a cached verdict used (by `kid`) is still in the set; a stale set is
+    /// refreshed in the background, so that a key's removal is noticed without any verification.
+    pub fn still_has(self: &Arc<Self>, kid: Option<&str>) -> bool {
+        let Inner::Remote(remote) = &self.inner else {
+            return true;
+        };
+        let (present, stale) = {
+            let cache = remote.read();
+            let stale = cache
+                .fetched_at
+                .is_none_or(|at| at.elapsed() >= remote.cache_for)
+                && cache
+                    .last_attempt
+                    .is_none_or(|at| at.elapsed() >= RETRY_WITHOUT_KEYS);
+            (kid.is_some_and(|kid| cache.keys.contains_key(kid)), stale)
+        };
+        if stale {
+            self.refresh_in_background();
+        }
+        present
+    }
+
     pub fn status(&self) -> KeyStatus {
         match &self.inner {
             Inner::Fixed(_) => KeyStatus {
@@ -281,6 +303,15 @@ impl Remote {
         cache.attempts += 1;
         cache.last_attempt = Some(Instant::now());
         match result {
+            // An empty set is an odd answer, not a rotation: keep the last good keys.
+            Ok(keys) if keys.is_empty() && !cache.keys.is_empty() => {
+                log::warn!(
+                    "JWKS refresh answered no usable key (keeping {} cached keys)",
+                    cache.keys.len()
+                );
+                cache.last_error = Some("the JWKS holds no usable key".into());
+                cache.failures += 1;
+            }
             Ok(keys) => {
                 cache.keys = keys;
                 cache.fetched_at = Some(Instant::now());

@@ -6,6 +6,7 @@
 //! `aud` unless one is configured, claims of their registered types, a bounded lifetime, `sid`
 //! required, `sts: pending` refused.
 
+mod cache;
 mod describe;
 mod header;
 mod reason;
@@ -47,6 +48,7 @@ pub struct Verifier {
     keys: Arc<KeyStore>,
     rules: Rules,
     validation: Validation,
+    verdicts: cache::VerdictCache,
 }
 
 impl Verifier {
@@ -63,6 +65,7 @@ impl Verifier {
             keys,
             rules,
             validation,
+            verdicts: cache::VerdictCache::default(),
         }
     }
 
@@ -74,8 +77,37 @@ impl Verifier {
         &self.rules
     }
 
-    pub async fn verify(&self, token: &str) -> Result<SessionClaims, AuthError> {
-        self.verify_at(token, now()).await
+    /// Verifies `token` now. A token seen before is answered from memory (see [`cache`]) while
+    /// its verdict holds: until its `exp`, and while its key is still published.
+    pub async fn verify(&self, token: &str) -> Result<Arc<SessionClaims>, AuthError> {
+        let now = now();
+        let digest = cache::digest(token);
+        match self.verdicts.get(&digest, now) {
+            Some(cache::Verdict::Accepted { claims, kid }) => {
+                if self.keys.still_has(kid.as_deref()) {
+                    return Ok(claims);
+                }
+                self.verdicts.forget(&digest);
+            }
+            Some(cache::Verdict::Refused(error)) => return Err(error),
+            None => {}
+        }
+        let kid = inspect_header(token).ok().and_then(|h| h.kid);
+        let result = self.verify_at(token, now).await.map(Arc::new);
+        let verdict = match &result {
+            Ok(claims) => cache::Verdict::Accepted {
+                claims: Arc::clone(claims),
+                kid: kid.map(Arc::from),
+            },
+            Err(error) => cache::Verdict::Refused(error.clone()),
+        };
+        self.verdicts.keep(digest, verdict, token.len(), now);
+        result
+    }
+
+    /// Forgets every verdict kept by [`Verifier::verify`].
+    pub fn forget_verdicts(&self) {
+        self.verdicts.clear();
     }
 
     /// Verifies `token` as of the unix time `now`.
