@@ -46,6 +46,11 @@ impl TestApp {
             .await
     }
 
+    /// `GET uri` for a page, as a browser asks for one.
+    pub async fn get_html(&self, uri: &str) -> Answer {
+        self.get(uri, &[ACCEPT_HTML]).await
+    }
+
     /// `GET uri` for a page, with `Authorization: Bearer <token>`.
     pub async fn get_html_as(&self, uri: &str, token: &str) -> Answer {
         let authorization = format!("Bearer {token}");

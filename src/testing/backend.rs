@@ -147,43 +147,28 @@ pub fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Turns `async fn name(backend: Backend) { … }` into two tests, `name::sqlite` and
-/// `name::postgres`, that pass or fail apart; the `PostgreSQL` one says it is skipped when
-/// `TEST_POSTGRES_URL` is not set.
+/// Runs `async fn name(backend: Backend)` as two tests, `name::sqlite` and `name::postgres`,
+/// that pass or fail apart; the `PostgreSQL` one says it is skipped when `TEST_POSTGRES_URL` is
+/// not set.
 ///
-/// The tests are `#[tokio::test]`s (the calling crate needs `tokio` with its `macros` feature);
-/// a first attribute `#[tokio::test(…)]` replaces the default one, for another runtime flavor.
-/// A module of the test's name holds the two (a declarative macro cannot join identifiers into
+/// The function stays an ordinary one beside the macro, so that rustfmt and editors see it; a
+/// module of its name holds the two tests (a declarative macro cannot join identifiers into
 /// `name_sqlite`), so `cargo test name` runs both and `cargo test postgres` every `PostgreSQL`
-/// run.
+/// run. They are `#[tokio::test]`s (the calling crate needs `tokio` with its `macros` feature);
+/// `#[tokio::test(…)]` before a single name picks another runtime flavor.
 ///
 /// ```ignore
-/// clerk_rocket::backend_tests! {
-///     async fn a_user_is_created(backend: Backend) {
-///         let app = Settings::clerk(&fake).on(&backend).start().await;
-///         // …
-///     }
+/// backend_tests!(a_user_is_created, fifty_concurrent_first_requests_make_one_row);
+/// backend_tests!(#[tokio::test(flavor = "multi_thread")] sync_and_webhooks_at_once);
+///
+/// async fn a_user_is_created(backend: Backend) {
+///     let (_fake, app) = clerk_app_with(|settings| settings.on(&backend)).await;
+///     // …
 /// }
 /// ```
 #[macro_export]
 macro_rules! backend_tests {
-    (
-        #[tokio::test $($runtime:tt)*]
-        $(#[$attr:meta])*
-        async fn $name:ident($backend:ident: Backend) $body:block
-    ) => {
-        $crate::backend_tests!(@expand [$($runtime)*] $(#[$attr])* $name $backend $body);
-    };
-    (
-        $(#[$attr:meta])*
-        async fn $name:ident($backend:ident: Backend) $body:block
-    ) => {
-        $crate::backend_tests!(@expand [] $(#[$attr])* $name $backend $body);
-    };
-    (@expand [$($runtime:tt)*] $(#[$attr:meta])* $name:ident $backend:ident $body:block) => {
-        $(#[$attr])*
-        async fn $name($backend: $crate::testing::Backend) $body
-
+    (#[tokio::test $($runtime:tt)*] $name:ident) => {
         mod $name {
             #[tokio::test $($runtime)*]
             async fn sqlite() {
@@ -197,5 +182,8 @@ macro_rules! backend_tests {
                 }
             }
         }
+    };
+    ($($name:ident),+ $(,)?) => {
+        $($crate::backend_tests!(#[tokio::test] $name);)+
     };
 }
