@@ -266,6 +266,12 @@ impl TestApp {
         self.run(query).await;
     }
 
+    /// How long the shortest-lived recorded revocation is kept, in seconds.
+    pub async fn shortest_revocation_secs(&self) -> i64 {
+        self.scalar("SELECT MIN(expires_at - revoked_at) FROM revoked_sessions")
+            .await
+    }
+
     /// Records the Svix message `svix_id` as processed at `received_at`.
     pub async fn record_webhook(&self, svix_id: &str, event_type: &str, received_at: i64) {
         let query = sqlx::query(
