@@ -157,7 +157,7 @@ pub fn scratch_dir() -> PathBuf {
 /// run. They are `#[tokio::test]`s (the calling crate needs `tokio` with its `macros` feature);
 /// `#[tokio::test(…)]` before a single name picks another runtime flavor.
 ///
-/// ```ignore
+/// ```text
 /// backend_tests!(a_user_is_created, fifty_concurrent_first_requests_make_one_row);
 /// backend_tests!(#[tokio::test(flavor = "multi_thread")] sync_and_webhooks_at_once);
 ///
