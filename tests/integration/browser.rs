@@ -1,4 +1,4 @@
-//! End to end in a real browser: headless Chromium, driven over WebDriver (Debian's
+//! End to end in a real browser: headless Chromium, driven over `WebDriver` (Debian's
 //! `chromedriver`), through local mode against the app served on 127.0.0.1.
 //!
 //! Skipped with a visible note when chromedriver is absent, unless `REQUIRE_BROWSER=1` (as in
@@ -81,6 +81,14 @@ async fn serve_local_app() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// `CLERK_ROCKET_SCREENSHOT`, or a scratch file.
+fn screenshot_path() -> std::path::PathBuf {
+    std::env::var_os("CLERK_ROCKET_SCREENSHOT").map_or_else(
+        || scratch_dir().join("profile.png"),
+        std::path::PathBuf::from,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_mode_sign_in_and_out_in_chromium() {
     if !std::path::Path::new(CHROMEDRIVER).exists() {
@@ -161,11 +169,7 @@ async fn local_mode_sign_in_and_out_in_chromium() {
         assert_eq!(name, "Ada Lovelace");
         let png = browser.screenshot().await?;
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-        let target = std::env::var("CLERK_ROCKET_SCREENSHOT").map_or_else(
-            |_| scratch_dir().join("profile.png"),
-            std::path::PathBuf::from,
-        );
-        std::fs::write(&target, &png).unwrap();
+        std::fs::write(screenshot_path(), &png).unwrap();
 
         // Sign out, then the profile asks for a sign-in again.
         browser

@@ -1,14 +1,16 @@
 //! `clerk-rocket check` against fake Clerk servers: one test per finding, the token explanation,
 //! and the binary's output and exit status.
 
-use std::process::Command;
-
 use clerk_rocket::cli::check::{self, Finding, Level};
 use clerk_rocket::config::ClerkConfig;
 use serde_json::json;
 
-use crate::cli::run;
 use crate::common::*;
+
+backend_tests!(
+    a_sound_configuration_is_all_ok,
+    the_database_and_its_migrations_are_checked,
+);
 
 const SECRET_KEY: &str = "sk_test_check0123456789abcdefghijklmnopqrstuv";
 /// `whsec_` and 24 bytes of base64, as Clerk's are.
@@ -78,53 +80,46 @@ fn assert_level(finding: &Finding, level: Level) {
     assert_eq!(finding.level, level, "{finding}");
 }
 
-#[tokio::test]
-async fn a_sound_configuration_is_all_ok() {
-    for backend in backends() {
-        let fake = FakeClerk::start().await;
-        fake.serve_jwks(&[key_a(), key_b()]).await;
-        fake.serve_backend_jwks(SECRET_KEY, &[key_a(), key_b()])
-            .await;
-        let settings = settings(&fake).set("secret_key", SECRET_KEY).on(&backend);
-        let found = findings(&settings, true, None).await;
-        let all = lines(&found);
-        assert!(
-            found.iter().all(|f| f.level == Level::Ok),
-            "{}: {all}",
-            backend.name()
-        );
-        assert!(!check::has_errors(&found));
+async fn a_sound_configuration_is_all_ok(backend: Backend) {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a(), key_b()]).await;
+    fake.serve_backend_jwks(SECRET_KEY, &[key_a(), key_b()])
+        .await;
+    let settings = settings(&fake).set("secret_key", SECRET_KEY).on(&backend);
+    let found = findings(&settings, true, None).await;
+    let all = lines(&found);
+    assert!(found.iter().all(|f| f.level == Level::Ok), "{all}");
+    assert!(!check::has_errors(&found));
 
-        assert_eq!(
-            about(&found, "publishable key").message,
-            format!(
-                "pk_test_… decodes to the frontend API {ISSUER_HOST} (development instance); \
-                 issuer https://{ISSUER_HOST}; JWKS {} (CLERK_JWKS_URL)",
-                fake.jwks_url()
-            )
-        );
-        assert_eq!(
-            about(&found, "jwks").message,
-            format!("{} holds 2 keys (ins_test_a, ins_test_b)", fake.jwks_url())
-        );
-        assert!(about(&found, "secret key")
-            .message
-            .contains("same instance: both JWKS hold ins_test_a, ins_test_b"));
-        assert!(about(&found, "clock").message.contains("agrees"), "{all}");
-        assert!(about(&found, "authorized parties").message.contains(ORIGIN));
-        assert!(about(&found, "webhook secret")
-            .message
-            .contains("24-byte key"));
-        assert!(about(&found, "database").message.contains("is reachable"));
-        assert_eq!(
-            about(&found, "migrations").message,
-            format!("all {} applied", migration_count())
-        );
-        none_about(&found, "instance");
-        none_about(&found, "token");
-        for secret in [SECRET_KEY, WEBHOOK_SECRET] {
-            assert!(!all.contains(secret), "no secret printed: {all}");
-        }
+    assert_eq!(
+        about(&found, "publishable key").message,
+        format!(
+            "pk_test_… decodes to the frontend API {ISSUER_HOST} (development instance); \
+             issuer https://{ISSUER_HOST}; JWKS {} (CLERK_JWKS_URL)",
+            fake.jwks_url()
+        )
+    );
+    assert_eq!(
+        about(&found, "jwks").message,
+        format!("{} holds 2 keys (ins_test_a, ins_test_b)", fake.jwks_url())
+    );
+    assert!(about(&found, "secret key")
+        .message
+        .contains("same instance: both JWKS hold ins_test_a, ins_test_b"));
+    assert!(about(&found, "clock").message.contains("agrees"), "{all}");
+    assert!(about(&found, "authorized parties").message.contains(ORIGIN));
+    assert!(about(&found, "webhook secret")
+        .message
+        .contains("24-byte key"));
+    assert!(about(&found, "database").message.contains("is reachable"));
+    assert_eq!(
+        about(&found, "migrations").message,
+        format!("all {} applied", migration_count())
+    );
+    none_about(&found, "instance");
+    none_about(&found, "token");
+    for secret in [SECRET_KEY, WEBHOOK_SECRET] {
+        assert!(!all.contains(secret), "no secret printed: {all}");
     }
 }
 
@@ -328,30 +323,31 @@ async fn the_webhook_secret_is_checked() {
     assert!(!lines(&found).contains("not base64!"));
 }
 
-#[tokio::test]
-async fn the_database_and_its_migrations_are_checked() {
+async fn the_database_and_its_migrations_are_checked(backend: Backend) {
     let fake = FakeClerk::start().await;
     fake.serve_jwks(&[key_a()]).await;
-    for backend in backends() {
-        // A fresh database: reachable, every migration pending.
-        let found = findings(&settings(&fake).on(&backend), false, None).await;
-        assert_level(about(&found, "database"), Level::Ok);
-        let migrations = about(&found, "migrations");
-        assert_level(migrations, Level::Warning);
-        assert!(
-            migrations.message.starts_with(&format!(
-                "{n} of {n} pending: 0001 users",
-                n = migration_count()
-            )),
-            "{}: {migrations}",
-            backend.name()
-        );
-        assert_eq!(
-            migrations.fix.as_deref(),
-            Some("clerk-rocket migrate (serve also applies them at start)")
-        );
-    }
+    // A fresh database: reachable, every migration pending.
+    let found = findings(&settings(&fake).on(&backend), false, None).await;
+    assert_level(about(&found, "database"), Level::Ok);
+    let migrations = about(&found, "migrations");
+    assert_level(migrations, Level::Warning);
+    assert!(
+        migrations.message.starts_with(&format!(
+            "{n} of {n} pending: 0001 users",
+            n = migration_count()
+        )),
+        "{migrations}"
+    );
+    assert_eq!(
+        migrations.fix.as_deref(),
+        Some("clerk-rocket migrate (serve also applies them at start)")
+    );
+}
 
+#[tokio::test]
+async fn an_unreachable_database_is_an_error() {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
     // Nothing listens there.
     let (figment, _) = settings(&fake).figment().await;
     let config = ClerkConfig::from_figment(&figment).unwrap();
@@ -388,9 +384,6 @@ async fn local_mode_skips_the_clerk_checks() {
     }
     assert!(!check::has_errors(&found), "{}", lines(&found));
 }
-
-// ---------------------------------------------------------------------------------------------
-// --token
 
 #[tokio::test]
 async fn a_good_token_is_accepted_claim_by_claim() {
@@ -505,9 +498,6 @@ async fn bad_tokens_name_the_failing_claim_with_expected_and_found() {
     assert!(token.message.contains("token-invalid"));
 }
 
-// ---------------------------------------------------------------------------------------------
-// The binary
-
 #[tokio::test]
 async fn the_command_prints_one_line_per_finding_and_fails_on_errors() {
     let fake = FakeClerk::start().await;
@@ -543,21 +533,12 @@ async fn the_command_prints_one_line_per_finding_and_fails_on_errors() {
     assert!(!stdout.contains(WEBHOOK_SECRET));
 
     // The same token from standard input (`--token -`), kept out of the shell history.
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-rocket"));
-    command
-        .args(["check", "--token", "-"])
-        .current_dir(&dir)
-        .env_clear()
-        .envs(env)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped());
-    let mut child = command.spawn().expect("the binary runs");
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{token}").unwrap();
-    }
-    let piped = child.wait_with_output().unwrap();
+    let piped = run_with_stdin(
+        &dir,
+        &["check", "--token", "-"],
+        &env,
+        &format!("{token}\n"),
+    );
     let piped_out = String::from_utf8(piped.stdout).unwrap();
     assert_eq!(piped.status.code(), Some(0), "{piped_out}");
     assert!(

@@ -1,18 +1,6 @@
 //! The `clerk-rocket` command itself: `token`, `migrate`, and refusing bad settings.
 
-use std::process::{Command, Output};
-
 use crate::common::*;
-
-/// Runs the binary in a scratch folder with only `env` set (no .env, no inherited CLERK_*).
-pub fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-rocket"));
-    command.args(args).current_dir(dir).env_clear();
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().expect("the binary runs")
-}
 
 #[tokio::test]
 async fn token_command_prints_a_token_the_app_accepts() {
@@ -33,12 +21,7 @@ async fn token_command_prints_a_token_the_app_accepts() {
     assert_eq!(token.split('.').count(), 3);
 
     let app = Settings::local(&key_file).start().await;
-    let me = app
-        .get(
-            "/api/users/me",
-            &[("Authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let me = app.get_as("/api/users/me", &token).await;
     assert_eq!(me.status, 200, "{:?}", me.body);
     assert_eq!(me.body["email"], "cli@example.com");
     assert_eq!(me.body["role"], "admin");

@@ -70,32 +70,16 @@ async fn unknown_kid_refetches_once_then_rotation_is_picked_up() {
 
 #[tokio::test]
 async fn concurrent_unknown_kids_make_one_fetch() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake)
-        .set("jwks_cooldown_secs", "0")
-        .start()
-        .await;
+    let (fake, app) = clerk_app_with(|settings| settings.set("jwks_cooldown_secs", "0")).await;
     app.ready().await;
     fake.serve_jwks(&[key_a(), key_b()]).await;
     let token = key_b().sign(&claims(&user_id()));
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let client = app.client.clone();
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            client
-                .get("/api/users/clerk-test/")
-                .header(rocket::http::Header::new(
-                    "Authorization",
-                    format!("Bearer {token}"),
-                ))
-                .dispatch()
-                .await
-                .status()
-                .code
-        }));
-    }
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move { app.bearer(&token).await.status })
+        })
+        .collect();
     for task in tasks {
         assert_eq!(task.await.unwrap(), 200);
     }
@@ -141,13 +125,8 @@ async fn jwks_down_at_start_gives_503_then_recovers() {
 
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_last_good_keys() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
     // Cache time 0: every request finds the set stale and refreshes in the background.
-    let app = Settings::clerk(&fake)
-        .set("jwks_cache_secs", "0")
-        .start()
-        .await;
+    let (fake, app) = clerk_app_with(|settings| settings.set("jwks_cache_secs", "0")).await;
     app.ready().await;
     fake.server.reset().await; // Clerk goes down
     tokio::time::sleep(Duration::from_millis(1100)).await;

@@ -4,15 +4,11 @@ use serde_json::json;
 
 use crate::common::*;
 
-async fn local_app(key_file: &std::path::Path) -> TestApp {
-    Settings::local(key_file).start().await
-}
-
 #[tokio::test]
 async fn local_tokens_round_trip() {
     let dir = scratch_dir();
     let key_file = dir.join("keys/local.pem");
-    let app = local_app(&key_file).await;
+    let app = Settings::local(&key_file).start().await;
     assert!(key_file.exists(), "the key is created on first start");
 
     let issuer = clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).unwrap();
@@ -51,13 +47,7 @@ async fn local_tokens_round_trip() {
         ..Default::default()
     };
     let me = app
-        .get(
-            "/api/users/me",
-            &[(
-                "Authorization",
-                &format!("Bearer {}", issuer.mint(&admin, "x", 60)),
-            )],
-        )
+        .get_as("/api/users/me", &issuer.mint(&admin, "x", 60))
         .await;
     assert_eq!(me.body["role"], "admin");
 }
@@ -72,7 +62,7 @@ async fn jwks_route_is_absent_outside_local_mode() {
 async fn the_key_survives_a_restart() {
     let dir = scratch_dir();
     let key_file = dir.join("local.pem");
-    let first = local_app(&key_file).await;
+    let first = Settings::local(&key_file).start().await;
     let issuer = clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).unwrap();
     let token = issuer.mint(
         &clerk_rocket::clerk::local::LocalUser {
@@ -83,7 +73,7 @@ async fn the_key_survives_a_restart() {
         60,
     );
     assert_eq!(first.bearer(&token).await.status, 200);
-    let second = local_app(&key_file).await;
+    let second = Settings::local(&key_file).start().await;
     assert_eq!(
         second.bearer(&token).await.status,
         200,

@@ -126,12 +126,7 @@ async fn metrics_count_outcomes_fetches_and_latency() {
 
 #[tokio::test]
 async fn metrics_count_webhook_events_by_type_and_result() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake)
-        .set("webhook_signing_secret", WEBHOOK_SECRET)
-        .start()
-        .await;
+    let (_fake, app) = clerk_app_with(Settings::with_webhook_secret).await;
     let user = user_id();
     let body = clerk_event(
         "user.created",

@@ -1,4 +1,4 @@
-//! The OpenAPI document covers every mounted `/api` route.
+//! The `OpenAPI` document covers every mounted `/api` route.
 
 use crate::common::*;
 

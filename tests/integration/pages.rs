@@ -7,33 +7,32 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
 
-const HTML: (&str, &str) = ("Accept", "text/html,application/xhtml+xml");
 const DOCUMENT: (&str, &str) = ("Sec-Fetch-Dest", "document");
 const HOST: (&str, &str) = ("Host", "app.example.test");
 
 /// A Clerk-mode app whose publishable key names the fake's issuer host.
 async fn clerk_pages(secret: bool, live: bool) -> (FakeClerk, TestApp) {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let mut settings = Settings::clerk(&fake)
-        .unset("jwt_issuer")
-        .set("publishable_key", &publishable_key(ISSUER_HOST, live));
-    if secret {
-        settings = settings.set("secret_key", "sk_test_pages");
-    }
-    (fake, settings.start().await)
+    clerk_app_with(|settings| {
+        let settings = settings
+            .unset("jwt_issuer")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, live));
+        if secret {
+            settings.set("secret_key", "sk_test_pages")
+        } else {
+            settings
+        }
+    })
+    .await
 }
 
 fn session_cookies(token: &str, client_uat: i64) -> String {
     format!("__session={token}; __client_uat={client_uat}")
 }
 
-// --- local mode -------------------------------------------------------------------------------
-
 #[tokio::test]
 async fn local_mode_sign_in_profile_and_sign_out() {
     let app = local_app().await;
-    let home = app.get("/", &[HTML]).await;
+    let home = app.get_html("/").await;
     assert_eq!(home.status, 200);
     let html = home.text();
     assert!(html.contains("Local mode"), "the banner");
@@ -43,20 +42,18 @@ async fn local_mode_sign_in_profile_and_sign_out() {
         "no ClerkJS in local mode"
     );
 
-    let profile = app.get("/profile", &[HTML]).await;
+    let profile = app.get_html("/profile").await;
     assert_eq!(profile.status, 303);
     assert_eq!(
         profile.header("Location"),
         Some("/sign-in?redirect_url=%2Fprofile")
     );
-    let sign_in = app.get("/sign-in?redirect_url=%2Fprofile", &[HTML]).await;
+    let sign_in = app.get_html("/sign-in?redirect_url=%2Fprofile").await;
     assert_eq!(
         (sign_in.status, sign_in.header("Location")),
         (303, Some("/dev/sign-in?redirect_url=%2Fprofile"))
     );
-    let form = app
-        .get("/dev/sign-in?redirect_url=%2Fprofile", &[HTML])
-        .await;
+    let form = app.get_html("/dev/sign-in?redirect_url=%2Fprofile").await;
     assert_eq!(form.status, 200);
     assert!(
         form.text()
@@ -102,7 +99,7 @@ async fn local_mode_sign_in_profile_and_sign_out() {
     let profile = app
         .get(
             "/profile",
-            &[HTML, ("Cookie", &format!("__session={token}"))],
+            &[ACCEPT_HTML, ("Cookie", &format!("__session={token}"))],
         )
         .await;
     assert_eq!(profile.status, 200);
@@ -147,7 +144,10 @@ async fn admin_link_only_for_admins() {
         .await;
     let token = signed.set_cookie("__session").unwrap();
     let home = app
-        .get("/", &[HTML, ("Cookie", &format!("__session={token}"))])
+        .get(
+            "/",
+            &[ACCEPT_HTML, ("Cookie", &format!("__session={token}"))],
+        )
         .await;
     assert!(home.text().contains("href=\"/admin/users\""));
     assert!(home.text().contains("Welcome back, boss@example.com"));
@@ -167,7 +167,7 @@ async fn names_are_escaped() {
     let html = app
         .get(
             "/profile",
-            &[HTML, ("Cookie", &format!("__session={token}"))],
+            &[ACCEPT_HTML, ("Cookie", &format!("__session={token}"))],
         )
         .await
         .text();
@@ -205,21 +205,21 @@ async fn dev_sign_in_redirects_only_to_same_origin_paths() {
 #[tokio::test]
 async fn errors_are_html_for_pages_and_json_for_the_api() {
     let app = local_app().await;
-    let page = app.get("/no/such/page", &[HTML]).await;
+    let page = app.get_html("/no/such/page").await;
     assert_eq!(page.status, 404);
     assert!(page
         .header("Content-Type")
         .unwrap()
         .starts_with("text/html"));
     assert!(page.text().contains("Not found"));
-    let api = app.get("/api/no/such/route", &[HTML]).await;
+    let api = app.get_html("/api/no/such/route").await;
     assert_eq!((api.status, api.code()), (404, "not-found"));
 }
 
 #[tokio::test]
 async fn security_headers_on_pages() {
     let (_fake, app) = clerk_pages(false, false).await;
-    let page = app.get("/sign-in", &[HTML]).await;
+    let page = app.get_html("/sign-in").await;
     assert_eq!(page.status, 200);
     let csp = page.header("Content-Security-Policy").unwrap();
     assert!(
@@ -251,13 +251,11 @@ async fn security_headers_on_pages() {
     );
 }
 
-// --- Clerk mode -------------------------------------------------------------------------------
-
 #[tokio::test]
 async fn sign_in_page_loads_clerk_js_from_the_frontend_api() {
     let (_fake, app) = clerk_pages(false, false).await;
     let html = app
-        .get("/sign-in?redirect_url=%2Fprofile", &[HTML])
+        .get_html("/sign-in?redirect_url=%2Fprofile")
         .await
         .text();
     let pk = publishable_key(ISSUER_HOST, false);
@@ -275,12 +273,12 @@ async fn sign_in_page_loads_clerk_js_from_the_frontend_api() {
     );
 
     let evil = app
-        .get("/sign-in?redirect_url=%2F%2Fevil.test", &[HTML])
+        .get_html("/sign-in?redirect_url=%2F%2Fevil.test")
         .await
         .text();
     assert!(evil.contains("data-redirect-url=\"&#x2F;\""), "{evil}");
     assert_eq!(
-        app.get("/dev/sign-in", &[HTML]).await.status,
+        app.get_html("/dev/sign-in").await.status,
         404,
         "no local sign-in with Clerk"
     );
@@ -298,7 +296,7 @@ async fn a_valid_cookie_session_renders_the_profile() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 ("Cookie", &session_cookies(&token, now() - 30)),
             ],
@@ -308,7 +306,7 @@ async fn a_valid_cookie_session_renders_the_profile() {
     assert!(page.text().contains("Grace Hopper") && page.text().contains(&user));
     assert!(page.text().contains("id=\"clerk-user-button\""));
 
-    let signed_out = app.get("/profile", &[HTML, DOCUMENT]).await;
+    let signed_out = app.get("/profile", &[ACCEPT_HTML, DOCUMENT]).await;
     assert_eq!(
         (signed_out.status, signed_out.header("Location")),
         (303, Some("/sign-in?redirect_url=%2Fprofile"))
@@ -326,7 +324,7 @@ async fn an_expired_cookie_with_a_live_client_starts_the_handshake() {
         .get(
             "/profile?tab=1",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &session_cookies(&token, now() - 300)),
@@ -359,7 +357,7 @@ async fn an_expired_cookie_with_a_live_client_starts_the_handshake() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("X-Forwarded-Proto", "https"),
@@ -391,7 +389,7 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &format!("__client_uat={}", now())),
@@ -407,7 +405,7 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &format!("__session={fresh}")),
@@ -423,7 +421,7 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &session_cookies(&fresh, now() + 3)),
@@ -439,7 +437,7 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
     let signed_out_client = app
         .get(
             "/profile",
-            &[HTML, DOCUMENT, HOST, ("Cookie", "__client_uat=0")],
+            &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", "__client_uat=0")],
         )
         .await;
     assert_eq!(
@@ -452,7 +450,7 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &session_cookies(&forged, now() - 5)),
@@ -488,7 +486,7 @@ async fn only_document_gets_are_redirected_to_the_handshake() {
     let api = app
         .get(
             "/api/users/me",
-            &[HTML, DOCUMENT, HOST, ("Cookie", &cookies)],
+            &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", &cookies)],
         )
         .await;
     assert_eq!(
@@ -506,7 +504,7 @@ async fn the_redirect_loop_guard_stops_at_three() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 (
@@ -528,7 +526,7 @@ async fn the_redirect_loop_guard_stops_at_three() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 (
@@ -555,7 +553,7 @@ async fn without_a_secret_key_an_interstitial_lets_clerk_js_refresh() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &session_cookies(&token, now() - 300)),
@@ -577,7 +575,7 @@ async fn without_a_secret_key_an_interstitial_lets_clerk_js_refresh() {
         .get(
             "/",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", &session_cookies(&token, now() - 300)),
@@ -617,7 +615,7 @@ async fn the_handshake_comes_back_with_a_nonce_in_development() {
     let back = app
         .get(
             "/profile?tab=2&__clerk_handshake_nonce=nonce-1",
-            &[HTML, DOCUMENT, HOST],
+            &[ACCEPT_HTML, DOCUMENT, HOST],
         )
         .await;
     assert_eq!(back.status, 307, "{}", back.text());
@@ -636,7 +634,7 @@ async fn the_handshake_comes_back_with_a_nonce_in_development() {
     let unknown = app
         .get(
             "/profile?__clerk_handshake_nonce=nope",
-            &[HTML, DOCUMENT, HOST],
+            &[ACCEPT_HTML, DOCUMENT, HOST],
         )
         .await;
     assert_eq!(unknown.status, 303);
@@ -657,7 +655,7 @@ async fn the_handshake_comes_back_with_a_nonce_cookie_in_production() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", "__clerk_handshake_nonce=nonce-2"),
@@ -679,7 +677,7 @@ async fn the_handshake_comes_back_with_a_nonce_cookie_in_production() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
                 ("Cookie", "__clerk_handshake_nonce=nonce-3"),
@@ -697,7 +695,7 @@ async fn missing_email_shows_an_error_page_not_a_sign_in_loop() {
         .get(
             "/profile",
             &[
-                HTML,
+                ACCEPT_HTML,
                 DOCUMENT,
                 ("Cookie", &session_cookies(&token, now() - 30)),
             ],
@@ -716,27 +714,31 @@ async fn signed_in_visitors_skip_the_sign_in_pages_and_are_greeted() {
         "/sign-in?redirect_url=%2Fprofile",
         "/sign-up?redirect_url=%2Fprofile",
     ] {
-        let answer = app.get(page, &[HTML, DOCUMENT, ("Cookie", &cookies)]).await;
+        let answer = app
+            .get(page, &[ACCEPT_HTML, DOCUMENT, ("Cookie", &cookies)])
+            .await;
         assert_eq!(
             (answer.status, answer.header("Location")),
             (303, Some("/profile")),
             "{page}"
         );
     }
-    let home = app.get("/", &[HTML, DOCUMENT, ("Cookie", &cookies)]).await;
+    let home = app
+        .get("/", &[ACCEPT_HTML, DOCUMENT, ("Cookie", &cookies)])
+        .await;
     assert_eq!(home.status, 200);
     assert!(
         home.text().contains("Welcome back, Grace"),
         "{}",
         home.text()
     );
-    let signed_out_home = app.get("/", &[HTML, DOCUMENT]).await;
+    let signed_out_home = app.get("/", &[ACCEPT_HTML, DOCUMENT]).await;
     assert!(
         signed_out_home.text().contains("href=\"/sign-in\"")
             && signed_out_home.text().contains("href=\"/sign-up\"")
     );
     let sign_up = app
-        .get("/sign-up?redirect_url=%2Fprofile", &[HTML])
+        .get_html("/sign-up?redirect_url=%2Fprofile")
         .await
         .text();
     assert!(

@@ -7,7 +7,7 @@ fn the_test_kit_example_is_the_one_that_runs() {
     let code: String = source
         .lines()
         .skip_while(|l| l.starts_with("//!") || l.is_empty())
-        .map(|l| format!("{l}\n"))
+        .flat_map(|l| [l, "\n"])
         .collect();
     let marker = "<!-- test-kit-example: tests/integration/readme_example.rs -->\n```rust\n";
     let start = readme.find(marker).expect("the README marks the example") + marker.len();

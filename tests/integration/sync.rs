@@ -1,7 +1,8 @@
 //! `clerk-rocket sync` against a fake Backend API: creates, updates, tombstones, dry runs, an
-//! interrupted listing, and the command itself; on SQLite and (when configured) PostgreSQL.
+//! interrupted listing, and the command itself; on `SQLite` and (when configured)
+//! `PostgreSQL`.
 
-use std::process::Command;
+use std::process::Output;
 
 use clerk_rocket::clerk::backend_api::BackendApi;
 use clerk_rocket::sync::{DriftSummary, SyncOptions};
@@ -10,6 +11,12 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
+
+backend_tests!(sync_reconciles_the_local_table_with_the_backend_api);
+backend_tests!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    sync_and_webhooks_can_write_at_the_same_time
+);
 
 const SECRET_KEY: &str = "sk_test_sync";
 
@@ -112,13 +119,7 @@ impl World {
 /// C is gone from Clerk. Locally: A is out of date, B and D are current, C is live, F is a
 /// tombstone, G is newer than Clerk's list.
 async fn world(backend: &Backend) -> World {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake)
-        .on(backend)
-        .set("webhook_signing_secret", WEBHOOK_SECRET)
-        .start()
-        .await;
+    let (fake, app) = clerk_app_with(|settings| settings.on(backend).with_webhook_secret()).await;
     let w = World {
         a_updated: user_id(),
         b_same: user_id(),
@@ -173,63 +174,57 @@ async fn world(backend: &Backend) -> World {
     w
 }
 
-#[tokio::test]
-async fn sync_reconciles_the_local_table_with_the_backend_api() {
-    for backend in backends() {
-        let w = world(&backend).await;
-        let name = backend.name();
-        let expected = DriftSummary {
-            listed: 6,
-            created: 1,
-            updated: 1,
-            tombstoned: 1,
-            unchanged: 2,
-            kept_deleted: 1,
-            stale: 1,
-        };
+async fn sync_reconciles_the_local_table_with_the_backend_api(backend: Backend) {
+    let w = world(&backend).await;
+    let expected = DriftSummary {
+        listed: 6,
+        created: 1,
+        updated: 1,
+        tombstoned: 1,
+        unchanged: 2,
+        kept_deleted: 1,
+        stale: 1,
+    };
 
-        // A dry run reports the drift and changes nothing.
-        let before = snapshot(&w.app, &w.ids()).await;
-        assert_eq!(w.sync(true).await, expected, "{name}: dry run");
-        assert_eq!(snapshot(&w.app, &w.ids()).await, before, "{name}");
+    // A dry run reports the drift and changes nothing.
+    let before = snapshot(&w.app, &w.ids()).await;
+    assert_eq!(w.sync(true).await, expected, "dry run");
+    assert_eq!(snapshot(&w.app, &w.ids()).await, before);
 
-        assert_eq!(w.sync(false).await, expected, "{name}");
-        let a = w.app.user_row(&w.a_updated).await.unwrap();
-        assert_eq!(
-            (&a["first_name"], &a["banned"]),
-            (&json!("Renamed"), &json!(true))
-        );
-        let e = w.app.user_row(&w.e_new).await.unwrap();
-        assert_eq!(e["email"], format!("{}@example.test", w.e_new), "{name}");
-        assert_eq!(e["deleted_at"], Value::Null);
-        let c = w.app.user_row(&w.c_gone).await.unwrap();
-        assert!(c["deleted_at"].is_i64(), "{name}: tombstoned");
-        assert_eq!(
-            c["email"],
-            format!("{}@example.test", w.c_gone),
-            "history kept"
-        );
-        let f = w.app.user_row(&w.f_deleted_here).await.unwrap();
-        assert!(f["deleted_at"].is_i64(), "{name}: a tombstone stays");
-        let g = w.app.user_row(&w.g_newer_here).await.unwrap();
-        assert_eq!(g["clerk_updated_at"], 9_000, "{name}: newer data kept");
+    assert_eq!(w.sync(false).await, expected);
+    let renamed = w.app.user_row(&w.a_updated).await.unwrap();
+    assert_eq!(
+        (&renamed["first_name"], &renamed["banned"]),
+        (&json!("Renamed"), &json!(true))
+    );
+    let created = w.app.user_row(&w.e_new).await.unwrap();
+    assert_eq!(created["email"], format!("{}@example.test", w.e_new));
+    assert_eq!(created["deleted_at"], Value::Null);
+    let gone = w.app.user_row(&w.c_gone).await.unwrap();
+    assert!(gone["deleted_at"].is_i64(), "tombstoned");
+    assert_eq!(
+        gone["email"],
+        format!("{}@example.test", w.c_gone),
+        "history kept"
+    );
+    let kept_deleted = w.app.user_row(&w.f_deleted_here).await.unwrap();
+    assert!(kept_deleted["deleted_at"].is_i64(), "a tombstone stays");
+    let newer = w.app.user_row(&w.g_newer_here).await.unwrap();
+    assert_eq!(newer["clerk_updated_at"], 9_000, "newer data kept");
 
-        // In step now: a second run finds no drift.
-        let again = w.sync(false).await;
-        assert_eq!(again.drift(), 0, "{name}: {again:?}");
-        assert_eq!(again.unchanged, 4, "{name}: A, B, D, E");
+    // In step now: a second run finds no drift.
+    let again = w.sync(false).await;
+    assert_eq!(again.drift(), 0, "{again:?}");
+    assert_eq!(again.unchanged, 4, "A, B, D, E");
 
-        // A deleted user's token is refused after the sync tombstoned it.
-        let token = key_a().sign(&claims(&w.c_gone));
-        assert_eq!(w.app.bearer(&token).await.code(), "user-deleted", "{name}");
-    }
+    // A deleted user's token is refused after the sync tombstoned it.
+    let token = key_a().sign(&claims(&w.c_gone));
+    assert_eq!(w.app.bearer(&token).await.code(), "user-deleted");
 }
 
 #[tokio::test]
 async fn an_interrupted_listing_tombstones_nobody() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake).start().await;
+    let (fake, app) = clerk_app().await;
     let local = user_id();
     assert_eq!(app.bearer(&key_a().sign(&claims(&local))).await.status, 200);
     Mock::given(method("GET"))
@@ -277,21 +272,18 @@ async fn an_interrupted_listing_tombstones_nobody() {
     );
 }
 
-/// Runs the binary with only `env` set, off the async runtime (the fake Clerk keeps serving).
-async fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+/// [`run`] in a scratch folder, off the async runtime: the fake Clerk on it keeps serving.
+async fn run_off_runtime(args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = scratch_dir();
-    let args: Vec<String> = args.iter().map(std::string::ToString::to_string).collect();
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
     let env: Vec<(String, String)> = env
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_clerk-rocket"));
-        command.args(&args).current_dir(&dir).env_clear();
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        command.output().expect("the binary runs")
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run(&dir, &args, &env)
     })
     .await
     .unwrap()
@@ -313,7 +305,7 @@ async fn the_sync_command_prints_the_drift() {
         ("CLERK_API_URL", api_url.as_str()),
         ("DATABASE_URL", url.as_str()),
     ];
-    let out = run(&["sync", "--dry-run"], &env).await;
+    let out = run_off_runtime(&["sync", "--dry-run"], &env).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -328,7 +320,7 @@ async fn the_sync_command_prints_the_drift() {
         "no progress when stderr is not a terminal"
     );
 
-    let out = run(&["sync"], &env).await;
+    let out = run_off_runtime(&["sync"], &env).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -336,7 +328,7 @@ async fn the_sync_command_prints_the_drift() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("3 created"), "{stdout}");
-    let out = run(&["sync"], &env).await;
+    let out = run_off_runtime(&["sync"], &env).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("0 created, 0 updated, 0 tombstoned; 3 unchanged"),
@@ -344,7 +336,7 @@ async fn the_sync_command_prints_the_drift() {
     );
 
     // Without the secret key, or in local mode, it refuses with one line.
-    let out = run(
+    let out = run_off_runtime(
         &["sync"],
         &[
             ("CLERK_JWT_ISSUER", "https://clerk.example.test"),
@@ -354,7 +346,7 @@ async fn the_sync_command_prints_the_drift() {
     .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: CLERK_SECRET_KEY"));
-    let out = run(
+    let out = run_off_runtime(
         &["sync"],
         &[("CLERK_LOCAL_MODE", "true"), ("DATABASE_URL", url.as_str())],
     )
@@ -362,41 +354,23 @@ async fn the_sync_command_prints_the_drift() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sync_and_webhooks_can_write_at_the_same_time() {
-    for backend in backends() {
-        let w = world(&backend).await;
-        let app = w.app.client.clone();
-        let deliveries = tokio::spawn(async move {
-            let mut statuses = Vec::new();
-            for i in 0..60 {
-                let id = unique("msg");
-                let body = clerk_event(
-                    "user.updated",
-                    clerk_user(&format!("user_busy{i}"), "busy@example.test", 1_000 + i),
-                );
-                let ts = now();
-                let signature = sign_webhook(WEBHOOK_SECRET, &id, ts, &body);
-                let response = app
-                    .post("/api/webhooks/clerk")
-                    .header(rocket::http::Header::new("svix-id", id))
-                    .header(rocket::http::Header::new("svix-timestamp", ts.to_string()))
-                    .header(rocket::http::Header::new("svix-signature", signature))
-                    .body(body)
-                    .dispatch()
-                    .await;
-                statuses.push(response.status().code);
-            }
-            statuses
-        });
-        for _ in 0..5 {
-            w.sync(false).await;
+async fn sync_and_webhooks_can_write_at_the_same_time(backend: Backend) {
+    let w = world(&backend).await;
+    let app = w.app.clone();
+    let deliveries = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for i in 0..60 {
+            let body = clerk_event(
+                "user.updated",
+                clerk_user(&format!("user_busy{i}"), "busy@example.test", 1_000 + i),
+            );
+            statuses.push(app.deliver(&unique("msg"), &body).await.status);
         }
-        let statuses = deliveries.await.unwrap();
-        assert!(
-            statuses.iter().all(|s| *s == 200),
-            "{}: {statuses:?}",
-            backend.name()
-        );
+        statuses
+    });
+    for _ in 0..5 {
+        w.sync(false).await;
     }
+    let statuses = deliveries.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
 }

@@ -144,12 +144,7 @@ async fn future_nbf_and_iat_are_refused_beyond_skew() {
 
 #[tokio::test]
 async fn skew_is_configurable() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake)
-        .set("clock_skew_secs", "0")
-        .start()
-        .await;
+    let (_fake, app) = clerk_app_with(|settings| settings.set("clock_skew_secs", "0")).await;
     let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 2 })));
     assert_eq!(app.bearer(&token).await.code(), "token-expired");
 }
@@ -176,15 +171,13 @@ async fn issuer_must_match_exactly() {
 
 #[tokio::test]
 async fn authorized_parties_when_configured() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let app = Settings::clerk(&fake)
-        .set(
+    let (_fake, app) = clerk_app_with(|settings| {
+        settings.set(
             "authorized_parties",
             &format!("https://other.test, {ORIGIN}"),
         )
-        .start()
-        .await;
+    })
+    .await;
 
     assert_eq!(
         app.bearer(&key_a().sign(&claims(&user_id()))).await.status,
@@ -222,12 +215,7 @@ async fn audience_only_when_configured() {
         "aud refused when not configured"
     );
 
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    let strict = Settings::clerk(&fake)
-        .set("jwt_audience", "my-api")
-        .start()
-        .await;
+    let (_fake, strict) = clerk_app_with(|settings| settings.set("jwt_audience", "my-api")).await;
     assert_eq!(
         strict.bearer(&with_aud).await.code(),
         "token-verification-failed"
@@ -377,12 +365,7 @@ async fn errors_are_json_with_www_authenticate_and_no_secrets() {
     assert_eq!(missing.header("Content-Type"), Some("application/json"));
 
     let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 100 })));
-    let expired = app
-        .get(
-            "/api/users/me",
-            &[("Authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let expired = app.get_as("/api/users/me", &token).await;
     let www = expired.header("WWW-Authenticate").unwrap();
     assert!(
         www.starts_with("Bearer realm=\"clerk-rocket\", error=\"invalid_token\""),
@@ -406,19 +389,10 @@ async fn errors_are_json_with_www_authenticate_and_no_secrets() {
 
 #[tokio::test]
 async fn suffixed_cookie_is_read_when_a_publishable_key_is_known() {
-    let fake = FakeClerk::start().await;
-    fake.serve_jwks(&[key_a()]).await;
-    // base64("clerk.example.test$")
-    let pk = format!(
-        "pk_test_{}",
-        base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!("{ISSUER_HOST}$"))
-    );
+    let pk = publishable_key(ISSUER_HOST, false);
     let suffix = clerk_rocket::config::cookie_suffix(&pk);
-    let app = Settings::clerk(&fake)
-        .unset("jwt_issuer")
-        .set("publishable_key", &pk)
-        .start()
-        .await;
+    let (_fake, app) =
+        clerk_app_with(|settings| settings.unset("jwt_issuer").set("publishable_key", &pk)).await;
     let user = user_id();
     let ours = key_a().sign(&claims(&user));
     let foreign = key_a().sign(&with(

@@ -1,0 +1,136 @@
+//! A real HTTP server on 127.0.0.1 standing in for Clerk's frontend API (JWKS) and Backend API.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use super::keys::TestKey;
+
+/// The fake Clerk; anything the helpers below do not serve can be mounted on its `server`.
+pub struct FakeClerk {
+    pub server: MockServer,
+    /// wiremock answers with the matching mock of the lowest priority number: each new JWKS
+    /// gets a lower one, so that it replaces the one served before.
+    next_priority: AtomicU8,
+}
+
+impl FakeClerk {
+    pub async fn start() -> FakeClerk {
+        FakeClerk {
+            server: MockServer::start().await,
+            next_priority: AtomicU8::new(200),
+        }
+    }
+
+    #[must_use]
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.server.uri())
+    }
+
+    #[must_use]
+    pub fn api_url(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Serves a JWKS holding `keys` (replacing what was served).
+    pub async fn serve_jwks(&self, keys: &[&TestKey]) {
+        self.serve_jwks_body(jwks(keys)).await;
+    }
+
+    /// Serves `body` as the JWKS, however malformed (replacing what was served).
+    pub async fn serve_jwks_body(&self, body: Value) {
+        Mock::given(method("GET"))
+            .and(path("/.well-known/jwks.json"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .with_priority(self.next_priority.fetch_sub(1, Ordering::Relaxed))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Serves a JWKS holding `keys` whose `Date` header is `offset_secs` away from now, for
+    /// `clerk-rocket check`'s clock comparison.
+    pub async fn serve_jwks_dated(&self, keys: &[&TestKey], offset_secs: i64) {
+        let date = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs);
+        Mock::given(method("GET"))
+            .and(path("/.well-known/jwks.json"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .insert_header("Date", http_date(date).as_str())
+                    .set_body_json(jwks(keys)),
+            )
+            .with_priority(self.next_priority.fetch_sub(1, Ordering::Relaxed))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Serves the Backend API's `GET /v1/jwks` holding `keys` to requests bearing `secret_key`.
+    pub async fn serve_backend_jwks(&self, secret_key: &str, keys: &[&TestKey]) {
+        Mock::given(method("GET"))
+            .and(path("/v1/jwks"))
+            .and(wiremock::matchers::header(
+                "authorization",
+                format!("Bearer {secret_key}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(jwks(keys)))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The Backend API refuses every secret key, as Clerk does an unknown or rolled one.
+    pub async fn refuse_backend_jwks(&self) {
+        let body = json!({ "errors": [{
+            "code": "clerk_key_invalid",
+            "message": "Secret Key is invalid",
+            "long_message": "The provided Secret Key is invalid."
+        }] });
+        Mock::given(method("GET"))
+            .and(path("/v1/jwks"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(body))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// Serves the Backend API's `GET /v1/users/{id}` for one user, whose primary address is not
+    /// the first, as Clerk may list them.
+    pub async fn serve_user(&self, user_id: &str, email: &str) {
+        let body = json!({
+            "id": user_id, "object": "user", "first_name": "Ada", "last_name": "Lovelace",
+            "primary_email_address_id": "idn_2",
+            "email_addresses": [
+                { "id": "idn_1", "email_address": format!("secondary.{email}") },
+                { "id": "idn_2", "email_address": email }
+            ]
+        });
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/users/{user_id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(&self.server)
+            .await;
+    }
+
+    /// How many requests reached `path`.
+    pub async fn hits(&self, wanted: &str) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == wanted)
+            .count()
+    }
+}
+
+fn jwks(keys: &[&TestKey]) -> Value {
+    json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+}
+
+/// An HTTP date (`Thu, 26 Nov 2026 07:00:00 GMT`) for `Date` headers.
+#[must_use]
+pub fn http_date(at: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    at.to_offset(time::UtcOffset::UTC).format(&format).unwrap()
+}

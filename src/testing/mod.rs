@@ -1,0 +1,35 @@
+//! The offline test kit (cargo feature `testing`): test Clerk without a Clerk account.
+//!
+//! - [`TestKey`]: RSA instance keys made on the spot ([`key_a`], [`key_b`]), signing session
+//!   tokens with any claims ([`claims`], [`with`]): expired, another party, another key, admin.
+//! - [`FakeClerk`]: a real HTTP server on 127.0.0.1 standing in for the frontend API (JWKS) and the
+//!   Backend API (users, handshake payloads, anything else through its `server`).
+//! - [`sign_webhook`], [`clerk_event`], [`clerk_user`]: Svix-signed Clerk webhook deliveries.
+//! - [`Settings`] → [`TestApp`]: the app configured against the fake, on a fresh `SQLite` file or
+//!   a fresh `PostgreSQL` schema ([`Backend`]), with a Rocket client, helpers that reduce responses
+//!   to an [`Answer`], and named helpers on its database. [`TestApp`] is `Clone`, for concurrent
+//!   requests.
+//! - [`backend_tests!`](crate::backend_tests): one test on `SQLite` and, when `TEST_POSTGRES_URL`
+//!   is set, on `PostgreSQL`.
+//!
+//! This crate's own integration tests use it, so it stays true. See the README for an example.
+
+mod answer;
+mod app;
+mod backend;
+mod fake_clerk;
+mod keys;
+mod settings;
+mod webhooks;
+
+pub use crate::backend_tests;
+pub use answer::Answer;
+pub use app::{TestApp, ACCEPT_HTML};
+pub use backend::{backends, postgres_or_skip, scratch_dir, Backend};
+pub use fake_clerk::{http_date, FakeClerk};
+pub use keys::{
+    b64, claims, key_a, key_b, now, publishable_key, unique, user_id, with, TestKey, ISSUER_HOST,
+    ORIGIN,
+};
+pub use settings::{clerk_app, clerk_app_with, local_app, Settings};
+pub use webhooks::{clerk_event, clerk_user, sign_webhook, WEBHOOK_SECRET};
