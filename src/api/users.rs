@@ -23,14 +23,14 @@ pub struct ClerkTestUser {
     clerk_id: String,
 }
 
-fn clerk_test_body(user: User) -> Json<ClerkTest> {
+fn clerk_test_body(user: &User) -> Json<ClerkTest> {
     Json(ClerkTest {
         message: "Clerk authentication successful!",
         user: ClerkTestUser {
             id: user.id,
-            username: user.username,
-            email: user.email,
-            clerk_id: user.clerk_id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            clerk_id: user.clerk_id.clone(),
         },
     })
 }
@@ -41,7 +41,7 @@ fn clerk_test_body(user: User) -> Json<ClerkTest> {
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::get("/users/clerk-test")]
 pub fn clerk_test(current: CurrentUser) -> Json<ClerkTest> {
-    clerk_test_body(current.user)
+    clerk_test_body(&current.user)
 }
 
 /// The signed-in user's whole record.
@@ -54,7 +54,7 @@ pub fn me(current: CurrentUser) -> Json<User> {
     let role = current.role().map(str::to_owned);
     Json(User {
         role,
-        ..current.user
+        ..User::clone(&current.user)
     })
 }
 

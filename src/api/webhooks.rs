@@ -13,6 +13,7 @@ use rocket::{Route, State};
 
 use crate::clerk::token::now;
 use crate::clerk::webhook::{self, Event, SignedHeaders, WebhookError};
+use crate::auth::KnownUsers;
 use crate::clerk::Clerk;
 use crate::db::revoked_sessions::{self as sessions, Revocations};
 use crate::db::users;
@@ -116,6 +117,7 @@ pub async fn clerk_webhook(
     clerk: &State<Clerk>,
     db: &Db,
     revocations: &State<Revocations>,
+    known_users: &State<KnownUsers>,
     prune_clock: &State<PruneClock>,
     metrics: &State<Metrics>,
 ) -> ApiResult<Json<Received>> {
@@ -161,8 +163,14 @@ pub async fn clerk_webhook(
         ApiError::from(e)
     })?;
     count(event.kind(), outcome.as_str());
-    if let (Event::SessionEnded { session, .. }, Outcome::Applied) = (&event, outcome) {
-        revocations.forget(&session.id).await;
+    // This instance serves the change from its next request; others within their cache bound.
+    match (&event, outcome) {
+        (Event::SessionEnded { session, .. }, Outcome::Applied) => {
+            revocations.forget(&session.id).await;
+        }
+        (Event::UserUpserted { user, .. }, _) => known_users.forget(&user.id),
+        (Event::UserDeleted(deleted), _) => known_users.forget(&deleted.id),
+        _ => {}
     }
     if prune_clock.due(now) {
         prune(db, now).await;

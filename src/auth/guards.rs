@@ -5,15 +5,12 @@ use std::sync::Arc;
 use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
-use rocket_db_pools::Database as _;
 
 use super::source::TokenSource;
 use super::user;
 use crate::clerk::token::{Reason, SessionClaims};
 use crate::clerk::Clerk;
-use crate::db::revoked_sessions::Revocations;
 use crate::db::users::User;
-use crate::db::Db;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
 
@@ -28,7 +25,7 @@ pub struct Admin(pub CurrentUser);
 /// The signed-in user, created locally on first sight.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    pub user: User,
+    pub user: Arc<User>,
     pub session: Arc<SessionClaims>,
 }
 
@@ -105,17 +102,7 @@ impl<'r> FromRequest<'r> for CurrentUser {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let Session(session) = try_outcome!(request.guard::<Session>().await);
-        let (Some(clerk), Some(db), Some(revocations)) = (
-            request.rocket().state::<Clerk>(),
-            Db::fetch(request.rocket()),
-            request.rocket().state::<Revocations>(),
-        ) else {
-            return refuse(
-                request,
-                ApiError::Internal("database or Clerk state is not managed".into()),
-            );
-        };
-        match user::resolve(db, clerk, revocations, &session).await {
+        match user::resolve_request(request, &session).await {
             Ok(user) => Outcome::Success(CurrentUser { user, session }),
             Err(e) => refuse(request, e),
         }

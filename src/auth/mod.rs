@@ -10,12 +10,14 @@
 //! [`ApiError`]: crate::error::ApiError
 
 mod guards;
+mod known_users;
 mod source;
 mod stage;
 mod user;
 mod visitor;
 
 pub use guards::{Admin, CurrentUser, Session};
+pub use known_users::KnownUsers;
 pub use source::{Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{Denied, Refresh, Visitor, VisitorState};

@@ -1,11 +1,16 @@
 //! The authentication stage: builds [`Clerk`] from the settings at ignite, warms the signing keys
 //! up at liftoff, and manages the state the guards read.
 
+use std::time::Duration;
+
 use rocket::fairing::AdHoc;
+use rocket_db_pools::Database as _;
 
 use crate::clerk::Clerk;
 use crate::config::ClerkConfig;
 use crate::db::revoked_sessions::Revocations;
+use crate::db::Db;
+use super::known_users::{KnownUsers, FLUSH_SECS};
 use crate::observability;
 
 /// Attaches Clerk (refusing to start on unusable settings), the JWKS warm-up and the revocation
@@ -15,6 +20,34 @@ pub fn stage() -> AdHoc {
     AdHoc::on_ignite("Authentication", |rocket| async {
         rocket
             .manage(Revocations::default())
+            .manage(KnownUsers::default())
+            .attach(AdHoc::on_liftoff("Last-seen writer", |rocket| {
+                Box::pin(async move {
+                    let (Some(db), Some(known)) =
+                        (Db::fetch(rocket), rocket.state::<KnownUsers>())
+                    else {
+                        return;
+                    };
+                    let pool = (**db).clone();
+                    let known = known.clone();
+                    let mut shutdown = rocket.shutdown();
+                    rocket::tokio::spawn(async move {
+                        let mut tick = rocket::tokio::time::interval(Duration::from_secs(FLUSH_SECS));
+                        loop {
+                            let stopping = rocket::tokio::select! {
+                                _ = tick.tick() => false,
+                                () = &mut shutdown => true,
+                            };
+                            if let Err(e) = known.flush(&pool).await {
+                                rocket::warn!("writing last-seen times failed (kept for the next try): {e}");
+                            }
+                            if stopping {
+                                return;
+                            }
+                        }
+                    });
+                })
+            }))
             .attach(AdHoc::try_on_ignite("Clerk", |rocket| async {
                 let clerk = ClerkConfig::from_figment(rocket.figment())
                     .map_err(|e| e.to_string())

@@ -1,42 +1,69 @@
 //! From verified claims to the local user row.
 
+use std::sync::Arc;
+
+use rocket::Request;
+use rocket_db_pools::Database as _;
+
+use super::known_users::KnownUsers;
 use crate::clerk::backend_api::BackendApiError;
 use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::revoked_sessions::Revocations;
 use crate::db::users::{self, SeenUser, User};
-use crate::db::AnyPool;
+use crate::db::{AnyPool, Db};
 use crate::error::ApiError;
-
-/// How stale `last_seen_at` may get before a request writes it again; keeps the hot path a read.
-pub const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
 
 const ADD_EMAIL_CLAIM: &str = "the session token has no email claim. In the Clerk dashboard, open \
     Sessions > Customize session token and add {\"email\": \"{{user.primary_email_address}}\"}, \
     or set CLERK_SECRET_KEY on this server so that it can look the email up";
 
-/// The user row for `session`: read, and written only on first sight, when `last_seen_at` is
-/// stale, or when the token is newer than every source of the stored profile and says something
-/// else (see `db::users`). A session that Clerk ended, and a user that Clerk deleted (a tombstone)
-/// or banned, are refused even while the token is valid; their rows are never written. Every way
-/// to a signed-in user goes through here.
+/// [`resolve`] with the state of the request's app.
+pub async fn resolve_request(
+    request: &Request<'_>,
+    session: &SessionClaims,
+) -> Result<Arc<User>, ApiError> {
+    let rocket = request.rocket();
+    let (Some(clerk), Some(db), Some(known), Some(revocations)) = (
+        rocket.state::<Clerk>(),
+        Db::fetch(rocket),
+        rocket.state::<KnownUsers>(),
+        rocket.state::<Revocations>(),
+    ) else {
+        return Err(ApiError::Internal(
+            "Clerk, database or user state is not managed".into(),
+        ));
+    };
+    resolve(db, clerk, known, revocations, session).await
+}
+
+/// The user row for `session`, from memory when this instance served it in the last few
+/// seconds, else from the database; written only on first sight or when the token is newer than
+/// every source of the stored profile and says something else (see `db::users`). A session that
+/// Clerk ended, and a user that Clerk deleted (a tombstone) or banned, are refused even while the
+/// token is valid; their rows are never written. Every way to a signed-in user goes through here.
 pub async fn resolve(
     pool: &AnyPool,
     clerk: &Clerk,
+    known: &KnownUsers,
     revocations: &Revocations,
     session: &SessionClaims,
-) -> Result<User, ApiError> {
-    if revocations
-        .is_revoked(pool, &session.session_id, now())
-        .await?
-    {
+) -> Result<Arc<User>, ApiError> {
+    let now = now();
+    if revocations.is_revoked(pool, &session.session_id, now).await? {
         return Err(AuthError::new(
             Reason::SessionRevoked,
             "Clerk ended this session (signed out, removed or revoked); sign in again",
         )
         .into());
     }
-    let existing = users::find_by_clerk_id(&**pool, &session.user_id).await?;
+    let cached = known.get(&session.user_id);
+    let existing = match &cached {
+        Some(entry) => Some(Arc::clone(&entry.user)),
+        None => users::find_by_clerk_id(&**pool, &session.user_id)
+            .await?
+            .map(Arc::new),
+    };
     if let Some(user) = &existing {
         admissible(user)?;
     }
@@ -58,33 +85,34 @@ pub async fn resolve(
         first_name: name("first_name"),
         last_name: name("last_name"),
         issued_at: session.issued_at.unwrap_or_default(),
-        now: now(),
+        now,
     };
-    match existing {
-        Some(user) if is_current(&user, &seen) => Ok(user),
-        // Deleted or banned meanwhile: `record_seen` leaves a tombstone as it is.
-        _ => {
-            let user = users::record_seen(pool, &seen).await?;
-            admissible(&user)?;
-            Ok(user)
-        }
+    if let Some(user) = existing.filter(|user| profile_current(user, &seen)) {
+        let entry = match cached {
+            Some(entry) => entry,
+            None => known.keep(user),
+        };
+        known.note_seen(&entry, now);
+        return Ok(entry.user.clone());
     }
+    // First sight, or a newer token with another profile. Deleted or banned meanwhile:
+    // `record_seen` leaves a tombstone as it is.
+    let user = users::record_seen(pool, &seen).await?;
+    let entry = known.keep(Arc::new(user));
+    admissible(&entry.user)?;
+    Ok(Arc::clone(&entry.user))
 }
 
-/// Whether `seen` would change nothing worth a write: `last_seen_at` is fresh, and the token
-/// either may not fill the profile or says what it already holds.
-fn is_current(user: &User, seen: &SeenUser<'_>) -> bool {
+/// Whether `seen` would change nothing in the stored profile: the token may not fill it, or says
+/// what it already holds.
+fn profile_current(user: &User, seen: &SeenUser<'_>) -> bool {
     let same = |stored: &Option<String>, seen: Option<&str>| {
         seen.is_none_or(|v| stored.as_deref() == Some(v))
     };
-    let profile_current = !user.accepts_claims_from(seen.issued_at)
+    !user.accepts_claims_from(seen.issued_at)
         || (user.email == seen.email
             && same(&user.first_name, seen.first_name)
-            && same(&user.last_name, seen.last_name));
-    profile_current
-        && user
-            .last_seen_at
-            .is_some_and(|at| seen.now - at < LAST_SEEN_RESOLUTION_SECS)
+            && same(&user.last_name, seen.last_name))
 }
 
 /// Refuses a user that Clerk deleted (401) or banned (403), even while their token is valid.

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use rocket::http::{Cookie, Method};
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
-use rocket_db_pools::Database as _;
 
 use super::guards::CurrentUser;
 use super::source::{cookie, TokenSource};
@@ -15,8 +14,6 @@ use super::user;
 use crate::clerk::handshake::{self, CookieState};
 use crate::clerk::token::SessionClaims;
 use crate::clerk::Clerk;
-use crate::db::revoked_sessions::Revocations;
-use crate::db::Db;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
 
@@ -138,21 +135,16 @@ impl<'r> FromRequest<'r> for Visitor {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let path = request.uri().to_string();
-        let state = match (
-            request.guard::<&State<Clerk>>().await.succeeded(),
-            Db::fetch(request.rocket()),
-        ) {
-            (Some(clerk), Some(db)) => visit(request, clerk, db).await,
-            _ => VisitorState::Refused(ApiError::Internal(
-                "Clerk or database state is not managed".into(),
-            )),
+        let state = match request.guard::<&State<Clerk>>().await.succeeded() {
+            Some(clerk) => visit(request, clerk).await,
+            None => VisitorState::Refused(ApiError::Internal("Clerk state is not managed".into())),
         };
         record_auth(request, state.outcome());
         request::Outcome::Success(Visitor { state, path })
     }
 }
 
-async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
+async fn visit(request: &Request<'_>, clerk: &Clerk) -> VisitorState {
     // Header tokens (API clients) and local mode have no browser session to refresh.
     let (token, suffixed, client_uat) = match TokenSource::of(request, &clerk.config) {
         Ok(TokenSource::Cookie {
@@ -171,7 +163,7 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
             };
         }
     };
-    if let Some(state) = return_from_handshake(request, clerk, db).await {
+    if let Some(state) = return_from_handshake(request, clerk).await {
         return state;
     }
     match handshake::cookie_state(token, client_uat) {
@@ -180,7 +172,7 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
         CookieState::Verify => {
             let token = token.unwrap_or_default();
             match clerk.verifier.verify(token).await {
-                Ok(session) => signed_in(request, db, clerk, session).await,
+                Ok(session) => signed_in(request, session).await,
                 Err(error) => {
                     if let Some(reason) = handshake::refreshable(&error) {
                         refresh(request, clerk, reason, Some(token), suffixed)
@@ -194,18 +186,8 @@ async fn visit(request: &Request<'_>, clerk: &Clerk, db: &Db) -> VisitorState {
     }
 }
 
-async fn signed_in(
-    request: &Request<'_>,
-    db: &Db,
-    clerk: &Clerk,
-    session: Arc<SessionClaims>,
-) -> VisitorState {
-    let Some(revocations) = request.rocket().state::<Revocations>() else {
-        return VisitorState::Refused(ApiError::Internal(
-            "revocations state is not managed".into(),
-        ));
-    };
-    match user::resolve(db, clerk, revocations, &session).await {
+async fn signed_in(request: &Request<'_>, session: Arc<SessionClaims>) -> VisitorState {
+    match user::resolve_request(request, &session).await {
         Ok(user) => VisitorState::SignedIn(Box::new(CurrentUser { user, session })),
         Err(error) => VisitorState::Refused(error),
     }
@@ -264,11 +246,7 @@ fn refresh(
 
 /// The way back from a handshake: a nonce (query in development, cookie in production) that the
 /// Backend API turns into Set-Cookie directives carrying the fresh session token.
-async fn return_from_handshake(
-    request: &Request<'_>,
-    clerk: &Clerk,
-    db: &Db,
-) -> Option<VisitorState> {
+async fn return_from_handshake(request: &Request<'_>, clerk: &Clerk) -> Option<VisitorState> {
     let from_query = request
         .query_value::<&str>(handshake::NONCE_PARAM)
         .and_then(Result::ok);
@@ -311,7 +289,7 @@ async fn return_from_handshake(
             }));
         }
     }
-    Some(signed_in(request, db, clerk, session).await)
+    Some(signed_in(request, session).await)
 }
 
 /// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).

@@ -44,7 +44,6 @@ fn form(
 }
 
 #[rocket::post("/dev/sign-in", data = "<form>")]
-#[allow(clippy::needless_pass_by_value)] // Rocket hands the form over by value
 fn submit(
     form: Form<SignInForm<'_>>,
     clerk: &State<Clerk>,

@@ -221,12 +221,14 @@ impl TestApp {
             .bind(role)
             .bind(clerk_id);
         assert_eq!(self.run(query).await, 1, "no user {clerk_id} to change");
+        self.forget_user(clerk_id);
     }
 
     /// Marks `clerk_id` banned, as a `user.updated` webhook would.
     pub async fn ban(&self, clerk_id: &str) {
         let query = sqlx::query("UPDATE users SET banned = 1 WHERE clerk_id = $1").bind(clerk_id);
         assert_eq!(self.run(query).await, 1, "no user {clerk_id} to ban");
+        self.forget_user(clerk_id);
     }
 
     /// Makes `clerk_id` a tombstone, as a `user.deleted` webhook would.
@@ -235,6 +237,15 @@ impl TestApp {
             .bind(now())
             .bind(clerk_id);
         assert_eq!(self.run(query).await, 1, "no user {clerk_id} to delete");
+        self.forget_user(clerk_id);
+    }
+
+    /// Drops this app's in-memory copy of a user's row, as a webhook received here does (another
+    /// instance would serve it for up to `auth::known_users::CACHE_SECS` more).
+    pub fn forget_user(&self, clerk_id: &str) {
+        if let Some(known) = self.client.rocket().state::<crate::auth::KnownUsers>() {
+            known.forget(clerk_id);
+        }
     }
 
     /// Renames a table under the app, to make its statements on it fail (and back, to recover).
