@@ -11,9 +11,9 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::serde::json::Json;
 use rocket::{Route, State};
 
+use crate::auth::KnownUsers;
 use crate::clerk::token::now;
 use crate::clerk::webhook::{self, Event, SignedHeaders, WebhookError};
-use crate::auth::KnownUsers;
 use crate::clerk::Clerk;
 use crate::db::revoked_sessions::{self as sessions, Revocations};
 use crate::db::users;

@@ -65,7 +65,8 @@ impl KnownUsers {
             noted: AtomicI64::new(user.last_seen_at.unwrap_or(0)),
             user,
         });
-        self.rows.insert(known.user.clerk_id.clone(), Arc::clone(&known));
+        self.rows
+            .insert(known.user.clerk_id.clone(), Arc::clone(&known));
         known
     }
 

@@ -6,11 +6,11 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 use rocket_db_pools::Database as _;
 
+use super::known_users::{KnownUsers, FLUSH_SECS};
 use crate::clerk::Clerk;
 use crate::config::ClerkConfig;
 use crate::db::revoked_sessions::Revocations;
 use crate::db::Db;
-use super::known_users::{KnownUsers, FLUSH_SECS};
 use crate::observability;
 
 /// Attaches Clerk (refusing to start on unusable settings), the JWKS warm-up and the revocation
@@ -23,8 +23,7 @@ pub fn stage() -> AdHoc {
             .manage(KnownUsers::default())
             .attach(AdHoc::on_liftoff("Last-seen writer", |rocket| {
                 Box::pin(async move {
-                    let (Some(db), Some(known)) =
-                        (Db::fetch(rocket), rocket.state::<KnownUsers>())
+                    let (Some(db), Some(known)) = (Db::fetch(rocket), rocket.state::<KnownUsers>())
                     else {
                         return;
                     };
@@ -32,14 +31,17 @@ pub fn stage() -> AdHoc {
                     let known = known.clone();
                     let mut shutdown = rocket.shutdown();
                     rocket::tokio::spawn(async move {
-                        let mut tick = rocket::tokio::time::interval(Duration::from_secs(FLUSH_SECS));
+                        let mut tick =
+                            rocket::tokio::time::interval(Duration::from_secs(FLUSH_SECS));
                         loop {
                             let stopping = rocket::tokio::select! {
                                 _ = tick.tick() => false,
                                 () = &mut shutdown => true,
                             };
                             if let Err(e) = known.flush(&pool).await {
-                                rocket::warn!("writing last-seen times failed (kept for the next try): {e}");
+                                rocket::warn!(
+                                    "writing last-seen times failed (kept for the next try): {e}"
+                                );
                             }
                             if stopping {
                                 return;

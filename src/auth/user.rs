@@ -50,7 +50,10 @@ pub async fn resolve(
     session: &SessionClaims,
 ) -> Result<Arc<User>, ApiError> {
     let now = now();
-    if revocations.is_revoked(pool, &session.session_id, now).await? {
+    if revocations
+        .is_revoked(pool, &session.session_id, now)
+        .await?
+    {
         return Err(AuthError::new(
             Reason::SessionRevoked,
             "Clerk ended this session (signed out, removed or revoked); sign in again",

@@ -3,9 +3,11 @@
 mod common;
 
 mod admin;
+mod authority;
 mod browser;
 mod check;
 mod cli;
+mod hot_path;
 mod keys;
 mod local_mode;
 mod observability;
