@@ -31,6 +31,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_LOCAL_KEY_FILE", "local_key_file"),
     ("CLERK_JWKS_CACHE_SECS", "jwks_cache_secs"),
     ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
+    ("CLERK_LOG_FORMAT", "log_format"),
 ];
 
 /// The issuer that local-mode tokens carry. `.invalid` is reserved: it can never be a real host.
@@ -116,6 +117,28 @@ pub struct ClerkConfig {
     pub local_key_file: PathBuf,
     pub jwks_cache_secs: u64,
     pub jwks_cooldown_secs: u64,
+    /// `CLERK_LOG_FORMAT`: how log lines are written.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written: `text` (the default) or `json`, one object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (any case); `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<LogFormat> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" | "" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 struct Reader<'a> {
@@ -303,7 +326,14 @@ impl ClerkConfig {
                 .unwrap_or_else(|| DEFAULT_LOCAL_KEY_FILE.to_owned())
                 .into(),
             jwks_cache_secs: r.secs("CLERK_JWKS_CACHE_SECS", 300)?,
-            jwks_cooldown_secs: r.secs("CLERK_JWKS_COOLDOWN_SECS", 30)?,
+            // Short enough that a rotated key is accepted within seconds of its first use even
+            // while a flood of unknown kids keeps the cooldown running; at most 12 fetches a minute.
+            jwks_cooldown_secs: r.secs("CLERK_JWKS_COOLDOWN_SECS", 5)?,
+            log_format: match r.get("CLERK_LOG_FORMAT")? {
+                None => LogFormat::Text,
+                Some(text) => LogFormat::parse(&text)
+                    .ok_or_else(|| bad("CLERK_LOG_FORMAT", format!("expected text or json, found {text:?}")))?,
+            },
         })
     }
 

@@ -57,6 +57,7 @@ pub fn rocket() -> Rocket<Build> {
 /// The app as configured by `figment`: its stages, then its routes and catchers.
 #[must_use]
 pub fn build(figment: Figment) -> Rocket<Build> {
+    init_logging(&figment);
     rocket::custom(figment)
         .attach(observability::stage())
         .attach(db::stage())
@@ -70,4 +71,18 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/api", api::routes())
         .register("/", pages::html_catchers())
         .register("/api", error::json_catchers())
+}
+
+/// Routes this process's log lines through one writer, in `CLERK_LOG_FORMAT`, at Rocket's
+/// `log_level`. (A malformed format is refused by the settings check at ignite.)
+fn init_logging(figment: &Figment) {
+    let level = figment
+        .extract_inner::<rocket::config::LogLevel>("log_level")
+        .unwrap_or(rocket::config::LogLevel::Critical);
+    let format = figment
+        .extract_inner::<String>("clerk.log_format")
+        .ok()
+        .and_then(|f| config::LogFormat::parse(&f))
+        .unwrap_or_default();
+    observability::init_logging(format, level.into());
 }

@@ -2,22 +2,22 @@
 //! `x-clerk-auth-status`/`x-clerk-auth-reason` headers, one log line per request (never a token),
 //! and Prometheus metrics at `/metrics`.
 
-use std::sync::Mutex;
-use std::time::Instant;
+mod logger;
+mod request_log;
+
+use std::time::Duration;
 
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Header};
-use rocket::{Data, Request, Response, Route, State};
+use rocket::http::ContentType;
+use rocket::{Route, State};
 
 use crate::clerk::Clerk;
 use crate::db::Db;
-
-/// Request ids longer than this, or with other than visible ASCII, are replaced.
-const MAX_REQUEST_ID: usize = 128;
+pub use logger::init as init_logging;
+pub use request_log::{log_line, record_auth, RequestLog};
 
 /// How a request was authenticated, as Clerk's SDK reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,25 +26,6 @@ pub struct AuthOutcome {
     pub status: &'static str,
     /// A reason code when not signed in (`token-expired`, …) or when refreshing.
     pub reason: Option<&'static str>,
-}
-
-struct RequestState {
-    id: String,
-    started: Instant,
-    outcome: Mutex<Option<AuthOutcome>>,
-}
-
-/// Records how the request was authenticated; the last word wins (a user guard after the token).
-pub fn record_auth(request: &Request<'_>, outcome: AuthOutcome) {
-    let state = request.local_cache(|| RequestState {
-        id: String::new(),
-        started: Instant::now(),
-        outcome: Mutex::new(None),
-    });
-    *state
-        .outcome
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome);
 }
 
 /// The metrics of one app instance (a registry of its own, so that tests do not share counters).
@@ -126,6 +107,26 @@ impl Metrics {
         }
     }
 
+    /// Counts one answered request.
+    fn observe(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        outcome: Option<AuthOutcome>,
+    ) {
+        let code = status_text(status);
+        self.request_seconds
+            .with_label_values(&[method, route, code.as_str()])
+            .observe(elapsed.as_secs_f64());
+        if let Some(outcome) = outcome {
+            self.auth_outcomes
+                .with_label_values(&[outcome.status, outcome.reason.unwrap_or("")])
+                .inc();
+        }
+    }
+
     /// The text exposition, with the values read at scrape time brought up to date first.
     fn render(&self, clerk: Option<&Clerk>, pool: Option<&sqlx::AnyPool>) -> String {
         if let Some(clerk) = clerk {
@@ -176,19 +177,6 @@ pub fn routes() -> Vec<Route> {
     rocket::routes![metrics]
 }
 
-/// Writes one line to standard output, unless logging is off (`log_level = "off"`, as in tests).
-/// Rocket's own per-request logging is several lines long and shows query strings, so
-/// Rocket.toml sets `log_level = "critical"` (warnings and errors only) and this line replaces it.
-pub fn log_line(config: &rocket::Config, line: &str) {
-    if config.log_level != rocket::config::LogLevel::Off {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
-    }
-}
-
-/// The request id, the auth headers, the log line and the latency histogram.
-pub struct RequestLog;
-
 /// The metrics registry and the one-line request log.
 #[must_use]
 pub fn stage() -> rocket::fairing::AdHoc {
@@ -197,89 +185,20 @@ pub fn stage() -> rocket::fairing::AdHoc {
     })
 }
 
-fn acceptable_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())
+/// A status code as label text, without a heap allocation.
+fn status_text(status: u16) -> StatusText {
+    let mut text = StatusText([0; 3]);
+    let digits = [status / 100 % 10, status / 10 % 10, status % 10];
+    for (slot, digit) in text.0.iter_mut().zip(digits) {
+        *slot = b'0' + u8::try_from(digit).unwrap_or(0);
+    }
+    text
 }
 
-fn new_request_id() -> String {
-    let mut bytes = [0u8; 12];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    crate::clerk::local::hex(&bytes)
-}
+struct StatusText([u8; 3]);
 
-#[rocket::async_trait]
-impl Fairing for RequestLog {
-    fn info(&self) -> Info {
-        Info {
-            name: "Request log",
-            kind: Kind::Request | Kind::Response,
-        }
-    }
-
-    async fn on_request(&self, request: &mut Request<'_>, _: &mut Data<'_>) {
-        let id = request
-            .headers()
-            .get_one("x-request-id")
-            .filter(|id| acceptable_id(id))
-            .map(str::to_owned);
-        request.local_cache(|| RequestState {
-            id: id.unwrap_or_else(new_request_id),
-            started: Instant::now(),
-            outcome: Mutex::new(None),
-        });
-    }
-
-    async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let state = request.local_cache(|| RequestState {
-            id: new_request_id(),
-            started: Instant::now(),
-            outcome: Mutex::new(None),
-        });
-        let outcome = *state
-            .outcome
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        response.set_header(Header::new("x-request-id", state.id.clone()));
-        if let Some(outcome) = outcome {
-            response.set_header(Header::new("x-clerk-auth-status", outcome.status));
-            if let Some(reason) = outcome.reason {
-                response.set_header(Header::new("x-clerk-auth-reason", reason));
-            }
-        }
-        let elapsed = state.started.elapsed();
-        let status = response.status().code;
-        let route = request
-            .route()
-            .map_or_else(|| "unmatched".into(), |r| r.uri.as_str().to_owned());
-        if let Some(metrics) = request.rocket().state::<Metrics>() {
-            let status_label = status.to_string();
-            metrics
-                .request_seconds
-                .with_label_values(&[
-                    request.method().as_str(),
-                    route.as_str(),
-                    status_label.as_str(),
-                ])
-                .observe(elapsed.as_secs_f64());
-            if let Some(outcome) = outcome {
-                metrics
-                    .auth_outcomes
-                    .with_label_values(&[outcome.status, outcome.reason.unwrap_or("")])
-                    .inc();
-            }
-        }
-        // The path only: queries may carry handshake nonces or tokens.
-        let (auth, reason) = outcome.map_or(("-", "-"), |o| (o.status, o.reason.unwrap_or("-")));
-        log_line(
-            request.rocket().config(),
-            &format!(
-                "{} {} {} {:.1}ms auth={auth} reason={reason} request_id={}",
-                request.method(),
-                request.uri().path(),
-                status,
-                elapsed.as_secs_f64() * 1000.0,
-                state.id
-            ),
-        );
+impl StatusText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("000")
     }
 }

@@ -1,0 +1,149 @@
+//! Every line this process writes to standard output, as text or JSON (`CLERK_LOG_FORMAT`).
+//!
+//! Lines go through a channel to one writer thread, so a request never waits on the terminal or
+//! a log pipe (unless the writer falls 64 Ki lines behind, when it waits rather than loses
+//! them). The `log` records of the app and of Rocket go the same way, except Rocket's indented
+//! per-request notes (`>> Request guard … failed`, `>> Responding with registered … catcher`):
+//! the access line already says what happened, once.
+
+use std::io::Write as _;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::OnceLock;
+
+use serde_json::json;
+
+pub use crate::config::LogFormat as Format;
+
+const BACKLOG: usize = 64 * 1024;
+
+struct Writer {
+    lines: SyncSender<String>,
+    format: Format,
+}
+
+static WRITER: OnceLock<Writer> = OnceLock::new();
+
+/// Starts the writer thread and routes `log` records through it, at `level`; the first call of
+/// the process decides the format.
+pub fn init(format: Format, level: log::LevelFilter) {
+    WRITER.get_or_init(|| {
+        let (lines, receiver) = sync_channel::<String>(BACKLOG);
+        let spawned = std::thread::Builder::new()
+            .name("log-writer".into())
+            .spawn(move || {
+                let stdout = std::io::stdout();
+                while let Ok(line) = receiver.recv() {
+                    let mut out = stdout.lock();
+                    let _ = writeln!(out, "{line}");
+                    // Whatever else is waiting goes out in the same write.
+                    while let Ok(line) = receiver.try_recv() {
+                        let _ = writeln!(out, "{line}");
+                    }
+                    let _ = out.flush();
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("warning: no log writer thread ({e}); logging to stdout directly");
+        }
+        // Ours, not Rocket's: Rocket's logger steps aside when one is set already.
+        let _ = log::set_logger(&Logger);
+        Writer { lines, format }
+    });
+    log::set_max_level(level);
+}
+
+/// The format lines are written in.
+pub fn format() -> Format {
+    WRITER.get().map_or(Format::Text, |w| w.format)
+}
+
+/// Queues one line for standard output.
+pub fn write_line(line: String) {
+    match WRITER.get() {
+        Some(writer) => {
+            if let Err(e) = writer.lines.send(line) {
+                println!("{}", e.0);
+            }
+        }
+        None => println!("{line}"),
+    }
+}
+
+/// A message line in the chosen format.
+pub fn message(level: log::Level, target: &str, text: &str) -> String {
+    match format() {
+        Format::Text => match level {
+            log::Level::Error => format!("Error: {text}"),
+            log::Level::Warn => format!("Warning: {text}"),
+            _ => text.to_owned(),
+        },
+        Format::Json => json!({
+            "ts": super::request_log::rfc3339_now(),
+            "level": level.as_str().to_ascii_lowercase(),
+            "target": target,
+            "message": text,
+        })
+        .to_string(),
+    }
+}
+
+struct Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) || !wanted(record) {
+            return;
+        }
+        let text = record.args().to_string();
+        write_line(message(record.level(), record.target(), &text));
+    }
+
+    fn flush(&self) {}
+}
+
+/// Drops Rocket's indented per-request notes and the chatter of the HTTP stack; keeps errors.
+fn wanted(record: &log::Record<'_>) -> bool {
+    let target = record.target();
+    let indented = target.ends_with("::_");
+    let stack = ["hyper", "rustls", "h2", "reqwest", "sqlx", "tokio"]
+        .iter()
+        .any(|prefix| target.starts_with(prefix));
+    record.level() == log::Level::Error
+        || !((indented && !target.starts_with("rocket::launch")) || stack)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(level: log::Level, target: &'static str) -> bool {
+        wanted(
+            &log::Record::builder()
+                .level(level)
+                .target(target)
+                .args(format_args!("x"))
+                .build(),
+        )
+    }
+
+    #[test]
+    fn rocket_request_notes_are_dropped_and_errors_kept() {
+        assert!(!record(log::Level::Warn, "clerk_rocket::api::users::_"));
+        assert!(!record(log::Level::Warn, "rocket::server::_"));
+        assert!(!record(log::Level::Info, "hyper::proto"));
+        assert!(record(log::Level::Error, "rocket::server::_"));
+        assert!(record(log::Level::Warn, "clerk_rocket::clerk::keys"));
+        assert!(record(log::Level::Info, "rocket::launch::_"));
+    }
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!(Format::parse("JSON"), Some(Format::Json));
+        assert_eq!(Format::parse("text"), Some(Format::Text));
+        assert_eq!(Format::parse("yaml"), None);
+    }
+}
