@@ -331,8 +331,12 @@ impl ClerkConfig {
             jwks_cooldown_secs: r.secs("CLERK_JWKS_COOLDOWN_SECS", 5)?,
             log_format: match r.get("CLERK_LOG_FORMAT")? {
                 None => LogFormat::Text,
-                Some(text) => LogFormat::parse(&text)
-                    .ok_or_else(|| bad("CLERK_LOG_FORMAT", format!("expected text or json, found {text:?}")))?,
+                Some(text) => LogFormat::parse(&text).ok_or_else(|| {
+                    bad(
+                        "CLERK_LOG_FORMAT",
+                        format!("expected text or json, found {text:?}"),
+                    )
+                })?,
             },
         })
     }

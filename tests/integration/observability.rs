@@ -170,3 +170,128 @@ async fn metrics_count_webhook_events_by_type_and_result() {
         Some(1.0)
     );
 }
+
+/// Serves the binary in local mode on a free loopback port with `env`, makes `paths` requests
+/// (with their `Authorization`), and returns what it wrote to standard output.
+async fn served_output(env: &[(&str, &str)], requests: &[(&str, Option<&str>)]) -> String {
+    let dir = scratch_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let database = format!("sqlite://{}/app.db?mode=rwc", dir.display());
+    let key = dir.join("key.pem").display().to_string();
+    let mut all_env = vec![
+        ("CLERK_LOCAL_MODE", "true"),
+        ("CLERK_LOCAL_KEY_FILE", key.as_str()),
+        ("ROCKET_ADDRESS", "127.0.0.1"),
+        ("ROCKET_PORT", port.as_str()),
+        ("DATABASE_URL", database.as_str()),
+    ];
+    all_env.extend_from_slice(env);
+    // In the project folder, for its templates and static files.
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_clerk-rocket"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .envs(all_env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for (path, authorization) in requests {
+        let mut request = http.get(format!("{base}{path}"));
+        if let Some(value) = authorization {
+            request = request.header("Authorization", *value);
+        }
+        request.send().await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+const LOGGED: [(&str, Option<&str>); 3] = [
+    ("/health?token=secret-in-query", None),
+    ("/api/users/me", None),
+    ("/api/users/me", Some("Bearer not.a.token")),
+];
+
+#[tokio::test]
+async fn one_line_per_request_and_none_of_rockets_notes() {
+    let out = served_output(&[], &LOGGED).await;
+    let requests: Vec<&str> = out.lines().filter(|l| l.contains("request_id=")).collect();
+    assert_eq!(
+        requests.len(),
+        4,
+        "the start-up probe and three requests:\n{out}"
+    );
+    assert!(
+        requests.iter().any(|l| l.starts_with("GET /health 200 ")),
+        "{out}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|l| l.starts_with("GET /api/users/me 401 ")
+                && l.contains("reason=session-token-missing")),
+        "{out}"
+    );
+    assert!(
+        requests.iter().any(|l| l.contains("reason=token-invalid")),
+        "{out}"
+    );
+    for noise in [
+        ">>",
+        "Request guard",
+        "catcher",
+        "secret-in-query",
+        "not.a.token",
+    ] {
+        assert!(!out.contains(noise), "{noise:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn json_lines_for_log_aggregators() {
+    let out = served_output(&[("CLERK_LOG_FORMAT", "json")], &LOGGED).await;
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let requests: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l.get("request_id").is_some())
+        .collect();
+    assert_eq!(requests.len(), 4, "{out}");
+    let refused = requests
+        .iter()
+        .find(|l| l["reason"] == "token-invalid")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(refused["method"], "GET");
+    assert_eq!(refused["path"], "/api/users/me");
+    assert_eq!(refused["status"], 401);
+    assert_eq!(refused["auth"], "signed-out");
+    assert!(refused["ms"].is_number() && refused["ts"].is_string());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "warning" || l["level"] == "warn"),
+        "the local-mode warning is a JSON line too:\n{out}"
+    );
+    assert!(!out.contains("secret-in-query") && !out.contains("not.a.token"));
+}
