@@ -11,11 +11,11 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::serde::json::Json;
 use rocket::{Route, State};
 
-use crate::auth::KnownUsers;
+use crate::auth::Caches;
 use crate::clerk::token::now;
 use crate::clerk::webhook::{self, Event, SignedHeaders, WebhookError};
 use crate::clerk::Clerk;
-use crate::db::revoked_sessions::{self as sessions, Revocations};
+use crate::db::revoked_sessions as sessions;
 use crate::db::users;
 use crate::db::webhook_events::{self as webhook_log, PruneClock};
 use crate::db::{write_transaction, Db};
@@ -116,8 +116,7 @@ pub async fn clerk_webhook(
     data: Data<'_>,
     clerk: &State<Clerk>,
     db: &Db,
-    revocations: &State<Revocations>,
-    known_users: &State<KnownUsers>,
+    caches: Caches<'_>,
     prune_clock: &State<PruneClock>,
     metrics: &State<Metrics>,
 ) -> ApiResult<Json<Received>> {
@@ -166,10 +165,10 @@ pub async fn clerk_webhook(
     // This instance serves the change from its next request; others within their cache bound.
     match (&event, outcome) {
         (Event::SessionEnded { session, .. }, Outcome::Applied) => {
-            revocations.forget(&session.id).await;
+            caches.revocations.forget(&session.id).await;
         }
-        (Event::UserUpserted { user, .. }, _) => known_users.forget(&user.id),
-        (Event::UserDeleted(deleted), _) => known_users.forget(&deleted.id),
+        (Event::UserUpserted { user, .. }, _) => caches.users.forget(&user.id),
+        (Event::UserDeleted(deleted), _) => caches.users.forget(&deleted.id),
         _ => {}
     }
     if prune_clock.due(now) {

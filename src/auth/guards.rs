@@ -6,10 +6,12 @@ use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 
+use super::known_users::KnownUsers;
 use super::source::TokenSource;
 use super::user;
 use crate::clerk::token::{Reason, SessionClaims};
 use crate::clerk::Clerk;
+use crate::db::revoked_sessions::Revocations;
 use crate::db::users::User;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
@@ -118,6 +120,29 @@ impl<'r> FromRequest<'r> for Admin {
         match request.rocket().state::<Clerk>() {
             Some(clerk) if current.is_admin(clerk) => Outcome::Success(Admin(current)),
             _ => refuse(request, ApiError::forbidden()),
+        }
+    }
+}
+
+/// The in-memory state that a change received by this instance (a webhook, an admin action) must
+/// reach at once: known user rows and session revocations.
+pub struct Caches<'r> {
+    pub users: &'r KnownUsers,
+    pub revocations: &'r Revocations,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Caches<'r> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let rocket = request.rocket();
+        match (rocket.state::<KnownUsers>(), rocket.state::<Revocations>()) {
+            (Some(users), Some(revocations)) => Outcome::Success(Caches { users, revocations }),
+            _ => refuse(
+                request,
+                ApiError::Internal("the user caches are not managed".into()),
+            ),
         }
     }
 }

@@ -16,7 +16,7 @@ mod stage;
 mod user;
 mod visitor;
 
-pub use guards::{Admin, CurrentUser, Session};
+pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
 pub use source::{Carrier, TokenSource};
 pub use stage::stage;
