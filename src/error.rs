@@ -50,16 +50,43 @@ impl From<AuthError> for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                ApiError::Unavailable {
-                    code: "database-unavailable",
-                    message: "the database is not answering; try again shortly".into(),
-                    retry_after: 1,
-                }
+        if is_transient(&e) {
+            rocket::warn!("database unavailable: {e}");
+            ApiError::Unavailable {
+                code: "database-unavailable",
+                message: "the database is not answering; try again shortly".into(),
+                retry_after: 1,
             }
-            other => ApiError::Internal(format!("database: {other}")),
+        } else {
+            ApiError::Internal(format!("database: {e}"))
         }
+    }
+}
+
+/// Faults that pass by themselves: the database is down, restarting, overloaded or locked by
+/// another writer. Retrying later can succeed, so they are 503s, never 500s.
+fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6) and their extended codes.
+            // PostgreSQL: connection exceptions (08), insufficient resources (53), operator
+            // intervention such as a shutdown (57), serialization failures and deadlocks (40).
+            let code = code.as_ref();
+            // SQLite's codes are numbers of up to four digits; PostgreSQL's, five characters.
+            let sqlite =
+                code.len() < 5 && code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6));
+            let postgres = code.len() == 5
+                && ["08", "53", "57", "40"]
+                    .iter()
+                    .any(|class| code.starts_with(class));
+            sqlite || postgres
+        }),
+        _ => false,
     }
 }
 
@@ -339,6 +366,15 @@ mod tests {
         assert!(!ApiError::Internal("secret detail".into())
             .message()
             .contains("secret"));
+    }
+
+    #[test]
+    fn database_faults_that_pass_are_503_and_others_500() {
+        assert!(is_transient(&sqlx::Error::PoolTimedOut));
+        assert!(is_transient(&sqlx::Error::Io(
+            std::io::ErrorKind::ConnectionRefused.into()
+        )));
+        assert!(!is_transient(&sqlx::Error::ColumnNotFound("x".into())));
     }
 
     #[test]

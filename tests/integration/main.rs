@@ -7,6 +7,7 @@ mod authority;
 mod browser;
 mod check;
 mod cli;
+mod faults;
 mod hot_path;
 mod keys;
 mod local_mode;
