@@ -212,3 +212,73 @@ async fn backend_api_jwks_is_the_fallback_with_a_secret_key() {
     );
     assert!(fake.hits("/v1/jwks").await >= 1);
 }
+
+#[tokio::test]
+async fn a_rotated_key_is_accepted_within_seconds_during_a_flood_of_unknown_kids() {
+    let (fake, app) = clerk_app().await;
+    app.ready().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let (app, stop) = (app.clone(), std::sync::Arc::clone(&stop));
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let kid = json!({ "kid": unique("ins_random") });
+                let answer = app
+                    .bearer(&key_b().sign_with_header(&kid, &claims(&user_id())))
+                    .await;
+                assert_eq!(answer.code(), "jwk-kid-mismatch");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let started = std::time::Instant::now();
+    fake.serve_jwks(&[key_a(), key_b()]).await;
+    let rotated = key_b().sign(&claims(&user_id()));
+    loop {
+        if app.bearer(&rotated).await.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(5_500),
+            "the rotated key is still refused"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flood.await.unwrap();
+    assert_eq!(
+        app.bearer(&key_a().sign(&claims(&user_id()))).await.status,
+        200,
+        "valid traffic unaffected"
+    );
+    // One fetch at start, then at most one per 5 s cooldown: at most 12 a minute.
+    let window = 1.5 + elapsed.as_secs_f64();
+    let allowed = 1 + (window / 5.0).ceil() as usize;
+    assert!(
+        fake.hits(JWKS).await <= allowed,
+        "{} fetches in {window:.1} s",
+        fake.hits(JWKS).await
+    );
+}
+
+#[tokio::test]
+async fn odd_answers_never_replace_the_last_good_keys() {
+    for odd in [
+        json!({ "keys": [] }),
+        json!({ "keys": [{ "kty": "EC", "kid": "ins_ec", "crv": "P-256", "x": "AA", "y": "AA" }] }),
+        json!("<html>maintenance</html>"),
+        json!({ "unexpected": true }),
+    ] {
+        let (fake, app) = clerk_app_with(|settings| settings.set("jwks_cache_secs", "0")).await;
+        app.ready().await;
+        fake.serve_jwks_body(odd.clone()).await;
+        for _ in 0..4 {
+            let answer = app.bearer(&key_a().sign(&claims(&user_id()))).await;
+            assert_eq!(answer.status, 200, "{odd}: {:?}", answer.body);
+            tokio::time::sleep(Duration::from_millis(1_100)).await;
+        }
+        assert!(fake.hits(JWKS).await >= 2, "{odd}: a refresh was tried");
+    }
+}
