@@ -122,14 +122,7 @@ impl KeyStore {
         };
         let (found, stale, empty, attempts) = {
             let cache = remote.read();
-            // Stale, and not just tried: a failing refresh is retried at most every
-            // RETRY_WITHOUT_KEYS, not on every request.
-            let stale = cache
-                .fetched_at
-                .is_none_or(|at| at.elapsed() >= remote.cache_for)
-                && cache
-                    .last_attempt
-                    .is_none_or(|at| at.elapsed() >= RETRY_WITHOUT_KEYS);
+            let stale = remote.is_stale(&cache);
             (
                 cache.keys.get(kid).cloned(),
                 stale,
@@ -236,12 +229,7 @@ impl KeyStore {
         };
         let (present, stale) = {
             let cache = remote.read();
-            let stale = cache
-                .fetched_at
-                .is_none_or(|at| at.elapsed() >= remote.cache_for)
-                && cache
-                    .last_attempt
-                    .is_none_or(|at| at.elapsed() >= RETRY_WITHOUT_KEYS);
+            let stale = remote.is_stale(&cache);
             (kid.is_some_and(|kid| cache.keys.contains_key(kid)), stale)
         };
         if stale {
@@ -280,6 +268,17 @@ impl KeyStore {
 }
 
 impl Remote {
+    /// Stale, and not just tried: a failing refresh is retried at most every
+    /// RETRY_WITHOUT_KEYS, not on every request.
+    fn is_stale(&self, cache: &Cache) -> bool {
+        cache
+            .fetched_at
+            .is_none_or(|at| at.elapsed() >= self.cache_for)
+            && cache
+                .last_attempt
+                .is_none_or(|at| at.elapsed() >= RETRY_WITHOUT_KEYS)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
         self.state
             .read()
