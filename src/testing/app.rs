@@ -337,8 +337,9 @@ fn identifier(name: &str) -> &str {
     name
 }
 
-/// Adds `headers` to a local request; a `Cookie` header goes to the cookie jar, which the local
-/// client fills from `.cookie()`, not from a raw header.
+/// Adds `headers` to a local request. A `Cookie` header is kept as sent (the app reads the raw
+/// header, as a browser sends it over HTTP) and also goes to the cookie jar, which is all that
+/// Rocket's local client fills by itself.
 fn with_headers<'c>(mut request: LocalRequest<'c>, headers: &[(&str, &str)]) -> LocalRequest<'c> {
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("cookie") {
@@ -347,6 +348,7 @@ fn with_headers<'c>(mut request: LocalRequest<'c>, headers: &[(&str, &str)]) -> 
                     request = request.cookie(rocket::http::Cookie::new(k.to_owned(), v.to_owned()));
                 }
             }
+            request = request.header(rocket::http::Header::new("Cookie", value.to_string()));
         } else {
             request = request.header(rocket::http::Header::new(
                 name.to_string(),

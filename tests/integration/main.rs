@@ -8,6 +8,7 @@ mod browser;
 mod check;
 mod cli;
 mod faults;
+mod hostile_tokens;
 mod hot_path;
 mod keys;
 mod local_mode;
