@@ -6,6 +6,7 @@
 //! per-request notes (`>> Request guard … failed`, `>> Responding with registered … catcher`):
 //! the access line already says what happened, once.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::OnceLock;
@@ -78,13 +79,31 @@ pub fn message(level: log::Level, target: &str, text: &str) -> String {
             _ => text.to_owned(),
         },
         Format::Json => json!({
-            "ts": super::request_log::rfc3339_now(),
+            "ts": rfc3339_now(),
             "level": level.as_str().to_ascii_lowercase(),
             "target": target,
             "message": text,
         })
         .to_string(),
     }
+}
+
+/// Now, as `2026-12-01T16:08:25.123Z`.
+pub(super) fn rfc3339_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let mut out = String::with_capacity(24);
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    );
+    out
 }
 
 struct Logger;

@@ -2,7 +2,6 @@
 //! `x-clerk-auth-reason` headers, the latency histogram, and one access line (never a token, never
 //! a query string: it may carry a handshake nonce).
 
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -64,24 +63,6 @@ fn new_request_id() -> String {
     crate::clerk::local::hex(&bytes)
 }
 
-/// Now, as `2026-12-01T16:08:25.123Z`.
-pub(super) fn rfc3339_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let mut out = String::with_capacity(24);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.millisecond()
-    );
-    out
-}
-
 #[rocket::async_trait]
 impl Fairing for RequestLog {
     fn info(&self) -> Info {
@@ -133,7 +114,7 @@ impl Fairing for RequestLog {
                 state.id
             ),
             Format::Json => json!({
-                "ts": rfc3339_now(),
+                "ts": logger::rfc3339_now(),
                 "method": request.method().as_str(),
                 "path": request.uri().path().as_str(),
                 "status": status,
