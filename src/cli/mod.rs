@@ -79,13 +79,17 @@ pub async fn run(cli: Cli) -> ExitCode {
         return ExitCode::from(2);
     }
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => match crate::build(figment).launch().await {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
+        Command::Serve => {
+            let launched = crate::build(figment).launch().await;
+            crate::observability::flush_logs();
+            match launched {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Command::Migrate => migrate::run(&figment).await,
         Command::Sync { dry_run, page_size } => {
             sync::run(&config, &figment, dry_run, page_size).await

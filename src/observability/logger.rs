@@ -1,24 +1,29 @@
 //! Every line this process writes to standard output, as text or JSON (`CLERK_LOG_FORMAT`).
 //!
-//! Lines go through a channel to one writer thread, so a request never waits on the terminal or
-//! a log pipe (unless the writer falls 64 Ki lines behind, when it waits rather than loses
-//! them). The `log` records of the app and of Rocket go the same way, except Rocket's indented
+//! Lines are appended to a buffer that one writer thread writes out every 50 ms, so a request
+//! never waits on the terminal or a log pipe (unless 4 MiB are waiting, when the request writes
+//! them itself rather than lose them or grow memory). The `log` records of the app and of Rocket go the same way, except Rocket's indented
 //! per-request notes (`>> Request guard … failed`, `>> Responding with registered … catcher`):
 //! the access line already says what happened, once.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::sync::mpsc::{sync_channel, SyncSender};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use serde_json::json;
 
 pub use crate::config::LogFormat as Format;
 
-const BACKLOG: usize = 64 * 1024;
+/// Lines wait at most this long before they are written.
+const WRITE_EVERY: Duration = Duration::from_millis(50);
+
+/// Past this much waiting text, the line's writer writes it all itself (and so slows down with
+/// the terminal or pipe rather than growing memory).
+const MAX_WAITING: usize = 4 * 1024 * 1024;
 
 struct Writer {
-    lines: SyncSender<String>,
+    waiting: Mutex<String>,
     format: Format,
 }
 
@@ -27,30 +32,53 @@ static WRITER: OnceLock<Writer> = OnceLock::new();
 /// Starts the writer thread and routes `log` records through it, at `level`; the first call of
 /// the process decides the format.
 pub fn init(format: Format, level: log::LevelFilter) {
+    let mut started = false;
     WRITER.get_or_init(|| {
-        let (lines, receiver) = sync_channel::<String>(BACKLOG);
+        started = true;
+        Writer {
+            waiting: Mutex::new(String::with_capacity(64 * 1024)),
+            format,
+        }
+    });
+    if started {
+        // NOTE: a timer, not a wake-up per line: waking a sleeping thread for every request cost
+        // more than writing the line (a futex call on the request path, seen in `perf`).
         let spawned = std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || {
-                let stdout = std::io::stdout();
-                while let Ok(line) = receiver.recv() {
-                    let mut out = stdout.lock();
-                    let _ = writeln!(out, "{line}");
-                    // Whatever else is waiting goes out in the same write.
-                    while let Ok(line) = receiver.try_recv() {
-                        let _ = writeln!(out, "{line}");
-                    }
-                    let _ = out.flush();
-                }
+            .spawn(|| loop {
+                std::thread::sleep(WRITE_EVERY);
+                flush();
             });
         if let Err(e) = spawned {
-            eprintln!("warning: no log writer thread ({e}); logging to stdout directly");
+            eprintln!("warning: no log writer thread ({e}); lines are written as they come");
         }
         // Ours, not Rocket's: Rocket's logger steps aside when one is set already.
         let _ = log::set_logger(&Logger);
-        Writer { lines, format }
-    });
+    }
     log::set_max_level(level);
+}
+
+/// Writes every waiting line now (at exit, and from the writer thread).
+pub fn flush() {
+    let Some(writer) = WRITER.get() else {
+        return;
+    };
+    let text = {
+        let mut waiting = lock(&writer.waiting);
+        if waiting.is_empty() {
+            return;
+        }
+        std::mem::replace(&mut *waiting, String::with_capacity(64 * 1024))
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn lock(waiting: &Mutex<String>) -> std::sync::MutexGuard<'_, String> {
+    waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The format lines are written in.
@@ -59,14 +87,19 @@ pub fn format() -> Format {
 }
 
 /// Queues one line for standard output.
-pub fn write_line(line: String) {
-    match WRITER.get() {
-        Some(writer) => {
-            if let Err(e) = writer.lines.send(line) {
-                println!("{}", e.0);
-            }
-        }
-        None => println!("{line}"),
+pub fn write_line(line: &str) {
+    let Some(writer) = WRITER.get() else {
+        println!("{line}");
+        return;
+    };
+    let full = {
+        let mut waiting = lock(&writer.waiting);
+        waiting.push_str(line);
+        waiting.push('\n');
+        waiting.len() > MAX_WAITING
+    };
+    if full {
+        flush();
     }
 }
 
@@ -118,7 +151,7 @@ impl log::Log for Logger {
             return;
         }
         let text = record.args().to_string();
-        write_line(message(record.level(), record.target(), &text));
+        write_line(&message(record.level(), record.target(), &text));
     }
 
     fn flush(&self) {}

@@ -46,7 +46,7 @@ pub fn record_auth(request: &Request<'_>, outcome: AuthOutcome) {
 /// Rocket.toml sets `log_level = "critical"` (warnings and errors only) and this line replaces it.
 pub fn log_line(config: &rocket::Config, line: &str) {
     if config.log_level != rocket::config::LogLevel::Off {
-        logger::write_line(logger::message(log::Level::Info, "clerk_rocket", line));
+        logger::write_line(&logger::message(log::Level::Info, "clerk_rocket", line));
     }
 }
 
@@ -125,6 +125,6 @@ impl Fairing for RequestLog {
             })
             .to_string(),
         };
-        logger::write_line(line);
+        logger::write_line(&line);
     }
 }
