@@ -166,7 +166,7 @@ async fn visit(request: &Request<'_>, clerk: &Clerk) -> VisitorState {
     if let Some(state) = return_from_handshake(request, clerk).await {
         return state;
     }
-    match handshake::cookie_state(token, client_uat) {
+    match handshake::cookie_state_with(token, client_uat, |t| clerk.verifier.issued_at(t)) {
         CookieState::SignedOut => VisitorState::SignedOut,
         CookieState::Refresh(reason) => refresh(request, clerk, reason, token, suffixed),
         CookieState::Verify => {

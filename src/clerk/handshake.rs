@@ -32,15 +32,24 @@ pub enum CookieState {
 /// The cookie path of Clerk's state machine, steps 6–10 (spec §4). `client_uat` is the
 /// `__client_uat` cookie (unix seconds, 0 = signed out, `None` = absent).
 pub fn cookie_state(session: Option<&str>, client_uat: Option<i64>) -> CookieState {
+    cookie_state_with(session, client_uat, |token| {
+        unverified_claims(token).and_then(|c| c.get("iat").and_then(serde_json::Value::as_i64))
+    })
+}
+
+/// [`cookie_state`], reading a token's `iat` with `issued_at` (which may know it already).
+pub fn cookie_state_with(
+    session: Option<&str>,
+    client_uat: Option<i64>,
+    issued_at: impl FnOnce(&str) -> Option<i64>,
+) -> CookieState {
     let live_client = client_uat.unwrap_or(0) > 0;
     match (session, live_client) {
         (None, false) => CookieState::SignedOut,
         (Some(_), false) => CookieState::Refresh("session-token-but-no-client-uat"),
         (None, true) => CookieState::Refresh("client-uat-but-no-session-token"),
         (Some(token), true) => {
-            let iat = unverified_claims(token)
-                .and_then(|c| c.get("iat").and_then(serde_json::Value::as_i64));
-            match (iat, client_uat) {
+            match (issued_at(token), client_uat) {
                 (Some(iat), Some(uat)) if iat < uat => {
                     CookieState::Refresh("session-token-iat-before-client-uat")
                 }

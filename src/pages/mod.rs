@@ -78,7 +78,15 @@ fn profile(visitor: Visitor, clerk: &State<Clerk>) -> PageResult<Template> {
         context! {
             layout: Layout::new(clerk, Some(&current)),
             name: display_name(&current),
-            user: &current.user,
+            // Only what the page shows: the row's own serialisation formats every time in it.
+            user: context! {
+                email: &current.user.email,
+                username: &current.user.username,
+                first_name: &current.user.first_name,
+                last_name: &current.user.last_name,
+                image_url: &current.user.image_url,
+                clerk_id: &current.user.clerk_id,
+            },
             role,
             is_admin: current.is_admin(clerk),
             session_id: &current.session.session_id,

@@ -105,6 +105,17 @@ impl Verifier {
         result
     }
 
+    /// The token's `iat`, from its kept verdict when there is one, else read without verifying
+    /// (for Clerk's cookie rules, which compare it with `__client_uat` before verification).
+    pub fn issued_at(&self, token: &str) -> Option<i64> {
+        if let Some(cache::Verdict::Accepted { claims, .. }) =
+            self.verdicts.get(&cache::digest(token), now())
+        {
+            return claims.issued_at;
+        }
+        unverified_claims(token).and_then(|c| c.get("iat").and_then(Value::as_i64))
+    }
+
     /// Forgets every verdict kept by [`Verifier::verify`].
     pub fn forget_verdicts(&self) {
         self.verdicts.clear();
