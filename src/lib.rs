@@ -63,6 +63,7 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .attach(db::stage())
         .attach(auth::stage())
         .attach(Template::fairing())
+        .manage(pages::RenderedPages::default())
         .attach(headers::SecurityHeaders::default())
         .mount("/", api::root_routes())
         .mount("/", observability::routes())

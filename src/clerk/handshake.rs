@@ -48,14 +48,12 @@ pub fn cookie_state_with(
         (None, false) => CookieState::SignedOut,
         (Some(_), false) => CookieState::Refresh("session-token-but-no-client-uat"),
         (None, true) => CookieState::Refresh("client-uat-but-no-session-token"),
-        (Some(token), true) => {
-            match (issued_at(token), client_uat) {
-                (Some(iat), Some(uat)) if iat < uat => {
-                    CookieState::Refresh("session-token-iat-before-client-uat")
-                }
-                _ => CookieState::Verify,
+        (Some(token), true) => match (issued_at(token), client_uat) {
+            (Some(iat), Some(uat)) if iat < uat => {
+                CookieState::Refresh("session-token-iat-before-client-uat")
             }
-        }
+            _ => CookieState::Verify,
+        },
     }
 }
 

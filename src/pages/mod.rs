@@ -9,16 +9,19 @@ mod dev;
 mod error;
 mod layout;
 pub(crate) mod redirect;
+mod rendered;
 
+use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{Route, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
 
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
 pub use error::{html_catchers, PageError, PageResult};
 use layout::{display_name, format_time, Layout};
 pub use redirect::encode;
+pub use rendered::RenderedPages;
 
 /// A page, or a redirect instead of it.
 #[derive(rocket::Responder)]
@@ -70,11 +73,15 @@ fn sign_up(visitor: Visitor, clerk: &State<Clerk>, redirect_url: Option<&str>) -
 }
 
 #[rocket::get("/profile")]
-fn profile(visitor: Visitor, clerk: &State<Clerk>) -> PageResult<Template> {
+fn profile(
+    visitor: Visitor,
+    clerk: &State<Clerk>,
+    rendered: &State<RenderedPages>,
+    templates: Metadata<'_>,
+) -> PageResult<RawHtml<String>> {
     let current = visitor.require()?;
     let role = current.role().unwrap_or("member");
-    Ok(Template::render(
-        "profile",
+    rendered.render(&templates, "profile", &current, || {
         context! {
             layout: Layout::new(clerk, Some(&current)),
             name: display_name(&current),
@@ -92,8 +99,8 @@ fn profile(visitor: Visitor, clerk: &State<Clerk>) -> PageResult<Template> {
             session_id: &current.session.session_id,
             created: format_time(current.user.created_at),
             last_seen: current.user.last_seen_at.map(format_time),
-        },
-    ))
+        }
+    })
 }
 
 pub fn routes() -> Vec<Route> {
