@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod adversarial;
 mod browser;
 mod check;
 mod cli;

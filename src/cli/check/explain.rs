@@ -192,7 +192,7 @@ pub(super) async fn explain_token(
         ));
     }
     if let Some(failure) = first_failure {
-        out.push(refused(&failure))
+        out.push(refused(&failure));
     } else {
         let text = |name: &str| {
             claims

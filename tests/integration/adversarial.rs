@@ -1,0 +1,144 @@
+//! Hostile and odd inputs, one class of the hardening issue per section: every bad input gets a
+//! clear 4xx (JSON under `/api`), never a 5xx; nothing is created for a refused request.
+
+use serde_json::json;
+
+use crate::common::*;
+
+
+/// A 4xx with this JSON error code, and a `WWW-Authenticate` header when it is a 401.
+fn assert_refused(answer: &Answer, status: u16, code: &str) {
+    assert_eq!(
+        (answer.status, answer.code()),
+        (status, code),
+        "{:?}",
+        answer.body
+    );
+    if status == 401 {
+        assert!(
+            answer.header("WWW-Authenticate").is_some(),
+            "a 401 names its scheme"
+        );
+    }
+}
+
+// Class 6: answers never echo the configured issuer, authorized parties or audience.
+
+#[tokio::test]
+async fn refusals_do_not_echo_the_configuration() {
+    let (_fake, app) = clerk_app_with(|s| {
+        s.set("authorized_parties", "https://secret-party.example.test")
+            .set("jwt_audience", "secret-audience")
+    })
+    .await;
+    let user = user_id();
+    let base = with(
+        claims(&user),
+        json!({ "azp": "https://secret-party.example.test", "aud": "secret-audience" }),
+    );
+    for (changes, code) in [
+        (
+            json!({ "iss": "https://evil.example" }),
+            "token-invalid-issuer",
+        ),
+        (
+            json!({ "azp": "https://evil.example" }),
+            "token-invalid-authorized-parties",
+        ),
+        (json!({ "aud": "evil" }), "token-verification-failed"),
+    ] {
+        let answer = app
+            .bearer(&key_a().sign(&with(base.clone(), changes)))
+            .await;
+        assert_refused(&answer, 401, code);
+        let everything = format!("{:?} {:?}", answer.body, answer.headers);
+        for secret in ["secret-party", "secret-audience", ISSUER_HOST] {
+            assert!(
+                !everything.contains(secret),
+                "{code} echoes {secret}: {everything}"
+            );
+        }
+    }
+    assert_eq!(app.count_users(&user).await, 0);
+}
+
+// Class 14: /ready, hosts with bad ports, redirect_url values a Location header cannot hold.
+
+#[tokio::test]
+async fn ready_does_not_print_configured_urls() {
+    let fake = FakeClerk::start().await; // no JWKS served: the keys never load
+    let app = Settings::clerk(&fake)
+        .set("secret_key", "sk_test_ready")
+        .start()
+        .await;
+    let ready = app.get("/ready", &[]).await;
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.body["missing"], json!(["keys"]));
+    let text = ready.text();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("http") && !text.contains("jwks"),
+        "{text}"
+    );
+}
+
+/// Runs `clerk-rocket migrate` with `env` on a scratch database: exit 2 and one line naming
+/// `variable` when a setting is refused.
+fn refused_at_start(env: &[(&str, &str)], variable: &str) -> String {
+    let dir = scratch_dir();
+    let url = format!("sqlite://{}/app.db?mode=rwc", dir.display());
+    let mut env = env.to_vec();
+    env.push(("DATABASE_URL", &url));
+    let out = run(&dir, &["migrate"], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!("error: {variable}: ")),
+        "{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn a_bad_port_in_the_frontend_api_stops_the_start() {
+    let pk = publishable_key("clerk.example.test:99999", false);
+    refused_at_start(&[("CLERK_PUBLISHABLE_KEY", &pk)], "CLERK_PUBLISHABLE_KEY");
+    for host in [
+        "clerk.example.test:99999",
+        "clerk.example.test:x",
+        "clerk.example.test:",
+    ] {
+        refused_at_start(&[("CLERK_FRONTEND_API", host)], "CLERK_FRONTEND_API");
+    }
+}
+
+#[tokio::test]
+async fn redirect_urls_a_location_header_cannot_hold_fall_back_to_root() {
+    let app = local_app().await;
+    for bad in ["/caf%C3%A9", "/a%20b", "/a%7Fb", "/a%22b", "/a%3Cb%3E"] {
+        // The form decodes them: "/café", "/a b", …
+        let signed_in = app
+            .post_form(
+                "/dev/sign-in",
+                &format!("email=ada%40example.com&redirect_url={bad}"),
+                &[],
+            )
+            .await;
+        assert_eq!(signed_in.status, 303, "{bad}: {}", signed_in.text());
+        assert_eq!(signed_in.header("Location"), Some("/"), "{bad}");
+    }
+    let token = app
+        .post_form("/dev/sign-in", "email=ada%40example.com", &[])
+        .await;
+    let token = token.set_cookie("__session").unwrap();
+    for bad in ["/caf%C3%A9", "%2Fa%20b", "/a%09b"] {
+        let page = app
+            .get(
+                &format!("/sign-in?redirect_url={bad}"),
+                &[ACCEPT_HTML, ("Cookie", &format!("__session={token}"))],
+            )
+            .await;
+        assert_eq!(page.status, 303, "{bad}: {}", page.text());
+        assert_eq!(page.header("Location"), Some("/"), "{bad}");
+    }
+}
