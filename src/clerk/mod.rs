@@ -17,14 +17,35 @@ use local::LocalIssuer;
 use token::{Rules, Verifier};
 use webhook::WebhookSecret;
 
-/// Timeouts for every call to Clerk: a slow Clerk must not hold requests for long.
+/// Timeouts for every call to Clerk: a slow Clerk must not hold requests for long. Redirects are
+/// followed only within the origin first asked (at most 5): keys or answers from elsewhere are
+/// never taken for Clerk's, and the secret key never leaves for another host.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(5))
         .user_agent(concat!("clerk-rocket/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first();
+            if attempt.previous().len() > 5 {
+                attempt.stop()
+            } else if first.is_some_and(|first| same_origin(first, attempt.url())) {
+                attempt.follow()
+            } else {
+                log::warn!(
+                    "not following a redirect from Clerk to another origin ({})",
+                    attempt.url().origin().ascii_serialization()
+                );
+                attempt.stop()
+            }
+        }))
         .build()
-        .expect("an HTTP client with only timeouts set")
+        .expect("an HTTP client with only timeouts and a redirect policy set")
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.origin() == b.origin()
 }
 
 /// Why the Clerk settings cannot be put to use.
@@ -112,5 +133,26 @@ impl Clerk {
             local,
             config,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn origins_differ_by_scheme_host_or_port() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let base = url("https://clerk.example.com/.well-known/jwks.json");
+        assert!(same_origin(&base, &url("https://clerk.example.com/other")));
+        assert!(same_origin(&base, &url("https://clerk.example.com:443/x")));
+        for other in [
+            "http://clerk.example.com/.well-known/jwks.json",
+            "https://evil.example.com/.well-known/jwks.json",
+            "https://clerk.example.com:8443/.well-known/jwks.json",
+            "https://clerk.example.com.evil.test/",
+        ] {
+            assert!(!same_origin(&base, &url(other)), "{other}");
+        }
     }
 }

@@ -2,9 +2,10 @@
 //! clear 4xx (JSON under `/api`), never a 5xx; nothing is created for a refused request.
 
 use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
-
 
 /// A 4xx with this JSON error code, and a `WWW-Authenticate` header when it is a 401.
 fn assert_refused(answer: &Answer, status: u16, code: &str) {
@@ -141,4 +142,117 @@ async fn redirect_urls_a_location_header_cannot_hold_fall_back_to_root() {
         assert_eq!(page.status, 303, "{bad}: {}", page.text());
         assert_eq!(page.header("Location"), Some("/"), "{bad}");
     }
+}
+
+// Class 7: JWKS integrity.
+
+/// Serves `response` for the JWKS path of `fake`, above everything served before.
+async fn serve_jwks_answer(fake: &FakeClerk, priority: u8, response: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path("/.well-known/jwks.json"))
+        .respond_with(response)
+        .with_priority(priority)
+        .mount(&fake.server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_jwks_redirect_to_another_origin_is_not_followed() {
+    let (fake, app) = clerk_app_with(|s| s.set("jwks_cooldown_secs", "0")).await;
+    app.ready().await;
+    let elsewhere = FakeClerk::start().await;
+    elsewhere.serve_jwks(&[key_b()]).await;
+    serve_jwks_answer(
+        &fake,
+        1,
+        ResponseTemplate::new(302).insert_header("Location", elsewhere.jwks_url().as_str()),
+    )
+    .await;
+    let before = fake.hits("/.well-known/jwks.json").await;
+    let intruder = user_id();
+    let refused = app.bearer(&key_b().sign(&claims(&intruder))).await;
+    assert_refused(&refused, 401, "jwk-kid-mismatch");
+    assert!(
+        fake.hits("/.well-known/jwks.json").await > before,
+        "the unknown kid made a refetch"
+    );
+    assert_eq!(
+        elsewhere.hits("/.well-known/jwks.json").await,
+        0,
+        "never followed"
+    );
+    assert_eq!(app.count_users(&intruder).await, 0);
+    let user = user_id();
+    assert_eq!(
+        app.bearer(&key_a().sign(&claims(&user))).await.status,
+        200,
+        "old keys kept"
+    );
+}
+
+#[tokio::test]
+async fn odd_jwks_answers_never_replace_the_last_good_keys() {
+    let (fake, app) = clerk_app_with(|s| s.set("jwks_cooldown_secs", "0")).await;
+    app.ready().await;
+    let good = serde_json::to_string(&json!({ "keys": [key_b().jwk.clone()] })).unwrap();
+    let odd = [
+        ResponseTemplate::new(200).set_body_raw(
+            "<html><body>Sign in to the Wi-Fi</body></html>",
+            "text/html",
+        ),
+        ResponseTemplate::new(200).set_body_raw(&good[..good.len() / 2], "application/json"),
+        ResponseTemplate::new(200).set_body_json(json!({ "keys": [
+            { "kty": "EC", "kid": "ec", "crv": "P-256", "x": "AAAA", "y": "AAAA" },
+            { "kty": "oct", "kid": "hmac", "k": "c2VjcmV0" }
+        ] })),
+        ResponseTemplate::new(200).set_body_json(json!({ "keys": [] })),
+        ResponseTemplate::new(200).set_body_json(json!({ "not": "a jwks" })),
+        ResponseTemplate::new(200).set_body_raw(
+            format!("{{\"keys\":[{}{}]}}", " ".repeat(300 * 1024), key_b().jwk),
+            "application/json",
+        ),
+        ResponseTemplate::new(500),
+    ];
+    for (i, response) in odd.into_iter().enumerate() {
+        serve_jwks_answer(&fake, 50 - u8::try_from(i).unwrap(), response).await;
+        let before = fake.hits("/.well-known/jwks.json").await;
+        let intruder = user_id();
+        let refused = app.bearer(&key_b().sign(&claims(&intruder))).await;
+        assert_refused(&refused, 401, "jwk-kid-mismatch");
+        assert!(
+            fake.hits("/.well-known/jwks.json").await > before,
+            "answer {i} fetched"
+        );
+        assert_eq!(app.count_users(&intruder).await, 0);
+        let user = user_id();
+        let kept = app.bearer(&key_a().sign(&claims(&user))).await;
+        assert_eq!(
+            kept.status, 200,
+            "answer {i} replaced the good keys: {:?}",
+            kept.body
+        );
+    }
+}
+
+#[test]
+fn jwks_and_backend_api_urls_must_be_https() {
+    let pk = publishable_key(ISSUER_HOST, false);
+    for (variable, value) in [
+        (
+            "CLERK_JWKS_URL",
+            "http://clerk.example.test/.well-known/jwks.json",
+        ),
+        ("CLERK_API_URL", "http://api.clerk.test"),
+        ("CLERK_JWT_ISSUER", "http://clerk.example.test"),
+    ] {
+        let stderr = refused_at_start(
+            &[("CLERK_PUBLISHABLE_KEY", &pk), (variable, value)],
+            variable,
+        );
+        assert!(stderr.contains("https"), "{stderr}");
+    }
+    refused_at_start(
+        &[("CLERK_FRONTEND_API", "http://clerk.example.test")],
+        "CLERK_FRONTEND_API",
+    );
 }
