@@ -7,6 +7,9 @@ use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
 
+const DOCUMENT: (&str, &str) = ("Sec-Fetch-Dest", "document");
+const HOST: (&str, &str) = ("Host", "app.example.test");
+
 /// A 4xx with this JSON error code, and a `WWW-Authenticate` header when it is a 401.
 fn assert_refused(answer: &Answer, status: u16, code: &str) {
     assert_eq!(
@@ -255,4 +258,58 @@ fn jwks_and_backend_api_urls_must_be_https() {
         &[("CLERK_FRONTEND_API", "http://clerk.example.test")],
         "CLERK_FRONTEND_API",
     );
+}
+
+// Class 12: answers that depend on the caller are never cached.
+
+fn assert_not_cached(answer: &Answer, what: &str) {
+    assert_eq!(answer.header("Cache-Control"), Some("no-store"), "{what}");
+    assert_eq!(
+        answer.header("Vary"),
+        Some("Authorization, Cookie"),
+        "{what}"
+    );
+}
+
+#[tokio::test]
+async fn personal_answers_are_never_cached() {
+    let (_fake, app) = clerk_app().await;
+    let user = user_id();
+    let token = key_a().sign(&claims(&user));
+    assert_not_cached(&app.get_as("/api/users/me", &token).await, "bearer JSON");
+    assert_not_cached(&app.cookie(&token).await, "cookie JSON");
+    let refused = app.get("/api/users/me", &[]).await;
+    assert_refused(&refused, 401, "session-token-missing");
+    assert_not_cached(&refused, "a JSON error");
+    let expired = app
+        .bearer(&key_a().sign(&with(claims(&user), json!({ "exp": now() - 60 }))))
+        .await;
+    assert_refused(&expired, 401, "token-expired");
+    assert_not_cached(&expired, "a JSON refusal");
+    let missing = app.get_as("/api/no/such/route", &token).await;
+    assert_refused(&missing, 404, "not-found");
+    assert_not_cached(&missing, "a JSON 404");
+    assert_not_cached(&app.get_html_as("/profile", &token).await, "a page");
+    assert_not_cached(&app.get_html("/").await, "a signed-out page");
+}
+
+#[tokio::test]
+async fn every_401_names_its_scheme() {
+    // Without a secret key a stale session gets ClerkJS's interstitial page, a 401.
+    let (_fake, app) = clerk_app_with(|s| {
+        s.unset("jwt_issuer")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+    })
+    .await;
+    let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 60 })));
+    let cookies = format!("__session={token}; __client_uat={}", now() - 300);
+    let page = app
+        .get(
+            "/profile",
+            &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", &cookies)],
+        )
+        .await;
+    assert_eq!(page.status, 401, "{:?} {}", page.headers, page.text());
+    assert!(page.header("WWW-Authenticate").is_some());
+    assert_not_cached(&page, "the interstitial");
 }

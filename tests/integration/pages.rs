@@ -114,7 +114,7 @@ async fn local_mode_sign_in_profile_and_sign_out() {
         "no admin link for a member"
     );
     assert_eq!(profile.header("Cache-Control"), Some("no-store"));
-    assert_eq!(profile.header("Vary"), Some("Cookie"));
+    assert_eq!(profile.header("Vary"), Some("Authorization, Cookie"));
 
     let out = app
         .post_form(
