@@ -16,6 +16,6 @@ mod user;
 mod visitor;
 
 pub use guards::{Admin, CurrentUser, Session};
-pub use source::{Carrier, TokenSource};
+pub use source::{is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{Denied, Refresh, Visitor, VisitorState};

@@ -1,6 +1,7 @@
 //! Hostile and odd inputs, one class of the hardening issue per section: every bad input gets a
 //! clear 4xx (JSON under `/api`), never a 5xx; nothing is created for a refused request.
 
+use clerk_rocket::auth::CurrentUser;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -312,4 +313,172 @@ async fn every_401_names_its_scheme() {
     assert_eq!(page.status, 401, "{:?} {}", page.headers, page.text());
     assert!(page.header("WWW-Authenticate").is_some());
     assert_not_cached(&page, "the interstitial");
+}
+
+// Class 13: cross-site writes.
+
+#[rocket::post("/notes")]
+fn post_note(user: CurrentUser) -> String {
+    user.user.clerk_id
+}
+
+#[rocket::delete("/notes")]
+fn delete_note(user: CurrentUser) -> String {
+    user.user.clerk_id
+}
+
+/// An app whose `/api` has writes signed in by any token source, as a route added to it would.
+async fn app_with_writes(fake: &FakeClerk) -> TestApp {
+    let (figment, database_url) = Settings::clerk(fake)
+        .set("authorized_parties", ORIGIN)
+        .with_webhook_secret()
+        .figment()
+        .await;
+    let rocket =
+        clerk_rocket::build(figment).mount("/api", rocket::routes![post_note, delete_note]);
+    TestApp {
+        client: std::sync::Arc::new(
+            rocket::local::asynchronous::Client::untracked(rocket)
+                .await
+                .unwrap(),
+        ),
+        database_url,
+    }
+}
+
+#[tokio::test]
+async fn cookie_writes_must_come_from_an_allowed_origin() {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let app = app_with_writes(&fake).await;
+    let user = user_id();
+    let token = key_a().sign(&claims(&user));
+    let cookie = format!("__session={token}");
+    let host = ("Host", "api.example.test");
+    for headers in [
+        vec![("Origin", "https://evil.example")],
+        vec![("Origin", "null")],
+        vec![("Origin", "http://api.example.test.evil.example")],
+        vec![("Origin", "https://api.example.test:8443")],
+        vec![("Referer", "https://evil.example/page")],
+        vec![],
+    ] {
+        let mut headers = headers;
+        headers.extend([host, ("Cookie", cookie.as_str())]);
+        for answer in [
+            app.post("/api/notes", &headers, vec![]).await,
+            app.delete("/api/notes", &headers).await,
+        ] {
+            assert_refused(&answer, 403, "origin-not-allowed");
+            assert!(
+                !answer.text().contains("app.example.test"),
+                "no parties echoed"
+            );
+        }
+        assert_eq!(app.count_users(&user).await, 0, "{headers:?}");
+    }
+    for headers in [
+        vec![("Origin", ORIGIN)],
+        vec![("Origin", "https://api.example.test")],
+        vec![("Referer", "http://api.example.test/profile?x=1")],
+        vec![
+            ("Origin", "https://evil.example"),
+            ("X-Forwarded-Host", "evil.example"),
+        ],
+    ] {
+        let mut headers = headers;
+        headers.extend([host, ("Cookie", cookie.as_str())]);
+        let answer = app.post("/api/notes", &headers, vec![]).await;
+        assert_eq!(answer.status, 200, "{headers:?}: {:?}", answer.body);
+    }
+    // A bearer token is not sent by browsers on their own: any origin may write with one.
+    let bearer = format!("Bearer {}", key_a().sign(&claims(&user_id())));
+    let answer = app
+        .post(
+            "/api/notes",
+            &[
+                ("Origin", "https://evil.example"),
+                ("Authorization", &bearer),
+            ],
+            vec![],
+        )
+        .await;
+    assert_eq!(answer.status, 200);
+    // Reads are not writes.
+    let read = app
+        .get(
+            "/api/users/me",
+            &[("Origin", "https://evil.example"), ("Cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(read.status, 200);
+    // Webhooks are signed by Svix, not by a cookie: unaffected.
+    let body = clerk_event(
+        "user.created",
+        clerk_user(&user_id(), "w@example.test", now() * 1000),
+    );
+    let ts = now();
+    let signature = sign_webhook(WEBHOOK_SECRET, "msg_origin", ts, &body);
+    let delivered = app
+        .post(
+            "/api/webhooks/clerk",
+            &[
+                ("svix-id", "msg_origin"),
+                ("svix-timestamp", &ts.to_string()),
+                ("svix-signature", &signature),
+                ("Content-Type", "application/json"),
+                ("Origin", "https://evil.example"),
+                ("Cookie", &cookie),
+            ],
+            body,
+        )
+        .await;
+    assert!(delivered.status < 300, "{:?}", delivered.body);
+}
+
+#[tokio::test]
+async fn no_answer_reflects_an_origin_with_credentials() {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let app = app_with_writes(&fake).await;
+    let token = key_a().sign(&claims(&user_id()));
+    let cookie = format!("__session={token}");
+    let evil = ("Origin", "https://evil.example");
+    let mut answers = Vec::new();
+    for uri in [
+        "/api/users/me",
+        "/api/users/clerk-test/",
+        "/",
+        "/profile",
+        "/health",
+        "/ready",
+        "/api/openapi.json",
+        "/api/no/such",
+    ] {
+        answers.push(app.get(uri, &[evil, ("Cookie", &cookie)]).await);
+        answers.push(
+            app.options(uri, &[evil, ("Access-Control-Request-Method", "POST")])
+                .await,
+        );
+    }
+    answers.push(
+        app.post("/api/notes", &[evil, ("Cookie", &cookie)], vec![])
+            .await,
+    );
+    for answer in &answers {
+        let allowed = answer.all("Access-Control-Allow-Origin");
+        assert!(
+            allowed
+                .iter()
+                .all(|o| *o != "https://evil.example" && *o != "null"),
+            "{:?}",
+            answer.headers
+        );
+        assert!(
+            answer.header("Access-Control-Allow-Credentials").is_none(),
+            "{:?}",
+            answer.headers
+        );
+        assert!(answer.status < 500, "{:?}", answer.headers);
+    }
 }
