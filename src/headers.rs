@@ -47,6 +47,10 @@ impl Fairing for SecurityHeaders {
             "strict-origin-when-cross-origin",
         ));
         response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
+        for directive in crate::auth::handshake_cookies(request) {
+            // Clerk's handshake cookies, each as its own header, in order.
+            response.adjoin_raw_header("Set-Cookie", directive.clone());
+        }
         let html = response.content_type() == Some(ContentType::HTML);
         if html || depends_on_caller(request) {
             // Who is signed in shapes the answer (JSON errors too): no shared cache may keep it,

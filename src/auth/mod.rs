@@ -18,4 +18,4 @@ mod visitor;
 pub use guards::{Admin, CurrentUser, Session};
 pub use source::{is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
-pub use visitor::{Denied, Refresh, Visitor, VisitorState};
+pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};

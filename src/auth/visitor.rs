@@ -288,12 +288,20 @@ async fn return_from_handshake(
             return None;
         }
     };
-    for directive in &directives {
-        match Cookie::parse(directive.clone()) {
-            Ok(cookie) => request.cookies().add(cookie),
-            Err(e) => rocket::warn!("ignoring an unparsable handshake directive: {e}"),
-        }
-    }
+    // Sent as they came, in order (see `HandshakeCookies`): not through the jar, which keeps one
+    // cookie per name where Clerk clears the host-only cookie and then sets the domain one.
+    let sendable: Vec<String> = directives
+        .iter()
+        .filter(|directive| {
+            let ok = sendable_directive(directive);
+            if !ok {
+                rocket::warn!("ignoring a handshake directive that is not a Set-Cookie value");
+            }
+            ok
+        })
+        .cloned()
+        .collect();
+    request.local_cache(|| HandshakeCookies(sendable));
     let Some(token) = handshake::session_from_directives(&directives) else {
         return Some(VisitorState::SignedOut);
     };
@@ -312,6 +320,25 @@ async fn return_from_handshake(
         }
     }
     Some(signed_in(request, db, clerk, session).await)
+}
+
+/// The `Set-Cookie` directives of the handshake resolved for this request, byte for byte and in
+/// Clerk's order; the security headers fairing adds them to whatever the request answers.
+#[derive(Debug, Default)]
+pub struct HandshakeCookies(pub Vec<String>);
+
+/// The handshake's `Set-Cookie` directives for this request's answer (none for most requests).
+pub fn handshake_cookies<'r>(request: &'r Request<'_>) -> &'r [String] {
+    &request.local_cache(HandshakeCookies::default).0
+}
+
+/// A cookie directive that a `Set-Cookie` header can carry as it is: parsable, no control
+/// characters (CR/LF would split the header), ASCII only.
+fn sendable_directive(directive: &str) -> bool {
+    directive
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        && Cookie::parse(directive).is_ok()
 }
 
 /// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).

@@ -3,7 +3,7 @@
 
 use clerk_rocket::auth::CurrentUser;
 use serde_json::json;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{bearer_token, method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::common::*;
@@ -481,4 +481,109 @@ async fn no_answer_reflects_an_origin_with_credentials() {
         );
         assert!(answer.status < 500, "{:?}", answer.headers);
     }
+}
+
+// Class 10: every Set-Cookie directive of a handshake reaches the browser, in order, as it came.
+
+const SECRET: &str = "sk_test_adversarial";
+
+/// A Clerk-mode app with a publishable key and a secret key (the handshake), `live` or not.
+async fn handshake_app(
+    live: bool,
+    configure: impl FnOnce(Settings) -> Settings,
+) -> (FakeClerk, TestApp) {
+    clerk_app_with(|s| {
+        configure(
+            s.unset("jwt_issuer")
+                .set("publishable_key", &publishable_key(ISSUER_HOST, live))
+                .set("secret_key", SECRET),
+        )
+    })
+    .await
+}
+
+async fn serve_handshake_payload(fake: &FakeClerk, nonce: &str, directives: &[String]) {
+    Mock::given(method("GET"))
+        .and(path("/v1/clients/handshake_payload"))
+        .and(query_param("nonce", nonce))
+        .and(bearer_token(SECRET))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "directives": directives })))
+        .mount(&fake.server)
+        .await;
+}
+
+/// Clerk's payload when a host-only cookie gives way to a domain cookie of the same name.
+fn same_name_twice(token: &str) -> Vec<String> {
+    vec![
+        "__session=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0".to_owned(),
+        format!("__session={token}; Path=/; Domain=app.example.test; Secure; SameSite=Lax"),
+        format!(
+            "__client_uat={}; Path=/; Domain=app.example.test; Max-Age=31536000",
+            now()
+        ),
+        "__clerk_db_jwt=; Path=/; Max-Age=0".to_owned(),
+    ]
+}
+
+fn handshake_set_cookies(answer: &Answer) -> Vec<&str> {
+    answer
+        .all("Set-Cookie")
+        .into_iter()
+        .filter(|c| {
+            !c.starts_with("__clerk_handshake_nonce=") && !c.starts_with("__clerk_redirect_count=")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_handshake_cookie_reaches_the_browser_in_order() {
+    for live in [false, true] {
+        let (fake, app) = handshake_app(live, |s| s).await;
+        let user = user_id();
+        let directives = same_name_twice(&key_a().sign(&claims(&user)));
+        serve_handshake_payload(&fake, "nonce-twice", &directives).await;
+        let answer = if live {
+            let cookie = "__clerk_handshake_nonce=nonce-twice";
+            app.get(
+                "/profile",
+                &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", cookie)],
+            )
+            .await
+        } else {
+            let uri = "/profile?__clerk_handshake_nonce=nonce-twice";
+            app.get(uri, &[ACCEPT_HTML, DOCUMENT, HOST]).await
+        };
+        assert_eq!(
+            answer.status,
+            if live { 200 } else { 307 },
+            "{}",
+            answer.text()
+        );
+        assert_eq!(handshake_set_cookies(&answer), directives, "live: {live}");
+    }
+}
+
+#[tokio::test]
+async fn directives_a_header_cannot_carry_are_dropped() {
+    let (fake, app) = handshake_app(false, |s| s).await;
+    let token = key_a().sign(&claims(&user_id()));
+    let directives = vec![
+        format!("__session={token}; Path=/"),
+        "x=1; Path=/\r\nLocation: https://evil.example".to_owned(),
+        "ünïcode=1".to_owned(),
+        "not a cookie".to_owned(),
+    ];
+    serve_handshake_payload(&fake, "nonce-odd", &directives).await;
+    let answer = app
+        .get(
+            "/profile?__clerk_handshake_nonce=nonce-odd",
+            &[ACCEPT_HTML, DOCUMENT, HOST],
+        )
+        .await;
+    assert_eq!(answer.status, 307, "{}", answer.text());
+    assert_eq!(handshake_set_cookies(&answer), directives[..1].to_vec());
+    assert_eq!(
+        answer.header("Location"),
+        Some("http://app.example.test/profile")
+    );
 }
