@@ -264,23 +264,41 @@ fn refresh(
 
 /// The way back from a handshake: a nonce (query in development, cookie in production) that the
 /// Backend API turns into Set-Cookie directives carrying the fresh session token.
+///
+/// Each look-up is a Backend API call with the secret key, which anyone can ask for by adding a
+/// nonce to a URL: only a document GET (where a handshake lands) is resolved, only a nonce of a
+/// sane shape, the query form only for development instances (production ones set a cookie),
+/// and the Backend API client single-flights, remembers failures and keeps to its budget.
 async fn return_from_handshake(
     request: &Request<'_>,
     clerk: &Clerk,
     db: &Db,
 ) -> Option<VisitorState> {
+    let api = clerk.backend_api.as_ref()?;
     let from_query = request
         .query_value::<&str>(handshake::NONCE_PARAM)
-        .and_then(Result::ok);
-    let from_cookie = cookie(request, handshake::NONCE_PARAM).map(str::to_owned);
-    let nonce = from_query.map(str::to_owned).or(from_cookie.clone())?;
+        .and_then(Result::ok)
+        .filter(|_| !clerk.config.instance.production);
+    let from_cookie = cookie(request, handshake::NONCE_PARAM);
+    let nonce = from_query.or(from_cookie)?;
+    let headers = request.headers();
+    if !handshake::eligible(
+        request.method() == Method::Get,
+        headers.get_one("Sec-Fetch-Dest"),
+        headers.get_one("Accept"),
+    ) {
+        return None;
+    }
     if from_cookie.is_some() {
         request
             .cookies()
             .remove(Cookie::from(handshake::NONCE_PARAM));
     }
-    let api = clerk.backend_api.as_ref()?;
-    let directives = match api.handshake_payload(&nonce).await {
+    if !handshake::valid_nonce(nonce) {
+        rocket::debug!("ignoring a malformed Clerk handshake nonce");
+        return None;
+    }
+    let directives = match api.handshake_payload(nonce).await {
         Ok(directives) => directives,
         Err(e) => {
             // Logged and ignored, as Clerk's SDK does: the nonce may belong to a sibling app.

@@ -1,6 +1,7 @@
 //! Clerk's protocol: keys, session tokens, the Backend API. Nothing here knows Rocket's routing.
 
 pub mod backend_api;
+pub mod budget;
 pub mod handshake;
 pub mod keys;
 pub mod local;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use crate::config::{ClerkConfig, Mode};
 use backend_api::BackendApi;
+use budget::RateBudget;
 use keys::{JwksSource, KeyStore};
 use local::LocalIssuer;
 use token::{Rules, Verifier};
@@ -76,6 +78,12 @@ impl Clerk {
 
     /// As [`Clerk::new`], with this HTTP client for every call to Clerk.
     pub fn with_client(config: ClerkConfig, http: reqwest::Client) -> Result<Self, ClerkError> {
+        // Every call with the secret key (user lookups, handshake nonces, the JWKS fallback)
+        // spends this one budget.
+        let budget = Arc::new(RateBudget::new(
+            config.backend_api_budget,
+            backend_api::BUDGET_PERIOD,
+        ));
         let local = match config.mode {
             Mode::Local => Some(LocalIssuer::load_or_create(&config.local_key_file)?),
             Mode::Clerk => None,
@@ -104,6 +112,7 @@ impl Clerk {
                 Duration::from_secs(config.jwks_cache_secs),
                 Duration::from_secs(config.jwks_cooldown_secs),
             )
+            .with_budget(budget.clone())
         };
         let rules = Rules {
             issuer: config.instance.issuer.clone(),
@@ -117,7 +126,12 @@ impl Clerk {
             max_lifetime_secs: config.max_token_lifetime_secs,
         };
         let backend_api = match (&config.secret_key, config.mode) {
-            (Some(secret), Mode::Clerk) => Some(BackendApi::new(http, &config.api_url, secret)),
+            (Some(secret), Mode::Clerk) => Some(BackendApi::with_budget(
+                http,
+                &config.api_url,
+                secret,
+                budget,
+            )),
             _ => None,
         };
         let webhook_secret = config

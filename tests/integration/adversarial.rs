@@ -587,3 +587,142 @@ async fn directives_a_header_cannot_carry_are_dropped() {
         Some("http://app.example.test/profile")
     );
 }
+
+// Class 9: handshake nonces cannot be used to make the server call the Backend API at will.
+
+const PAYLOAD: &str = "/v1/clients/handshake_payload";
+
+#[tokio::test]
+async fn nonces_are_resolved_only_for_document_gets_of_a_sane_shape() {
+    let (fake, app) = handshake_app(false, |s| s).await;
+    let long = "n".repeat(300);
+    for (uri, headers) in [
+        // Not a document: a fetch, an image, a JSON client.
+        (
+            "/?__clerk_handshake_nonce=n1",
+            vec![("Sec-Fetch-Dest", "empty")],
+        ),
+        (
+            "/?__clerk_handshake_nonce=n2",
+            vec![("Accept", "application/json")],
+        ),
+        (
+            "/?__clerk_handshake_nonce=n3",
+            vec![("Sec-Fetch-Dest", "image"), ACCEPT_HTML],
+        ),
+        (
+            "/api/users/me?__clerk_handshake_nonce=n4",
+            vec![DOCUMENT, ACCEPT_HTML],
+        ),
+        // Not a nonce Clerk would issue.
+        (
+            "/?__clerk_handshake_nonce=a%20b",
+            vec![DOCUMENT, ACCEPT_HTML],
+        ),
+        (
+            "/?__clerk_handshake_nonce=%3Cscript%3E",
+            vec![DOCUMENT, ACCEPT_HTML],
+        ),
+        (
+            "/?__clerk_handshake_nonce=a%2F..%2Fb",
+            vec![DOCUMENT, ACCEPT_HTML],
+        ),
+        (
+            &format!("/?__clerk_handshake_nonce={long}"),
+            vec![DOCUMENT, ACCEPT_HTML],
+        ),
+    ] {
+        let mut headers = headers;
+        headers.push(HOST);
+        let answer = app.get(uri, &headers).await;
+        assert!(answer.status < 500, "{uri}: {}", answer.status);
+        if uri.starts_with("/api") {
+            assert_refused(&answer, 401, "session-token-missing");
+        }
+    }
+    let posted = app
+        .post(
+            "/?__clerk_handshake_nonce=n5",
+            &[DOCUMENT, ACCEPT_HTML, HOST],
+            vec![],
+        )
+        .await;
+    assert!(posted.status < 500);
+    assert_eq!(fake.hits(PAYLOAD).await, 0, "no Backend API call");
+}
+
+#[tokio::test]
+async fn production_instances_take_the_nonce_from_the_cookie_only() {
+    let (fake, app) = handshake_app(true, |s| s).await;
+    let page = app
+        .get(
+            "/profile?__clerk_handshake_nonce=from-the-url",
+            &[DOCUMENT, ACCEPT_HTML, HOST],
+        )
+        .await;
+    assert_eq!(page.status, 303, "signed out, nothing resolved");
+    assert_eq!(fake.hits(PAYLOAD).await, 0);
+}
+
+#[tokio::test]
+async fn failed_nonces_are_not_looked_up_again_and_identical_ones_fly_once() {
+    let (fake, app) = handshake_app(false, |s| s).await;
+    Mock::given(method("GET"))
+        .and(path(PAYLOAD))
+        .respond_with(ResponseTemplate::new(404).set_delay(std::time::Duration::from_millis(200)))
+        .mount(&fake.server)
+        .await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.get(
+                    "/?__clerk_handshake_nonce=same-nonce",
+                    &[DOCUMENT, ACCEPT_HTML, HOST],
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap() < 500);
+    }
+    assert_eq!(
+        fake.hits(PAYLOAD).await,
+        1,
+        "eight identical look-ups, one call"
+    );
+    for _ in 0..3 {
+        let again = app
+            .get(
+                "/?__clerk_handshake_nonce=same-nonce",
+                &[DOCUMENT, ACCEPT_HTML, HOST],
+            )
+            .await;
+        assert!(again.status < 500);
+    }
+    assert_eq!(fake.hits(PAYLOAD).await, 1, "a failed nonce is remembered");
+}
+
+#[tokio::test]
+async fn every_backend_api_call_keeps_to_one_budget() {
+    let (fake, app) = handshake_app(false, |s| s.set("backend_api_budget", "3")).await;
+    app.ready().await;
+    for i in 0..10 {
+        let uri = format!("/?__clerk_handshake_nonce=random-{i}");
+        let page = app.get(&uri, &[DOCUMENT, ACCEPT_HTML, HOST]).await;
+        assert_eq!(page.status, 200, "pages just do not resolve the nonce");
+    }
+    let calls = fake.hits(PAYLOAD).await;
+    assert!((3..=4).contains(&calls), "{calls} calls for a budget of 3");
+    // A first sign-in without an email claim needs a user lookup: like Clerk being down.
+    let user = user_id();
+    fake.serve_user(&user, "ada@example.test").await;
+    let token = key_a().sign(&with(claims(&user), json!({ "email": null })));
+    let refused = app.bearer(&token).await;
+    assert_refused(&refused, 503, "backend-api-unavailable");
+    assert!(refused.header("Retry-After").is_some());
+    assert_eq!(fake.hits(&format!("/v1/users/{user}")).await, 0);
+    assert_eq!(app.count_users(&user).await, 0);
+}
