@@ -726,3 +726,122 @@ async fn every_backend_api_call_keeps_to_one_budget() {
     assert_eq!(fake.hits(&format!("/v1/users/{user}")).await, 0);
     assert_eq!(app.count_users(&user).await, 0);
 }
+
+// Class 11: local mode never runs beside production, nor for the network, and its forms refuse
+// cross-site posts and foreign host names.
+
+#[test]
+fn local_mode_refuses_to_start_beside_a_production_key() {
+    for (variable, value) in [
+        ("CLERK_PUBLISHABLE_KEY", publishable_key(ISSUER_HOST, true)),
+        ("CLERK_SECRET_KEY", "sk_live_stray".to_owned()),
+    ] {
+        let stderr = refused_at_start(
+            &[("CLERK_LOCAL_MODE", "true"), (variable, &value)],
+            "CLERK_LOCAL_MODE",
+        );
+        assert!(stderr.contains(variable), "{stderr}");
+        assert!(!stderr.contains(&value), "no key echoed: {stderr}");
+    }
+}
+
+#[test]
+fn local_mode_from_a_stray_env_file_refuses_too() {
+    let dir = scratch_dir();
+    std::fs::write(dir.join(".env"), "CLERK_LOCAL_MODE=true\n").unwrap();
+    let url = format!("sqlite://{}/app.db?mode=rwc", dir.display());
+    let out = run(
+        &dir,
+        &["migrate"],
+        &[
+            ("DATABASE_URL", &url),
+            ("CLERK_SECRET_KEY", "sk_live_stray"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: CLERK_LOCAL_MODE: "), "{stderr}");
+}
+
+#[test]
+fn local_mode_refuses_a_network_address_without_the_override() {
+    let env = [("CLERK_LOCAL_MODE", "true"), ("ROCKET_ADDRESS", "0.0.0.0")];
+    let stderr = refused_at_start(&env, "CLERK_LOCAL_MODE");
+    assert!(
+        stderr.contains("CLERK_LOCAL_MODE_ALLOW_NETWORK"),
+        "{stderr}"
+    );
+    let dir = scratch_dir();
+    let url = format!("sqlite://{}/app.db?mode=rwc", dir.display());
+    let mut env = env.to_vec();
+    env.extend([
+        ("CLERK_LOCAL_MODE_ALLOW_NETWORK", "true"),
+        ("DATABASE_URL", &url),
+    ]);
+    let out = run(&dir, &["migrate"], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn local_sign_in_forms_refuse_cross_site_posts_and_foreign_hosts() {
+    let app = local_app().await;
+    let form = "email=ada%40example.com";
+    let local = ("Host", "127.0.0.1:8000");
+    for headers in [
+        vec![local, ("Origin", "https://evil.example")],
+        vec![local, ("Origin", "null")],
+        vec![local, ("Origin", "http://127.0.0.1:9999")],
+        vec![local, ("Referer", "https://evil.example/x")],
+        // DNS rebinding: evil.example resolving to 127.0.0.1, same origin as far as the browser knows.
+        vec![
+            ("Host", "evil.example:8000"),
+            ("Origin", "http://evil.example:8000"),
+        ],
+        vec![("Host", "evil.example")],
+    ] {
+        let signed_in = app.post_form("/dev/sign-in", form, &headers).await;
+        assert_eq!(signed_in.status, 403, "{headers:?}: {}", signed_in.text());
+        assert!(signed_in.set_cookie("__session").is_none(), "{headers:?}");
+        let signed_out = app.post_form("/dev/sign-out", "", &headers).await;
+        assert_eq!(signed_out.status, 403, "{headers:?}");
+        assert!(signed_out.set_cookie("__session").is_none(), "{headers:?}");
+    }
+    for headers in [
+        vec![local, ("Origin", "http://127.0.0.1:8000")],
+        vec![
+            ("Host", "localhost:8000"),
+            ("Referer", "http://localhost:8000/dev/sign-in"),
+        ],
+        vec![("Host", "[::1]:8000"), ("Origin", "http://[::1]:8000")],
+        vec![local],
+        vec![],
+    ] {
+        let signed_in = app.post_form("/dev/sign-in", form, &headers).await;
+        assert_eq!(signed_in.status, 303, "{headers:?}: {}", signed_in.text());
+        assert!(signed_in.set_cookie("__session").is_some(), "{headers:?}");
+    }
+
+    let open = Settings::local(&scratch_dir().join("local.pem"))
+        .set("local_mode_allow_network", "true")
+        .start()
+        .await;
+    let lan = [
+        ("Host", "devbox.lan:8000"),
+        ("Origin", "http://devbox.lan:8000"),
+    ];
+    let signed_in = open.post_form("/dev/sign-in", form, &lan).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
+    let cross = [
+        ("Host", "devbox.lan:8000"),
+        ("Origin", "https://evil.example"),
+    ];
+    assert_eq!(
+        open.post_form("/dev/sign-in", form, &cross).await.status,
+        403
+    );
+}

@@ -77,7 +77,8 @@ async fn local_mode_sign_in_profile_and_sign_out() {
         .post_form(
             "/dev/sign-in",
             "email=ada%40example.com&first_name=Ada&last_name=Lovelace&redirect_url=%2Fprofile",
-            &[HOST],
+            // Local sign-in answers a loopback Host only (DNS rebinding).
+            &[("Host", "127.0.0.1:8000")],
         )
         .await;
     assert_eq!(
