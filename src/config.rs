@@ -28,10 +28,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_CLOCK_SKEW_SECS", "clock_skew_secs"),
     ("CLERK_MAX_TOKEN_LIFETIME_SECS", "max_token_lifetime_secs"),
     ("CLERK_LOCAL_MODE", "local_mode"),
+    ("CLERK_LOCAL_MODE_ALLOW_NETWORK", "local_mode_allow_network"),
     ("CLERK_LOCAL_KEY_FILE", "local_key_file"),
     ("CLERK_JWKS_CACHE_SECS", "jwks_cache_secs"),
     ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
     ("CLERK_LOG_FORMAT", "log_format"),
+    ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
 ];
 
 /// The issuer that local-mode tokens carry. `.invalid` is reserved: it can never be a real host.
@@ -119,6 +121,12 @@ pub struct ClerkConfig {
     pub jwks_cooldown_secs: u64,
     /// `CLERK_LOG_FORMAT`: how log lines are written.
     pub log_format: LogFormat,
+    /// `CLERK_LOCAL_MODE_ALLOW_NETWORK`: local mode may listen on a non-loopback address and
+    /// answer `/dev/*` for any `Host`.
+    pub local_mode_allow_network: bool,
+    /// Backend API requests allowed per 10 seconds, all calls together (Clerk's own limit:
+    /// 100 for development instances, 1000 for production ones).
+    pub backend_api_budget: u32,
 }
 
 /// How log lines are written: `text` (the default) or `json`, one object per line.
@@ -223,7 +231,7 @@ impl ClerkConfig {
             check_url("CLERK_JWT_ISSUER", issuer)?;
         }
         if let Some(url) = &jwks_url {
-            check_url("CLERK_JWKS_URL", url)?;
+            check_fetch_url("CLERK_JWKS_URL", url)?;
         }
         if let Some(pem) = &jwt_key_pem {
             jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
@@ -244,7 +252,7 @@ impl ClerkConfig {
         let api_url = r
             .get("CLERK_API_URL")?
             .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
-        check_url("CLERK_API_URL", &api_url)?;
+        check_fetch_url("CLERK_API_URL", &api_url)?;
         let api_url = api_url.trim_end_matches('/').to_owned();
 
         let authorized_parties = r.list("CLERK_AUTHORIZED_PARTIES")?;
@@ -298,6 +306,10 @@ impl ClerkConfig {
                         ))
                     }
                 };
+                if jwks_url.is_none() && jwt_key_pem.is_none() {
+                    // The keys are fetched from the issuer itself.
+                    check_fetch_url("CLERK_JWT_ISSUER", &issuer)?;
+                }
                 Instance {
                     frontend_api,
                     production: decoded.as_ref().is_some_and(|pk| pk.production),
@@ -306,6 +318,27 @@ impl ClerkConfig {
                     cookie_suffix: publishable_key.as_deref().map(cookie_suffix),
                 }
             }
+        };
+
+        let local_mode_allow_network = r.flag("CLERK_LOCAL_MODE_ALLOW_NETWORK")?.unwrap_or(false);
+        if mode == Mode::Local {
+            beside_production(publishable_key.as_deref(), secret_key.as_deref())?;
+            if !local_mode_allow_network {
+                listens_on_loopback(figment)?;
+            }
+        }
+        let live = secret_key
+            .as_deref()
+            .is_some_and(|sk| sk.starts_with("sk_live_"));
+        let backend_api_budget = match r.get("CLERK_BACKEND_API_BUDGET")? {
+            None if live => 1000,
+            None => 100,
+            Some(s) => s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad(
+                    "CLERK_BACKEND_API_BUDGET",
+                    format!("expected a whole number of requests per 10 seconds, found {s:?}"),
+                )
+            })?,
         };
 
         Ok(ClerkConfig {
@@ -338,6 +371,8 @@ impl ClerkConfig {
                     )
                 })?,
             },
+            local_mode_allow_network,
+            backend_api_budget,
         })
     }
 
@@ -396,11 +431,16 @@ pub fn cookie_suffix(publishable_key: &str) -> String {
 }
 
 fn parse_frontend_api(value: &str) -> Result<String, ConfigError> {
-    let host = value
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
+    let plain = value.strip_prefix("http://");
+    let host = plain
+        .unwrap_or_else(|| value.trim_start_matches("https://"))
         .trim_end_matches('/');
-    if valid_host(host) && host.contains('.') {
+    if plain.is_some() && !is_loopback_host(host.rsplit_once(':').map_or(host, |(name, _)| name)) {
+        Err(bad(
+            "CLERK_FRONTEND_API",
+            format!("expected https (http is only allowed for 127.0.0.1, ::1 and localhost), found {value:?}"),
+        ))
+    } else if valid_host(host) && host.contains('.') {
         Ok(host.to_owned())
     } else {
         Err(bad(
@@ -410,11 +450,98 @@ fn parse_frontend_api(value: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// A DNS name or IPv4 address, with an optional port of 1 to 65535: what `https://{host}/` can be
+/// built from without failing later (a handshake URL, the CSP).
 fn valid_host(host: &str) -> bool {
-    !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+    let (name, port) = match host.split_once(':') {
+        Some((name, port)) => (name, Some(port)),
+        None => (host, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(label)
+        && port_ok
+        && reqwest::Url::parse(&format!("https://{host}/")).is_ok()
+}
+
+/// Whether `host` (without a port; IPv6 with or without brackets) is this machine: `localhost`,
+/// `127.0.0.0/8` or `::1`.
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A URL this server fetches from: https, except on this machine (tests, local mode).
+fn check_fetch_url(variable: &'static str, value: &str) -> Result<(), ConfigError> {
+    check_url(variable, value)?;
+    let url = reqwest::Url::parse(value).map_err(|e| bad(variable, e.to_string()))?;
+    if url.scheme() == "https" || url.host_str().is_some_and(is_loopback_host) {
+        Ok(())
+    } else {
+        Err(bad(
+            variable,
+            format!(
+                "expected an https URL (http is only allowed for 127.0.0.1, ::1 and localhost), \
+                 found {value:?}"
+            ),
+        ))
+    }
+}
+
+/// Local mode signs tokens for anyone: never beside a production instance's key.
+fn beside_production(
+    publishable_key: Option<&str>,
+    secret_key: Option<&str>,
+) -> Result<(), ConfigError> {
+    let mut live = Vec::new();
+    if publishable_key.is_some_and(|k| k.starts_with("pk_live_")) {
+        live.push("CLERK_PUBLISHABLE_KEY (pk_live_)");
+    }
+    if secret_key.is_some_and(|k| k.starts_with("sk_live_")) {
+        live.push("CLERK_SECRET_KEY (sk_live_)");
+    }
+    if live.is_empty() {
+        return Ok(());
+    }
+    Err(bad(
+        "CLERK_LOCAL_MODE",
+        format!(
+            "local mode is on beside a production key, {}: local mode lets anyone sign in as \
+             anyone; unset CLERK_LOCAL_MODE (look in .env too) or use development keys",
+            live.join(" and ")
+        ),
+    ))
+}
+
+/// Local mode listens on a loopback address only (Rocket's `address`, `ROCKET_ADDRESS`).
+fn listens_on_loopback(figment: &Figment) -> Result<(), ConfigError> {
+    match figment.extract_inner::<std::net::IpAddr>("address") {
+        Ok(address) if !address.is_loopback() => Err(bad(
+            "CLERK_LOCAL_MODE",
+            format!(
+                "local mode would listen on {address} (ROCKET_ADDRESS), which is not a loopback \
+                 address: anyone who reaches it could sign in as anyone; listen on 127.0.0.1, or \
+                 set CLERK_LOCAL_MODE_ALLOW_NETWORK=true to allow it anyway"
+            ),
+        )),
+        // Loopback, or unset or unreadable (Rocket reports the latter itself).
+        _ => Ok(()),
+    }
 }
 
 fn check_url(variable: &'static str, value: &str) -> Result<(), ConfigError> {
@@ -495,5 +622,109 @@ mod tests {
         assert!(check_origin("https://app.example.com/").is_err());
         assert!(check_origin("https://app.example.com/path").is_err());
         assert!(check_origin("app.example.com").is_err());
+    }
+
+    fn config(clerk: serde_json::Value) -> Result<ClerkConfig, ConfigError> {
+        let figment = Figment::new()
+            .merge(figment::providers::Serialized::defaults(
+                serde_json::json!({
+                    "address": "127.0.0.1"
+                }),
+            ))
+            .merge(figment::providers::Serialized::global("clerk", clerk));
+        ClerkConfig::from_figment(&figment)
+    }
+
+    #[test]
+    fn hosts_with_bad_ports_are_refused_at_start() {
+        for host in [
+            "clerk.example.com:99999",
+            "clerk.example.com:",
+            "clerk.example.com:8a",
+            "clerk.example.com:0",
+            "clerk..example.com",
+            "clerk.example.com:1:2",
+            "-x.example.com",
+        ] {
+            assert!(!valid_host(host), "{host}");
+            let error = config(serde_json::json!({ "frontend_api": host })).unwrap_err();
+            assert_eq!(error.variable, "CLERK_FRONTEND_API", "{host}");
+        }
+        assert!(valid_host("clerk.example.com:8443"));
+        let key = format!(
+            "pk_test_{}",
+            base64::engine::general_purpose::STANDARD.encode("clerk.example.com:99999$")
+        );
+        let error = config(serde_json::json!({ "publishable_key": key })).unwrap_err();
+        assert_eq!(error.variable, "CLERK_PUBLISHABLE_KEY");
+    }
+
+    #[test]
+    fn fetched_urls_are_https_except_on_this_machine() {
+        let pk = "pk_test_bGVnaWJsZS1hYXJkdmFyay02NC5jbGVyay5hY2NvdW50cy5kZXYk";
+        for (key, variable) in [
+            ("jwks_url", "CLERK_JWKS_URL"),
+            ("api_url", "CLERK_API_URL"),
+            ("jwt_issuer", "CLERK_JWT_ISSUER"),
+            ("frontend_api", "CLERK_FRONTEND_API"),
+        ] {
+            let mut clerk = serde_json::json!({ "local_mode": "false" });
+            if key != "frontend_api" {
+                clerk["publishable_key"] = pk.into();
+            }
+            clerk[key] = "http://clerk.example.com".into();
+            let error = config(clerk.clone()).unwrap_err();
+            assert_eq!(error.variable, variable, "{error}");
+            assert!(error.problem.contains("https"), "{error}");
+            for local in [
+                "http://127.0.0.1:9999",
+                "http://localhost:9999",
+                "http://[::1]:9999",
+            ] {
+                if key == "frontend_api" && !local.contains("127.0.0.1") {
+                    continue; // a frontend API host is a dotted name or an IPv4 address
+                }
+                clerk[key] = local.into();
+                assert!(config(clerk.clone()).is_ok(), "{key} = {local}");
+            }
+        }
+        assert!(is_loopback_host("127.0.0.53") && is_loopback_host("[::1]"));
+        assert!(!is_loopback_host("localhost.evil.test") && !is_loopback_host("10.0.0.1"));
+    }
+
+    #[test]
+    fn local_mode_refuses_production_keys_and_the_network() {
+        let live_pk = "pk_live_Y2xlcmsuZmluZG15ZmllbGQub25saW5lJA";
+        for clerk in [
+            serde_json::json!({ "local_mode": "true", "publishable_key": live_pk }),
+            serde_json::json!({ "local_mode": "true", "secret_key": "sk_live_x" }),
+        ] {
+            let error = config(clerk).unwrap_err();
+            assert_eq!(error.variable, "CLERK_LOCAL_MODE");
+            assert!(error.problem.contains("production"), "{error}");
+        }
+        let network = |allow: bool| {
+            let figment = Figment::new()
+                .merge(figment::providers::Serialized::defaults(
+                    serde_json::json!({
+                        "address": "0.0.0.0"
+                    }),
+                ))
+                .merge(figment::providers::Serialized::global(
+                    "clerk",
+                    serde_json::json!({
+                        "local_mode": "true",
+                        "local_mode_allow_network": allow.to_string()
+                    }),
+                ));
+            ClerkConfig::from_figment(&figment)
+        };
+        let error = network(false).unwrap_err();
+        assert_eq!(error.variable, "CLERK_LOCAL_MODE");
+        assert!(
+            error.problem.contains("CLERK_LOCAL_MODE_ALLOW_NETWORK"),
+            "{error}"
+        );
+        assert!(network(true).unwrap().local_mode_allow_network);
     }
 }

@@ -44,7 +44,11 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        ApiError::Auth(e)
+        match e.reason {
+            // The session may be fine; the request's origin is not (403, not a sign-in).
+            Reason::OriginNotAllowed => ApiError::Forbidden(e),
+            _ => ApiError::Auth(e),
+        }
     }
 }
 
@@ -324,6 +328,12 @@ mod tests {
                 None,
             ),
             (ApiError::forbidden(), 403, "forbidden", None),
+            (
+                ApiError::from(auth(Reason::OriginNotAllowed)),
+                403,
+                "origin-not-allowed",
+                None,
+            ),
             (ApiError::BadRequest("b".into()), 400, "bad-request", None),
             (
                 ApiError::InvalidWebhook {

@@ -1,7 +1,7 @@
-//! Security headers of every response, and no caching of pages that depend on who is asking.
+//! Security headers of every response, and no caching of answers that depend on who is asking.
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Header};
+use rocket::http::{ContentType, Header, Status};
 use rocket::{Request, Response};
 
 use crate::clerk::Clerk;
@@ -47,7 +47,27 @@ impl Fairing for SecurityHeaders {
             "strict-origin-when-cross-origin",
         ));
         response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
-        if response.content_type() != Some(ContentType::HTML) {
+        for directive in crate::auth::handshake_cookies(request) {
+            // Clerk's handshake cookies, each as its own header, in order.
+            response.adjoin_raw_header("Set-Cookie", directive.clone());
+        }
+        let html = response.content_type() == Some(ContentType::HTML);
+        if html || depends_on_caller(request) {
+            // Who is signed in shapes the answer (JSON errors too): no shared cache may keep it,
+            // and no private cache may serve it to another credential.
+            response.set_header(Header::new("Cache-Control", "no-store"));
+            response.set_header(Header::new("Vary", "Authorization, Cookie"));
+        }
+        if response.status() == Status::Unauthorized
+            && !response.headers().contains("WWW-Authenticate")
+        {
+            // Every 401 names its scheme (RFC 9110), pages' interstitial included.
+            response.set_header(Header::new(
+                "WWW-Authenticate",
+                "Bearer realm=\"clerk-rocket\"",
+            ));
+        }
+        if !html {
             return;
         }
         let policy = self.policy.get_or_init(|| {
@@ -60,8 +80,21 @@ impl Fairing for SecurityHeaders {
         });
         response.set_header(Header::new("Content-Security-Policy", policy.clone()));
         response.set_header(Header::new("X-Frame-Options", "DENY"));
-        // Every page shows who is signed in: never cache one for someone else.
-        response.set_header(Header::new("Cache-Control", "no-store"));
-        response.set_header(Header::new("Vary", "Cookie"));
     }
+}
+
+/// Whether the answer may depend on who asks: everything under `/api`, and any request that
+/// carries credentials (static files excepted: they are the same for everyone).
+fn depends_on_caller(request: &Request<'_>) -> bool {
+    let path = request.uri().path();
+    if path.starts_with("/static/") {
+        return false;
+    }
+    let headers = request.headers();
+    path == "/api"
+        || path.starts_with("/api/")
+        || headers.contains("Authorization")
+        || headers.contains("Cookie")
+        // Rocket's local client fills the jar only, not the raw header.
+        || request.cookies().iter().next().is_some()
 }

@@ -18,6 +18,6 @@ mod visitor;
 
 pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
-pub use source::{Carrier, TokenSource};
+pub use source::{is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
-pub use visitor::{Denied, Refresh, Visitor, VisitorState};
+pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};

@@ -6,6 +6,7 @@
 //! then token characters only; cookies from the raw `Cookie` headers, where the first occurrence
 //! of a name wins (RFC 6265 order and Clerk's spec; Rocket's jar keeps the last).
 
+use rocket::http::Method;
 use rocket::request::Request;
 
 use crate::clerk::token::{unverified_claims, AuthError, Reason};
@@ -40,6 +41,15 @@ impl<'r> TokenSource<'r> {
             return Ok(TokenSource::Header(token));
         }
         let cookie = session_cookie(request, config);
+        if cookie.is_some() && is_write(request.method()) && !allowed_origin(request, config) {
+            // A browser attaches cookies to cross-site form posts and fetches: a write signed in
+            // by cookie must come from a page of ours.
+            return Err(AuthError::new(
+                Reason::OriginNotAllowed,
+                "a write signed in by cookie must come from an allowed origin (the Origin header \
+                 is another site's, or absent); API clients send Authorization: Bearer instead",
+            ));
+        }
         let suffixed = cookie.is_some_and(|c| c.suffixed);
         Ok(TokenSource::Cookie {
             token: cookie.map(|c| c.token),
@@ -183,4 +193,56 @@ fn prefer_plain(plain: &str, suffixed: &str, issuer: &str) -> bool {
         (Some((true, _)), Some((false, _)) | None) => true,
         _ => false,
     }
+}
+
+fn is_write(method: Method) -> bool {
+    matches!(
+        method,
+        Method::Post | Method::Put | Method::Patch | Method::Delete
+    )
+}
+
+/// The origin a browser says the request comes from: `Origin`, else the origin of `Referer`.
+/// `None` when neither is there (not a browser, or a browser that sends neither).
+pub fn request_origin(request: &Request<'_>) -> Option<String> {
+    let headers = request.headers();
+    if let Some(origin) = headers.get_one("Origin") {
+        return Some(origin.trim().to_owned());
+    }
+    let referer = headers.get_one("Referer")?;
+    Some(match reqwest::Url::parse(referer.trim()) {
+        Ok(url) => url.origin().ascii_serialization(),
+        Err(_) => "null".to_owned(),
+    })
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names this app as the request reached it: its
+/// host and port are those of `Host` (or `X-Forwarded-Host` behind a proxy).
+pub fn is_own_origin(request: &Request<'_>, origin: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(origin) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    if !matches!(url.scheme(), "http" | "https") || url.path() != "/" {
+        return false;
+    }
+    let with_port = format!("{host}:{port}");
+    let headers = request.headers();
+    ["X-Forwarded-Host", "Host"]
+        .iter()
+        .filter_map(|name| headers.get_one(name))
+        .map(|value| value.split(',').next().unwrap_or_default().trim())
+        .any(|authority| {
+            authority.eq_ignore_ascii_case(&with_port)
+                || (url.port().is_none() && authority.eq_ignore_ascii_case(host))
+        })
+}
+
+/// `Origin` (or `Referer`) is one of `CLERK_AUTHORIZED_PARTIES` or this app's own origin.
+fn allowed_origin(request: &Request<'_>, config: &ClerkConfig) -> bool {
+    request_origin(request).is_some_and(|origin| {
+        config.authorized_parties.contains(&origin) || is_own_origin(request, &origin)
+    })
 }

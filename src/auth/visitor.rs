@@ -246,19 +246,37 @@ fn refresh(
 
 /// The way back from a handshake: a nonce (query in development, cookie in production) that the
 /// Backend API turns into Set-Cookie directives carrying the fresh session token.
+///
+/// Each look-up is a Backend API call with the secret key, which anyone can ask for by adding a
+/// nonce to a URL: only a document GET (where a handshake lands) is resolved, only a nonce of a
+/// sane shape, the query form only for development instances (production ones set a cookie),
+/// and the Backend API client single-flights, remembers failures and keeps to its budget.
 async fn return_from_handshake(request: &Request<'_>, clerk: &Clerk) -> Option<VisitorState> {
+    let api = clerk.backend_api.as_ref()?;
     let from_query = request
         .query_value::<&str>(handshake::NONCE_PARAM)
-        .and_then(Result::ok);
-    let from_cookie = cookie(request, handshake::NONCE_PARAM).map(str::to_owned);
-    let nonce = from_query.map(str::to_owned).or(from_cookie.clone())?;
+        .and_then(Result::ok)
+        .filter(|_| !clerk.config.instance.production);
+    let from_cookie = cookie(request, handshake::NONCE_PARAM);
+    let nonce = from_query.or(from_cookie)?;
+    let headers = request.headers();
+    if !handshake::eligible(
+        request.method() == Method::Get,
+        headers.get_one("Sec-Fetch-Dest"),
+        headers.get_one("Accept"),
+    ) {
+        return None;
+    }
     if from_cookie.is_some() {
         request
             .cookies()
             .remove(Cookie::from(handshake::NONCE_PARAM));
     }
-    let api = clerk.backend_api.as_ref()?;
-    let directives = match api.handshake_payload(&nonce).await {
+    if !handshake::valid_nonce(nonce) {
+        rocket::debug!("ignoring a malformed Clerk handshake nonce");
+        return None;
+    }
+    let directives = match api.handshake_payload(nonce).await {
         Ok(directives) => directives,
         Err(e) => {
             // Logged and ignored, as Clerk's SDK does: the nonce may belong to a sibling app.
@@ -266,12 +284,20 @@ async fn return_from_handshake(request: &Request<'_>, clerk: &Clerk) -> Option<V
             return None;
         }
     };
-    for directive in &directives {
-        match Cookie::parse(directive.clone()) {
-            Ok(cookie) => request.cookies().add(cookie),
-            Err(e) => rocket::warn!("ignoring an unparsable handshake directive: {e}"),
-        }
-    }
+    // Sent as they came, in order (see `HandshakeCookies`): not through the jar, which keeps one
+    // cookie per name where Clerk clears the host-only cookie and then sets the domain one.
+    let sendable: Vec<String> = directives
+        .iter()
+        .filter(|directive| {
+            let ok = sendable_directive(directive);
+            if !ok {
+                rocket::warn!("ignoring a handshake directive that is not a Set-Cookie value");
+            }
+            ok
+        })
+        .cloned()
+        .collect();
+    request.local_cache(|| HandshakeCookies(sendable));
     let Some(token) = handshake::session_from_directives(&directives) else {
         return Some(VisitorState::SignedOut);
     };
@@ -290,6 +316,25 @@ async fn return_from_handshake(request: &Request<'_>, clerk: &Clerk) -> Option<V
         }
     }
     Some(signed_in(request, session).await)
+}
+
+/// The `Set-Cookie` directives of the handshake resolved for this request, byte for byte and in
+/// Clerk's order; the security headers fairing adds them to whatever the request answers.
+#[derive(Debug, Default)]
+pub struct HandshakeCookies(pub Vec<String>);
+
+/// The handshake's `Set-Cookie` directives for this request's answer (none for most requests).
+pub fn handshake_cookies<'r>(request: &'r Request<'_>) -> &'r [String] {
+    &request.local_cache(HandshakeCookies::default).0
+}
+
+/// A cookie directive that a `Set-Cookie` header can carry as it is: parsable, no control
+/// characters (CR/LF would split the header), ASCII only.
+fn sendable_directive(directive: &str) -> bool {
+    directive
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        && Cookie::parse(directive).is_ok()
 }
 
 /// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).

@@ -1,9 +1,12 @@
 //! The few Backend API calls this app makes, with the secret key.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+
+use super::budget::RateBudget;
 
 /// The Backend API version this code was written against (spec: `SUPPORTED_BAPI_VERSION`).
 pub const CLERK_API_VERSION: &str = "2026-05-12";
@@ -12,6 +15,10 @@ pub const CLERK_API_VERSION: &str = "2026-05-12";
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// A page of up to 500 users (Clerk's largest `limit`).
 const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
+/// Clerk's rate limit window; budgets are counted per this period.
+pub const BUDGET_PERIOD: Duration = Duration::from_secs(10);
+/// How long a handshake nonce that failed to resolve is not looked up again.
+const FAILED_NONCE_SECS: u64 = 300;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendApiError {
@@ -21,6 +28,9 @@ pub enum BackendApiError {
     SecretKeyInvalid,
     #[error("the Backend API could not be used: {0}")]
     Unavailable(String),
+    /// This server's own budget of Backend API calls is spent: answered like an outage.
+    #[error("the Backend API budget of this server is spent; try again in {retry_after} s")]
+    BudgetSpent { retry_after: u64 },
 }
 
 /// A Clerk user as the Backend API returns it and as `user.created`/`user.updated` webhooks carry
@@ -88,16 +98,38 @@ impl BackendUser {
 }
 
 /// A Backend API client: a base URL and a secret key, with a short cache of user lookups so that
-/// concurrent first requests of one user make one call.
+/// concurrent first requests of one user make one call, single-flight handshake nonce look-ups
+/// (failures remembered), and one rate budget for every call.
 pub struct BackendApi {
     http: reqwest::Client,
     api_url: String,
     secret_key: String,
     users: moka::future::Cache<String, BackendUser>,
+    /// In-flight nonce look-ups, and failed ones for [`FAILED_NONCE_SECS`]; a resolved nonce is
+    /// dropped at once (a payload is single-use, and holds session tokens).
+    nonces: moka::future::Cache<String, Result<Vec<String>, BackendApiError>>,
+    budget: Arc<RateBudget>,
 }
 
 impl BackendApi {
+    /// A client with a budget of its own: Clerk's limit for the secret key's kind of instance.
     pub fn new(http: reqwest::Client, api_url: &str, secret_key: &str) -> Self {
+        let requests = if secret_key.starts_with("sk_live_") {
+            1000
+        } else {
+            100
+        };
+        let budget = Arc::new(RateBudget::new(requests, BUDGET_PERIOD));
+        BackendApi::with_budget(http, api_url, secret_key, budget)
+    }
+
+    /// A client spending `budget`, which other callers of the same key may share.
+    pub fn with_budget(
+        http: reqwest::Client,
+        api_url: &str,
+        secret_key: &str,
+        budget: Arc<RateBudget>,
+    ) -> Self {
         BackendApi {
             http,
             api_url: api_url.trim_end_matches('/').to_owned(),
@@ -106,18 +138,27 @@ impl BackendApi {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
+            nonces: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(FAILED_NONCE_SECS))
+                .build(),
+            budget,
         }
     }
 
     /// `GET /v1/users/{id}`, cached for a minute.
     pub async fn user(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
         self.users
-            .try_get_with(user_id.to_owned(), self.fetch_user(user_id))
+            .try_get_with(user_id.to_owned(), self.fetch_user(user_id, Budget::Refuse))
             .await
             .map_err(|e| (*e).clone())
     }
 
-    async fn fetch_user(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
+    async fn fetch_user(
+        &self,
+        user_id: &str,
+        budget: Budget,
+    ) -> Result<BackendUser, BackendApiError> {
         // Clerk user ids are `user_` + base62; anything else cannot be a path segment we send.
         if !user_id
             .bytes()
@@ -126,7 +167,7 @@ impl BackendApi {
             return Err(BackendApiError::UserNotFound(user_id.to_owned()));
         }
         let url = format!("{}/v1/users/{user_id}", self.api_url);
-        let (status, body) = self.get(url, MAX_RESPONSE_BYTES).await?;
+        let (status, body) = self.get(url, MAX_RESPONSE_BYTES, budget).await?;
         match status.as_u16() {
             200..=299 => serde_json::from_slice(&body)
                 .map_err(|e| BackendApiError::Unavailable(format!("unexpected user object: {e}"))),
@@ -145,13 +186,28 @@ struct HandshakePayload {
 }
 
 impl BackendApi {
-    /// Resolves a handshake nonce into the Set-Cookie directives it stands for.
+    /// Resolves a handshake nonce into the Set-Cookie directives it stands for. Identical
+    /// concurrent look-ups make one call; a nonce that failed is not looked up again for
+    /// [`FAILED_NONCE_SECS`] (a spent budget is not a failure of the nonce).
     pub async fn handshake_payload(&self, nonce: &str) -> Result<Vec<String>, BackendApiError> {
+        let result = self
+            .nonces
+            .get_with(nonce.to_owned(), self.fetch_handshake_payload(nonce))
+            .await;
+        if matches!(result, Ok(_) | Err(BackendApiError::BudgetSpent { .. })) {
+            self.nonces.invalidate(nonce).await;
+        }
+        result
+    }
+
+    async fn fetch_handshake_payload(&self, nonce: &str) -> Result<Vec<String>, BackendApiError> {
         let mut url =
             reqwest::Url::parse(&format!("{}/v1/clients/handshake_payload", self.api_url))
                 .map_err(|e| BackendApiError::Unavailable(e.to_string()))?;
         url.query_pairs_mut().append_pair("nonce", nonce);
-        let (status, body) = self.get(url.into(), MAX_RESPONSE_BYTES).await?;
+        let (status, body) = self
+            .get(url.into(), MAX_RESPONSE_BYTES, Budget::Refuse)
+            .await?;
         match status.as_u16() {
             200..=299 => serde_json::from_slice::<HandshakePayload>(&body)
                 .map(|p| p.directives)
@@ -171,7 +227,7 @@ impl BackendApi {
         offset: u64,
     ) -> Result<Vec<BackendUser>, BackendApiError> {
         let url = format!("{}/v1/users?limit={limit}&offset={offset}", self.api_url);
-        let (status, body) = self.get(url, MAX_LIST_BYTES).await?;
+        let (status, body) = self.get(url, MAX_LIST_BYTES, Budget::Wait).await?;
         match status.as_u16() {
             200..=299 => parse_user_list(&body),
             401 | 403 => Err(BackendApiError::SecretKeyInvalid),
@@ -179,10 +235,20 @@ impl BackendApi {
         }
     }
 
-    /// `GET /v1/users/{id}` without the cache: whether Clerk has the user right now.
+    /// `GET /v1/users/{id}` without the cache: whether Clerk has the user right now. Batch
+    /// work (`sync`): waits for the budget rather than failing.
     pub async fn user_uncached(&self, user_id: &str) -> Result<BackendUser, BackendApiError> {
-        self.fetch_user(user_id).await
+        self.fetch_user(user_id, Budget::Wait).await
     }
+}
+
+/// What a call does when the budget is spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Budget {
+    /// Fail at once with [`BackendApiError::BudgetSpent`] (a request is waiting on it).
+    Refuse,
+    /// Wait for the refill (batch work).
+    Wait,
 }
 
 impl BackendApi {
@@ -192,7 +258,18 @@ impl BackendApi {
         &self,
         url: String,
         max_bytes: usize,
+        budget: Budget,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
+        match budget {
+            Budget::Wait => self.budget.take().await,
+            Budget::Refuse => {
+                self.budget
+                    .try_take()
+                    .map_err(|wait| BackendApiError::BudgetSpent {
+                        retry_after: wait.as_secs().max(1),
+                    })?;
+            }
+        }
         let response = self
             .http
             .get(url)

@@ -76,6 +76,18 @@ pub fn eligible(method_is_get: bool, sec_fetch_dest: Option<&str>, accept: Optio
         }
 }
 
+/// The longest handshake nonce looked up; Clerk's are far shorter.
+pub const MAX_NONCE_LEN: usize = 128;
+
+/// Whether `nonce` looks like one Clerk issued: 1 to [`MAX_NONCE_LEN`] URL-safe characters.
+/// Anything else is never sent to the Backend API.
+pub fn valid_nonce(nonce: &str) -> bool {
+    (1..=MAX_NONCE_LEN).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// The frontend API URL that starts a handshake, with the spec's parameters in the spec's order.
 pub fn handshake_url(
     frontend_api: &str,
@@ -167,6 +179,25 @@ mod tests {
         assert!(!eligible(false, Some("document"), None));
         assert!(!eligible(true, Some("empty"), Some("text/html")));
         assert!(!eligible(true, None, Some("application/json")));
+    }
+
+    #[test]
+    fn only_nonces_of_a_sane_shape_are_looked_up() {
+        for ok in ["nonce-1", "2Zk1Fv_aB.c", &"n".repeat(MAX_NONCE_LEN)] {
+            assert!(valid_nonce(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "a/b",
+            "a%2Fb",
+            "a\nb",
+            "<x>",
+            "é",
+            &"n".repeat(MAX_NONCE_LEN + 1),
+        ] {
+            assert!(!valid_nonce(bad), "{bad:?}");
+        }
     }
 
     #[test]

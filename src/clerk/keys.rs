@@ -15,6 +15,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
+use super::budget::RateBudget;
+
 /// The most a JWKS response may weigh; Clerk's holds one or two keys (about 1 KiB).
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// The least time between two fetch attempts while no key is known.
@@ -53,6 +55,8 @@ struct Remote {
     state: RwLock<Cache>,
     fetch_lock: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
+    /// The Backend API budget, spent by sources fetched with the secret key.
+    budget: Option<Arc<RateBudget>>,
 }
 
 #[derive(Default)]
@@ -100,8 +104,19 @@ impl KeyStore {
                 state: RwLock::new(Cache::default()),
                 fetch_lock: tokio::sync::Mutex::new(()),
                 refreshing: AtomicBool::new(false),
+                budget: None,
             })),
         }
+    }
+
+    /// Fetches from sources with a bearer (the Backend API) spend `budget`; a spent budget skips
+    /// them like an unreachable source.
+    #[must_use]
+    pub fn with_budget(mut self, budget: Arc<RateBudget>) -> Self {
+        if let Inner::Remote(remote) = &mut self.inner {
+            remote.budget = Some(budget);
+        }
+        self
     }
 
     pub fn is_remote(&self) -> bool {
@@ -330,6 +345,11 @@ impl Remote {
     async fn fetch(&self) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
         let mut errors = Vec::new();
         for source in &self.sources {
+            let budget = self.budget.as_ref().filter(|_| source.bearer.is_some());
+            if budget.is_some_and(|budget| budget.try_take().is_err()) {
+                errors.push(format!("{}: the Backend API budget is spent", source.url));
+                continue;
+            }
             match fetch_jwks(&self.http, source).await {
                 Ok(jwks) => return Ok(jwks.keys),
                 Err(e) => errors.push(format!("{}: {e}", source.url)),

@@ -1,6 +1,7 @@
 //! Clerk's protocol: keys, session tokens, the Backend API. Nothing here knows Rocket's routing.
 
 pub mod backend_api;
+pub mod budget;
 pub mod handshake;
 pub mod keys;
 pub mod local;
@@ -12,19 +13,41 @@ use std::time::Duration;
 
 use crate::config::{ClerkConfig, Mode};
 use backend_api::BackendApi;
+use budget::RateBudget;
 use keys::{JwksSource, KeyStore};
 use local::LocalIssuer;
 use token::{Rules, Verifier};
 use webhook::WebhookSecret;
 
-/// Timeouts for every call to Clerk: a slow Clerk must not hold requests for long.
+/// Timeouts for every call to Clerk: a slow Clerk must not hold requests for long. Redirects are
+/// followed only within the origin first asked (at most 5): keys or answers from elsewhere are
+/// never taken for Clerk's, and the secret key never leaves for another host.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(5))
         .user_agent(concat!("clerk-rocket/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first();
+            if attempt.previous().len() > 5 {
+                attempt.stop()
+            } else if first.is_some_and(|first| same_origin(first, attempt.url())) {
+                attempt.follow()
+            } else {
+                log::warn!(
+                    "not following a redirect from Clerk to another origin ({})",
+                    attempt.url().origin().ascii_serialization()
+                );
+                attempt.stop()
+            }
+        }))
         .build()
-        .expect("an HTTP client with only timeouts set")
+        .expect("an HTTP client with only timeouts and a redirect policy set")
+}
+
+/// Same scheme, host and port.
+fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
+    a.origin() == b.origin()
 }
 
 /// Why the Clerk settings cannot be put to use.
@@ -55,6 +78,12 @@ impl Clerk {
 
     /// As [`Clerk::new`], with this HTTP client for every call to Clerk.
     pub fn with_client(config: ClerkConfig, http: reqwest::Client) -> Result<Self, ClerkError> {
+        // Every call with the secret key (user lookups, handshake nonces, the JWKS fallback)
+        // spends this one budget.
+        let budget = Arc::new(RateBudget::new(
+            config.backend_api_budget,
+            backend_api::BUDGET_PERIOD,
+        ));
         let local = match config.mode {
             Mode::Local => Some(LocalIssuer::load_or_create(&config.local_key_file)?),
             Mode::Clerk => None,
@@ -83,6 +112,7 @@ impl Clerk {
                 Duration::from_secs(config.jwks_cache_secs),
                 Duration::from_secs(config.jwks_cooldown_secs),
             )
+            .with_budget(budget.clone())
         };
         let rules = Rules {
             issuer: config.instance.issuer.clone(),
@@ -96,7 +126,12 @@ impl Clerk {
             max_lifetime_secs: config.max_token_lifetime_secs,
         };
         let backend_api = match (&config.secret_key, config.mode) {
-            (Some(secret), Mode::Clerk) => Some(BackendApi::new(http, &config.api_url, secret)),
+            (Some(secret), Mode::Clerk) => Some(BackendApi::with_budget(
+                http,
+                &config.api_url,
+                secret,
+                budget,
+            )),
             _ => None,
         };
         let webhook_secret = config
@@ -112,5 +147,26 @@ impl Clerk {
             local,
             config,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn origins_differ_by_scheme_host_or_port() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        let base = url("https://clerk.example.com/.well-known/jwks.json");
+        assert!(same_origin(&base, &url("https://clerk.example.com/other")));
+        assert!(same_origin(&base, &url("https://clerk.example.com:443/x")));
+        for other in [
+            "http://clerk.example.com/.well-known/jwks.json",
+            "https://evil.example.com/.well-known/jwks.json",
+            "https://clerk.example.com:8443/.well-known/jwks.json",
+            "https://clerk.example.com.evil.test/",
+        ] {
+            assert!(!same_origin(&base, &url(other)), "{other}");
+        }
     }
 }

@@ -8,9 +8,10 @@ use rocket_dyn_templates::{context, Template};
 
 use super::PageError;
 use super::{redirect, Layout, Page, PageResult};
-use crate::auth::Visitor;
+use crate::auth::{is_own_origin, request_origin, Visitor};
 use crate::clerk::local::{LocalIssuer, LocalUser};
 use crate::clerk::Clerk;
+use crate::config::is_loopback_host;
 
 /// Local-mode browser sessions last a working day: no ClerkJS is there to refresh them.
 const SESSION_SECS: i64 = 8 * 3600;
@@ -48,9 +49,10 @@ fn submit(
     form: Form<SignInForm<'_>>,
     clerk: &State<Clerk>,
     cookies: &CookieJar<'_>,
-    host: Option<HostHeader<'_>>,
+    post: LocalPost<'_>,
 ) -> PageResult<Page> {
     let issuer = local_only(clerk)?;
+    let host = post.allowed()?;
     let target = redirect::safe_path(form.redirect_url.unwrap_or("/profile"));
     let email = form.email.trim();
     if !valid_email(email) {
@@ -72,7 +74,7 @@ fn submit(
         last_name: clean(form.last_name),
         admin: form.admin,
     };
-    let origin = host.map_or_else(|| "http://localhost".into(), |h| format!("http://{}", h.0));
+    let origin = host.map_or_else(|| "http://localhost".into(), |h| format!("http://{h}"));
     let parties = &clerk.config.authorized_parties;
     let party = if parties.is_empty() || parties.contains(&origin) {
         origin
@@ -91,8 +93,13 @@ fn submit(
 }
 
 #[rocket::post("/dev/sign-out")]
-fn sign_out(clerk: &State<Clerk>, cookies: &CookieJar<'_>) -> PageResult<Redirect> {
+fn sign_out(
+    clerk: &State<Clerk>,
+    cookies: &CookieJar<'_>,
+    post: LocalPost<'_>,
+) -> PageResult<Redirect> {
     local_only(clerk)?;
+    post.allowed()?;
     cookies.remove(Cookie::build("__session").path("/"));
     Ok(Redirect::to("/"))
 }
@@ -111,24 +118,61 @@ fn valid_email(email: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\''))
 }
 
-/// The `Host` header, for the `azp` of local tokens.
-struct HostHeader<'r>(&'r str);
+/// A post to the local sign-in forms, and whether it may be served: a browser must send it from
+/// a page of this app (`Origin`, else `Referer`, matches `Host`; neither is a non-browser
+/// client), and `Host` must be this machine (a DNS-rebound name would otherwise reach a local
+/// server from any site) unless `CLERK_LOCAL_MODE_ALLOW_NETWORK` is set.
+#[derive(Debug, Clone, Copy)]
+struct LocalPost<'r> {
+    /// The `Host` header, for the `azp` of local tokens.
+    host: Option<&'r str>,
+    refusal: Option<&'static str>,
+}
+
+impl<'r> LocalPost<'r> {
+    fn allowed(self) -> PageResult<Option<&'r str>> {
+        match self.refusal {
+            Some(why) => Err(PageError::NotAllowed(why.to_owned())),
+            None => Ok(self.host),
+        }
+    }
+}
 
 #[rocket::async_trait]
-impl<'r> rocket::request::FromRequest<'r> for HostHeader<'r> {
+impl<'r> rocket::request::FromRequest<'r> for LocalPost<'r> {
     type Error = ();
 
     async fn from_request(request: &'r rocket::Request<'_>) -> rocket::request::Outcome<Self, ()> {
-        match request.headers().get_one("Host") {
-            Some(host)
-                if host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':')) =>
-            {
-                rocket::request::Outcome::Success(HostHeader(host))
-            }
-            _ => rocket::request::Outcome::Forward(rocket::http::Status::Ok),
-        }
+        let allow_network = request
+            .rocket()
+            .state::<Clerk>()
+            .is_some_and(|clerk| clerk.config.local_mode_allow_network);
+        let host = request.headers().get_one("Host").filter(|host| {
+            host.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        });
+        let refusal = if request.headers().get_one("Host").is_some() && host.is_none() {
+            Some("this form does not answer a malformed Host header")
+        } else if host.is_some_and(|host| !allow_network && !is_loopback_host(host_name(host))) {
+            Some(
+                "local sign-in answers only on localhost, 127.0.0.1 or [::1] \
+                 (CLERK_LOCAL_MODE_ALLOW_NETWORK is not set)",
+            )
+        } else if request_origin(request).is_some_and(|origin| !is_own_origin(request, &origin)) {
+            Some("this form only accepts posts from this app's own pages, not from another site")
+        } else {
+            None
+        };
+        rocket::request::Outcome::Success(LocalPost { host, refusal })
+    }
+}
+
+/// `host` without its port (`[::1]:8000` → `[::1]`, `localhost:8000` → `localhost`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        host.find(']').map_or(host, |end| &host[..=end])
+    } else {
+        host.split(':').next().unwrap_or(host)
     }
 }
 

@@ -28,6 +28,8 @@ pub enum PageError {
     Refresh(Refresh),
     /// Signed in, without the right (403 page).
     Forbidden,
+    /// A request refused for where it comes from (403 page naming why): a cross-site post.
+    NotAllowed(String),
     /// A parameter the visitor can fix (400 page).
     BadRequest(String),
     NotFound,
@@ -81,6 +83,9 @@ impl<'r> Responder<'r, 'static> for PageError {
                 "Not allowed",
                 "You are signed in, but this page is for administrators.",
             ),
+            PageError::NotAllowed(message) => {
+                html_page(request, Status::Forbidden, "error", "Not allowed", &message)
+            }
             PageError::BadRequest(message) => html_page(
                 request,
                 Status::BadRequest,

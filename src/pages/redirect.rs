@@ -4,9 +4,12 @@ const MAX_LEN: usize = 2048;
 
 /// `candidate` when it is a plain same-origin path, else `/`. Refused: other origins
 /// (`//evil`, `/\evil`, `https://evil`), schemes (`javascript:`), control characters (CR/LF),
-/// and encodings of any of these.
+/// and encodings of any of these; and anything a `Location` header cannot carry as it is
+/// (non-ASCII, spaces, characters outside a URI reference).
 pub fn safe_path(candidate: &str) -> String {
-    if is_safe(candidate) && is_safe(&percent_decode(candidate)) {
+    let header_safe = candidate.bytes().all(|b| b.is_ascii_graphic())
+        && rocket::http::uri::Reference::parse(candidate).is_ok();
+    if header_safe && is_safe(candidate) && is_safe(&percent_decode(candidate)) {
         candidate.to_owned()
     } else {
         "/".to_owned()
@@ -98,6 +101,16 @@ mod tests {
             "/%252F%252Fevil.test",
             "/%0d%0aLocation:%20x",
             "/\tx",
+            "/café",
+            "/a b",
+            "/a\u{7f}b",
+            "/a\u{85}b",
+            "/a\"b",
+            "/a<b>",
+            "/a{b}",
+            "/a|b",
+            "/a^b",
+            "/a`b",
         ] {
             assert_eq!(safe_path(bad), "/", "{bad:?}");
         }

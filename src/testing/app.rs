@@ -78,6 +78,18 @@ impl TestApp {
         Answer::read(with_headers(request, headers).dispatch().await).await
     }
 
+    /// `DELETE uri` with `headers`.
+    pub async fn delete(&self, uri: &str, headers: &[(&str, &str)]) -> Answer {
+        let request = self.client.delete(uri.to_owned());
+        Answer::read(with_headers(request, headers).dispatch().await).await
+    }
+
+    /// `OPTIONS uri` with `headers` (a CORS preflight, say).
+    pub async fn options(&self, uri: &str, headers: &[(&str, &str)]) -> Answer {
+        let request = self.client.options(uri.to_owned());
+        Answer::read(with_headers(request, headers).dispatch().await).await
+    }
+
     /// `POST uri` with a form body.
     pub async fn post_form(&self, uri: &str, form: &str, headers: &[(&str, &str)]) -> Answer {
         let request = self

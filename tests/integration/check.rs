@@ -246,9 +246,16 @@ async fn the_clock_is_measured_against_the_date_header() {
     let found = findings(&settings(&fake).set("clock_skew_secs", "12"), false, None).await;
     assert_level(about(&found, "clock"), Level::Warning);
 
-    // A correct Date: ok.
+    // A correct Date: ok. The Date header has whole seconds, so a round trip slowed past a second
+    // boundary by a busy machine can read as 1 s off: measure again, up to three times.
     fake.serve_jwks_dated(&[key_a()], 0).await;
-    let found = findings(&settings(&fake), false, None).await;
+    let mut found = findings(&settings(&fake), false, None).await;
+    for _ in 0..2 {
+        if about(&found, "clock").level == Level::Ok {
+            break;
+        }
+        found = findings(&settings(&fake), false, None).await;
+    }
     let clock = about(&found, "clock");
     assert_level(clock, Level::Ok);
     assert!(clock.message.contains("agrees"), "{clock}");

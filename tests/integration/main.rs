@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod adversarial;
 mod authority;
 mod browser;
 mod check;

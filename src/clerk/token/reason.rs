@@ -31,6 +31,9 @@ pub enum Reason {
     SessionRevoked,
     /// Our addition: signed in, but not an administrator (403).
     NotAdmin,
+    /// Our addition: a write (POST, PUT, PATCH, DELETE) signed in by cookie from an origin that
+    /// is neither an authorized party nor this app's own (403): cross-site request forgery.
+    OriginNotAllowed,
 }
 
 impl Reason {
@@ -56,11 +59,12 @@ impl Reason {
             Reason::UserBanned => "user-banned",
             Reason::SessionRevoked => "session-revoked",
             Reason::NotAdmin => "forbidden",
+            Reason::OriginNotAllowed => "origin-not-allowed",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -81,6 +85,7 @@ impl Reason {
         Reason::UserBanned,
         Reason::SessionRevoked,
         Reason::NotAdmin,
+        Reason::OriginNotAllowed,
     ];
 }
 
@@ -135,7 +140,8 @@ mod tests {
             | Reason::UserDeleted
             | Reason::UserBanned
             | Reason::SessionRevoked
-            | Reason::NotAdmin => Reason::ALL.contains(&reason),
+            | Reason::NotAdmin
+            | Reason::OriginNotAllowed => Reason::ALL.contains(&reason),
         };
         let mut codes = std::collections::BTreeSet::new();
         for reason in Reason::ALL {
