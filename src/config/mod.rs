@@ -1,0 +1,291 @@
+//! Reading and validating the Clerk settings, and the Clerk instance they describe.
+//!
+//! Settings come from the `clerk` table of the Rocket figment (`Rocket.toml` `[default.clerk]`)
+//! overlaid by `CLERK_*` environment variables (see [`crate::figment`]). Every value is read as
+//! text and parsed here, so that a malformed value stops the start with one line naming the
+//! variable and what is wrong with it.
+
+mod checks;
+mod error;
+mod reader;
+mod variables;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use figment::Figment;
+
+use checks::{
+    beside_production, check_fetch_url, check_origin, check_url, listens_on_loopback,
+    parse_frontend_api,
+};
+pub use checks::{cookie_suffix, decode_publishable_key, is_loopback_host, PublishableKey};
+use error::bad;
+pub use error::ConfigError;
+use reader::Reader;
+pub use variables::VARIABLES;
+
+/// The issuer that local-mode tokens carry. `.invalid` is reserved: it can never be a real host.
+pub const LOCAL_ISSUER: &str = "https://local.clerk-rocket.invalid";
+const DEFAULT_API_URL: &str = "https://api.clerk.com";
+const DEFAULT_LOCAL_KEY_FILE: &str = "data/local-dev-key.pem";
+
+/// Whether tokens come from Clerk or from this app's own development issuer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Clerk,
+    Local,
+}
+
+/// The Clerk instance this server trusts, derived once from the settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The frontend API host (`clerk.example.com`), when known.
+    pub frontend_api: Option<String>,
+    /// `pk_live_…`: a production instance.
+    pub production: bool,
+    /// The exact `iss` every token must carry.
+    pub issuer: String,
+    /// Where the signing keys are fetched, unless a PEM key is configured.
+    pub jwks_url: String,
+    /// The suffix of Clerk's per-instance cookies (`__session_<suffix>`), from the publishable key.
+    pub cookie_suffix: Option<String>,
+}
+
+/// All Clerk settings, validated.
+#[derive(Debug, Clone)]
+pub struct ClerkConfig {
+    pub mode: Mode,
+    pub instance: Instance,
+    pub publishable_key: Option<String>,
+    pub audience: Option<String>,
+    /// `CLERK_JWT_KEY`: verify with this key only, and never touch the network for keys.
+    pub jwt_key_pem: Option<String>,
+    pub secret_key: Option<String>,
+    pub api_url: String,
+    pub authorized_parties: Vec<String>,
+    pub webhook_signing_secret: Option<String>,
+    pub admin_user_ids: Vec<String>,
+    pub clock_skew_secs: u64,
+    /// The longest `exp − iat` a session token may have (Clerk's are 60 s).
+    pub max_token_lifetime_secs: u64,
+    pub local_key_file: PathBuf,
+    pub jwks_cache_secs: u64,
+    pub jwks_cooldown_secs: u64,
+    /// `CLERK_LOG_FORMAT`: how log lines are written.
+    pub log_format: LogFormat,
+    /// `CLERK_LOCAL_MODE_ALLOW_NETWORK`: local mode may listen on a non-loopback address and
+    /// answer `/dev/*` for any `Host`.
+    pub local_mode_allow_network: bool,
+    /// Backend API requests allowed per 10 seconds, all calls together (Clerk's own limit:
+    /// 100 for development instances, 1000 for production ones).
+    pub backend_api_budget: u32,
+}
+
+/// How log lines are written: `text` (the default) or `json`, one object per line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json` (any case); `None` for anything else.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<LogFormat> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" | "" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+impl ClerkConfig {
+    /// Reads and validates the `clerk` table of `figment`.
+    #[allow(clippy::too_many_lines)] // one block per setting, in the order of VARIABLES
+    pub fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let r = Reader { figment };
+        let publishable_key = r.get("CLERK_PUBLISHABLE_KEY")?;
+        let frontend_api = r.get("CLERK_FRONTEND_API")?;
+        let jwt_issuer = r.get("CLERK_JWT_ISSUER")?;
+        let jwks_url = r.get("CLERK_JWKS_URL")?;
+        let jwt_key_pem = r.get("CLERK_JWT_KEY")?.map(|pem| pem.replace("\\n", "\n"));
+        let secret_key = r.get("CLERK_SECRET_KEY")?;
+
+        let decoded = publishable_key
+            .as_deref()
+            .map(decode_publishable_key)
+            .transpose()?;
+        let frontend_api = match (&decoded, frontend_api) {
+            (Some(pk), _) => Some(pk.frontend_api.clone()),
+            (None, Some(fapi)) => Some(parse_frontend_api(&fapi)?),
+            (None, None) => None,
+        };
+        if let Some(issuer) = &jwt_issuer {
+            check_url("CLERK_JWT_ISSUER", issuer)?;
+        }
+        if let Some(url) = &jwks_url {
+            check_fetch_url("CLERK_JWKS_URL", url)?;
+        }
+        if let Some(pem) = &jwt_key_pem {
+            jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
+                bad(
+                    "CLERK_JWT_KEY",
+                    format!("not an RSA public key in PEM form ({e})"),
+                )
+            })?;
+        }
+        if let Some(sk) = &secret_key {
+            if !(sk.starts_with("sk_test_") || sk.starts_with("sk_live_")) {
+                return Err(bad(
+                    "CLERK_SECRET_KEY",
+                    "expected a key starting with sk_test_ or sk_live_",
+                ));
+            }
+        }
+        let api_url = r
+            .get("CLERK_API_URL")?
+            .unwrap_or_else(|| DEFAULT_API_URL.to_owned());
+        check_fetch_url("CLERK_API_URL", &api_url)?;
+        let api_url = api_url.trim_end_matches('/').to_owned();
+
+        let authorized_parties = r.list("CLERK_AUTHORIZED_PARTIES")?;
+        for party in &authorized_parties {
+            check_origin(party)?;
+        }
+        let webhook_signing_secret = r.get("CLERK_WEBHOOK_SIGNING_SECRET")?;
+        if let Some(secret) = &webhook_signing_secret {
+            let webhook_key_decodes = secret.strip_prefix("whsec_").map(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .is_ok_and(|k| !k.is_empty())
+            });
+            if webhook_key_decodes != Some(true) {
+                return Err(bad(
+                    "CLERK_WEBHOOK_SIGNING_SECRET",
+                    "expected whsec_ followed by base64 (copy it from the Clerk dashboard's webhook endpoint)",
+                ));
+            }
+        }
+
+        let configured = publishable_key.is_some()
+            || frontend_api.is_some()
+            || jwt_issuer.is_some()
+            || jwt_key_pem.is_some()
+            || jwks_url.is_some()
+            || secret_key.is_some();
+        let mode = match r.flag("CLERK_LOCAL_MODE")? {
+            Some(true) => Mode::Local,
+            None if !configured && cfg!(debug_assertions) => Mode::Local,
+            Some(false) | None => Mode::Clerk,
+        };
+
+        let instance = match mode {
+            Mode::Local => Instance {
+                frontend_api: None,
+                production: false,
+                issuer: LOCAL_ISSUER.to_owned(),
+                jwks_url: String::new(),
+                cookie_suffix: None,
+            },
+            Mode::Clerk => {
+                let issuer = match (jwt_issuer, &frontend_api) {
+                    (Some(iss), _) => iss.trim_end_matches('/').to_owned(),
+                    (None, Some(host)) => format!("https://{host}"),
+                    (None, None) => {
+                        return Err(bad(
+                            "CLERK_PUBLISHABLE_KEY",
+                            "no Clerk instance is configured: set CLERK_PUBLISHABLE_KEY (or \
+                             CLERK_JWT_ISSUER), or CLERK_LOCAL_MODE=true to develop without Clerk",
+                        ))
+                    }
+                };
+                if jwks_url.is_none() && jwt_key_pem.is_none() {
+                    // The keys are fetched from the issuer itself.
+                    check_fetch_url("CLERK_JWT_ISSUER", &issuer)?;
+                }
+                Instance {
+                    frontend_api,
+                    production: decoded.as_ref().is_some_and(|pk| pk.production),
+                    jwks_url: jwks_url.unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json")),
+                    issuer,
+                    cookie_suffix: publishable_key.as_deref().map(cookie_suffix),
+                }
+            }
+        };
+
+        let local_mode_allow_network = r.flag("CLERK_LOCAL_MODE_ALLOW_NETWORK")?.unwrap_or(false);
+        if mode == Mode::Local {
+            beside_production(publishable_key.as_deref(), secret_key.as_deref())?;
+            if !local_mode_allow_network {
+                listens_on_loopback(figment)?;
+            }
+        }
+        let live = secret_key
+            .as_deref()
+            .is_some_and(|sk| sk.starts_with("sk_live_"));
+        let backend_api_budget = match r.get("CLERK_BACKEND_API_BUDGET")? {
+            None if live => 1000,
+            None => 100,
+            Some(s) => s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad(
+                    "CLERK_BACKEND_API_BUDGET",
+                    format!("expected a whole number of requests per 10 seconds, found {s:?}"),
+                )
+            })?,
+        };
+
+        Ok(ClerkConfig {
+            mode,
+            instance,
+            publishable_key,
+            audience: r.get("CLERK_JWT_AUDIENCE")?,
+            jwt_key_pem,
+            secret_key,
+            api_url,
+            authorized_parties,
+            webhook_signing_secret,
+            admin_user_ids: r.list("CLERK_ADMIN_USER_IDS")?,
+            clock_skew_secs: r.secs("CLERK_CLOCK_SKEW_SECS", 5)?,
+            max_token_lifetime_secs: r.secs("CLERK_MAX_TOKEN_LIFETIME_SECS", 86_400)?,
+            local_key_file: r
+                .get("CLERK_LOCAL_KEY_FILE")?
+                .unwrap_or_else(|| DEFAULT_LOCAL_KEY_FILE.to_owned())
+                .into(),
+            jwks_cache_secs: r.secs("CLERK_JWKS_CACHE_SECS", 300)?,
+            // Short enough that a rotated key is accepted within seconds of its first use even
+            // while a flood of unknown kids keeps the cooldown running; at most 12 fetches a minute.
+            jwks_cooldown_secs: r.secs("CLERK_JWKS_COOLDOWN_SECS", 5)?,
+            log_format: match r.get("CLERK_LOG_FORMAT")? {
+                None => LogFormat::Text,
+                Some(text) => LogFormat::parse(&text).ok_or_else(|| {
+                    bad(
+                        "CLERK_LOG_FORMAT",
+                        format!("expected text or json, found {text:?}"),
+                    )
+                })?,
+            },
+            local_mode_allow_network,
+            backend_api_budget,
+        })
+    }
+
+    pub fn local_mode(&self) -> bool {
+        self.mode == Mode::Local
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Clerk => "clerk",
+            Mode::Local => "local",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

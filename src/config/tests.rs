@@ -1,0 +1,147 @@
+//! The settings, read and refused.
+
+use super::checks::valid_host;
+use super::*;
+
+#[test]
+fn publishable_keys_decode() {
+    let pk = decode_publishable_key("pk_test_bGVnaWJsZS1hYXJkdmFyay02NC5jbGVyay5hY2NvdW50cy5kZXYk")
+        .unwrap();
+    assert_eq!(pk.frontend_api, "legible-aardvark-64.clerk.accounts.dev");
+    assert!(!pk.production);
+    let pk = decode_publishable_key("pk_live_Y2xlcmsuZmluZG15ZmllbGQub25saW5lJA").unwrap();
+    assert_eq!(pk.frontend_api, "clerk.findmyfield.online");
+    assert!(pk.production);
+    for bad in [
+        "",
+        "pk_test_",
+        "sk_test_Y2xlcmsuY2xlcmsuZGV2JA",
+        "pk_test_bm90LWEtaG9zdA",
+        "pk_test_a_b",
+        "pk_test_!!!",
+    ] {
+        assert!(
+            decode_publishable_key(bad).is_err(),
+            "{bad} should not decode"
+        );
+    }
+}
+
+#[test]
+fn cookie_suffix_matches_clerk_vectors() {
+    assert_eq!(cookie_suffix("pk_live_Y2xlcmsuY2xlcmsuZGV2JA"), "1Z8AzTQD");
+    assert_eq!(cookie_suffix("pk_test_Y2xlcmsuY2xlcmsuZGV2JA"), "QvfNY2dr");
+}
+
+#[test]
+fn origins_are_checked() {
+    assert!(check_origin("https://app.example.com").is_ok());
+    assert!(check_origin("http://localhost:3000").is_ok());
+    assert!(check_origin("https://app.example.com/").is_err());
+    assert!(check_origin("https://app.example.com/path").is_err());
+    assert!(check_origin("app.example.com").is_err());
+}
+
+fn config(clerk: serde_json::Value) -> Result<ClerkConfig, ConfigError> {
+    let figment = Figment::new()
+        .merge(figment::providers::Serialized::defaults(
+            serde_json::json!({
+                "address": "127.0.0.1"
+            }),
+        ))
+        .merge(figment::providers::Serialized::global("clerk", clerk));
+    ClerkConfig::from_figment(&figment)
+}
+
+#[test]
+fn hosts_with_bad_ports_are_refused_at_start() {
+    for host in [
+        "clerk.example.com:99999",
+        "clerk.example.com:",
+        "clerk.example.com:8a",
+        "clerk.example.com:0",
+        "clerk..example.com",
+        "clerk.example.com:1:2",
+        "-x.example.com",
+    ] {
+        assert!(!valid_host(host), "{host}");
+        let error = config(serde_json::json!({ "frontend_api": host })).unwrap_err();
+        assert_eq!(error.variable, "CLERK_FRONTEND_API", "{host}");
+    }
+    assert!(valid_host("clerk.example.com:8443"));
+    let key = format!(
+        "pk_test_{}",
+        base64::engine::general_purpose::STANDARD.encode("clerk.example.com:99999$")
+    );
+    let error = config(serde_json::json!({ "publishable_key": key })).unwrap_err();
+    assert_eq!(error.variable, "CLERK_PUBLISHABLE_KEY");
+}
+
+#[test]
+fn fetched_urls_are_https_except_on_this_machine() {
+    let pk = "pk_test_bGVnaWJsZS1hYXJkdmFyay02NC5jbGVyay5hY2NvdW50cy5kZXYk";
+    for (key, variable) in [
+        ("jwks_url", "CLERK_JWKS_URL"),
+        ("api_url", "CLERK_API_URL"),
+        ("jwt_issuer", "CLERK_JWT_ISSUER"),
+        ("frontend_api", "CLERK_FRONTEND_API"),
+    ] {
+        let mut clerk = serde_json::json!({ "local_mode": "false" });
+        if key != "frontend_api" {
+            clerk["publishable_key"] = pk.into();
+        }
+        clerk[key] = "http://clerk.example.com".into();
+        let error = config(clerk.clone()).unwrap_err();
+        assert_eq!(error.variable, variable, "{error}");
+        assert!(error.problem.contains("https"), "{error}");
+        for local in [
+            "http://127.0.0.1:9999",
+            "http://localhost:9999",
+            "http://[::1]:9999",
+        ] {
+            if key == "frontend_api" && !local.contains("127.0.0.1") {
+                continue; // a frontend API host is a dotted name or an IPv4 address
+            }
+            clerk[key] = local.into();
+            assert!(config(clerk.clone()).is_ok(), "{key} = {local}");
+        }
+    }
+    assert!(is_loopback_host("127.0.0.53") && is_loopback_host("[::1]"));
+    assert!(!is_loopback_host("localhost.evil.test") && !is_loopback_host("10.0.0.1"));
+}
+
+#[test]
+fn local_mode_refuses_production_keys_and_the_network() {
+    let live_pk = "pk_live_Y2xlcmsuZmluZG15ZmllbGQub25saW5lJA";
+    for clerk in [
+        serde_json::json!({ "local_mode": "true", "publishable_key": live_pk }),
+        serde_json::json!({ "local_mode": "true", "secret_key": "sk_live_x" }),
+    ] {
+        let error = config(clerk).unwrap_err();
+        assert_eq!(error.variable, "CLERK_LOCAL_MODE");
+        assert!(error.problem.contains("production"), "{error}");
+    }
+    let network = |allow: bool| {
+        let figment = Figment::new()
+            .merge(figment::providers::Serialized::defaults(
+                serde_json::json!({
+                    "address": "0.0.0.0"
+                }),
+            ))
+            .merge(figment::providers::Serialized::global(
+                "clerk",
+                serde_json::json!({
+                    "local_mode": "true",
+                    "local_mode_allow_network": allow.to_string()
+                }),
+            ));
+        ClerkConfig::from_figment(&figment)
+    };
+    let error = network(false).unwrap_err();
+    assert_eq!(error.variable, "CLERK_LOCAL_MODE");
+    assert!(
+        error.problem.contains("CLERK_LOCAL_MODE_ALLOW_NETWORK"),
+        "{error}"
+    );
+    assert!(network(true).unwrap().local_mode_allow_network);
+}

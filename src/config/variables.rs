@@ -1,0 +1,25 @@
+//! The names of the settings.
+
+/// Every Clerk setting: the environment variable and the key of the `clerk` table it fills.
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("CLERK_PUBLISHABLE_KEY", "publishable_key"),
+    ("CLERK_FRONTEND_API", "frontend_api"),
+    ("CLERK_JWT_ISSUER", "jwt_issuer"),
+    ("CLERK_JWT_AUDIENCE", "jwt_audience"),
+    ("CLERK_JWKS_URL", "jwks_url"),
+    ("CLERK_JWT_KEY", "jwt_key"),
+    ("CLERK_SECRET_KEY", "secret_key"),
+    ("CLERK_API_URL", "api_url"),
+    ("CLERK_AUTHORIZED_PARTIES", "authorized_parties"),
+    ("CLERK_WEBHOOK_SIGNING_SECRET", "webhook_signing_secret"),
+    ("CLERK_ADMIN_USER_IDS", "admin_user_ids"),
+    ("CLERK_CLOCK_SKEW_SECS", "clock_skew_secs"),
+    ("CLERK_MAX_TOKEN_LIFETIME_SECS", "max_token_lifetime_secs"),
+    ("CLERK_LOCAL_MODE", "local_mode"),
+    ("CLERK_LOCAL_MODE_ALLOW_NETWORK", "local_mode_allow_network"),
+    ("CLERK_LOCAL_KEY_FILE", "local_key_file"),
+    ("CLERK_JWKS_CACHE_SECS", "jwks_cache_secs"),
+    ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
+    ("CLERK_LOG_FORMAT", "log_format"),
+    ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
+];
