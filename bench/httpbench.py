@@ -224,6 +224,7 @@ def wrk(base: str, load: Load, seconds: float, connections: int, threads: int = 
         "BENCH_POOLS": ",".join(f"{p}:{w}:{m}" for p, w, m in load.pools),
         "BENCH_STREAM": str(load.stream or ""),
         "BENCH_SEED": str(seed),
+        "BENCH_COUNT_STATUSES": "1" if load.expect_4xx else "0",
     })
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s",
            "-s", str(BENCH / "wrk.lua"), base + load.path]
@@ -239,10 +240,11 @@ def socket_errors(raw: dict) -> int:
 
 
 def errors(raw: dict, expect_4xx: bool) -> int:
-    bad = raw["n5"] + raw["other"] + socket_errors(raw)
-    if not expect_4xx:
-        bad += raw["n3"] + raw["n4"]
-    return bad
+    """5xx and socket errors for the invalid mix (statuses counted in Lua); elsewhere every
+    answer that is not 2xx or 3xx (wrk's own count), and socket errors."""
+    if expect_4xx:
+        return raw["n5"] + raw["other"] + socket_errors(raw)
+    return raw["status_errors"] + socket_errors(raw)
 
 
 def measure(server: Server, load: Load, seconds: float, connections: int, seed: int = 1) -> Result:
