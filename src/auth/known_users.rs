@@ -24,7 +24,7 @@ pub const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
 pub const FLUSH_SECS: u64 = 10;
 
 /// Rows kept at most (each a few hundred bytes).
-const MAX_ROWS: u64 = 100_000;
+const MAX_ROWS: u64 = 50_000;
 
 /// Sightings waiting for a flush at most; beyond, new ones wait for the next minute.
 const MAX_PENDING: usize = 100_000;

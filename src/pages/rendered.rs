@@ -17,7 +17,7 @@ use crate::error::ApiError;
 
 /// At most as long as the row itself may be served from memory.
 const KEEP_FOR: Duration = Duration::from_secs(5);
-const MAX_PAGES: u64 = 10_000;
+const MAX_PAGES: u64 = 5_000;
 
 struct Rendered {
     user: Arc<User>,

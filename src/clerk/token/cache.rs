@@ -17,7 +17,7 @@ use super::SessionClaims;
 const REFUSED_FOR: Duration = Duration::from_secs(60);
 
 /// The most memory the verdicts may take, roughly, in bytes.
-const MAX_BYTES: u64 = 48 * 1024 * 1024;
+const MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 pub(super) type Digest = [u8; 32];
 
