@@ -259,23 +259,3 @@ async fn a_rotated_key_is_accepted_within_seconds_during_a_flood_of_unknown_kids
     let fetches = fake.hits(JWKS).await;
     assert!(fetches <= allowed, "{fetches} fetches in {window_ms} ms");
 }
-
-#[tokio::test]
-async fn odd_answers_never_replace_the_last_good_keys() {
-    for odd in [
-        json!({ "keys": [] }),
-        json!({ "keys": [{ "kty": "EC", "kid": "ins_ec", "crv": "P-256", "x": "AA", "y": "AA" }] }),
-        json!("<html>maintenance</html>"),
-        json!({ "unexpected": true }),
-    ] {
-        let (fake, app) = clerk_app_with(|settings| settings.set("jwks_cache_secs", "0")).await;
-        app.ready().await;
-        fake.serve_jwks_body(odd.clone()).await;
-        for _ in 0..4 {
-            let answer = app.bearer(&key_a().sign(&claims(&user_id()))).await;
-            assert_eq!(answer.status, 200, "{odd}: {:?}", answer.body);
-            tokio::time::sleep(Duration::from_millis(1_100)).await;
-        }
-        assert!(fake.hits(JWKS).await >= 2, "{odd}: a refresh was tried");
-    }
-}
