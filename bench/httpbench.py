@@ -216,6 +216,11 @@ class Result:
 
 def wrk(base: str, load: Load, seconds: float, connections: int, threads: int = 1,
         seed: int = 1) -> dict:
+    """One wrk run; its BENCH_RESULT line as a dict. A streamed run ends when the stream does
+    (wrk.thread:stop() does not end wrk's -d wait, so it gets SIGINT and then reports):
+    "stream_seconds" is the time until the stream's end."""
+    done_file = WORK / "stream.done"
+    done_file.unlink(missing_ok=True)
     env = dict(os.environ)
     env.update({
         "BENCH_PATH": load.path,
@@ -223,16 +228,32 @@ def wrk(base: str, load: Load, seconds: float, connections: int, threads: int = 
         "BENCH_CLIENT_UAT": str(load.client_uat),
         "BENCH_POOLS": ",".join(f"{p}:{w}:{m}" for p, w, m in load.pools),
         "BENCH_STREAM": str(load.stream or ""),
+        "BENCH_DONE_FILE": str(done_file),
         "BENCH_SEED": str(seed),
         "BENCH_COUNT_STATUSES": "1" if load.expect_4xx else "0",
     })
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "5s",
            "-s", str(BENCH / "wrk.lua"), base + load.path]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    stream_seconds = None
+    if load.stream is not None:
+        while proc.poll() is None and not done_file.exists():
+            time.sleep(0.2)
+        stream_seconds = time.monotonic() - started
+        time.sleep(1)  # the answers still in flight
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"error: wrk failed ({proc.returncode}):\n{out}{err}")
     for line in out.splitlines():
         if line.startswith("BENCH_RESULT "):
-            return json.loads(line.removeprefix("BENCH_RESULT "))
-    raise SystemExit(f"error: wrk printed no result:\n{out}")
+            raw = json.loads(line.removeprefix("BENCH_RESULT "))
+            raw["stream_seconds"] = stream_seconds
+            return raw
+    raise SystemExit(f"error: wrk printed no result:\n{out}{err}")
 
 
 def socket_errors(raw: dict) -> int:

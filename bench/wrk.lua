@@ -6,7 +6,9 @@
 --   BENCH_POOLS       token files, one token a line: "file:weight:mode,..." where each request
 --                     picks a pool at random by weight; mode "cycle" goes round its tokens, "once"
 --                     takes each token in turn once (new users arriving), then goes round them
---   BENCH_STREAM      a (big) token file read one line per request; the thread stops at its end
+--   BENCH_STREAM      a (big) token file read one line per request; at its end the thread
+--                     stops and creates the file BENCH_DONE_FILE (wrk itself runs until its -d
+--                     is over or it gets SIGINT: bench/run sends SIGINT when that file appears)
 --   BENCH_SEED        seed of the pool choice
 --
 -- Every request string is made once (wrk.format), so a request costs wrk the same with or
@@ -73,6 +75,10 @@ function request()
    if stream then
       local line = stream:read("*l")
       if line == nil then
+         local done_file = os.getenv("BENCH_DONE_FILE")
+         if done_file and #done_file > 0 then
+            io.open(done_file, "w"):close()
+         end
          wrk.thread:stop()
          return bare
       end
