@@ -116,11 +116,6 @@ impl VerdictCache {
             },
         );
     }
-
-    /// Forgets every verdict.
-    pub(super) fn clear(&self) {
-        self.entries.invalidate_all();
-    }
 }
 
 /// Refusals that no later moment or key fetch can turn into an acceptance of the same token.

@@ -116,11 +116,6 @@ impl Verifier {
         unverified_claims(token).and_then(|c| c.get("iat").and_then(Value::as_i64))
     }
 
-    /// Forgets every verdict kept by [`Verifier::verify`].
-    pub fn forget_verdicts(&self) {
-        self.verdicts.clear();
-    }
-
     /// Verifies `token` as of the unix time `now`.
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<SessionClaims, AuthError> {
         let claims = self.verify_signature(token).await?;
