@@ -22,11 +22,13 @@ pub mod sync;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use rocket::fairing::AdHoc;
 use rocket::figment::providers::Serialized;
 use rocket::figment::Figment;
-use rocket::fs::FileServer;
+use rocket::fs::{FileServer, Options};
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
+use std::path::PathBuf;
 
 /// Rocket's own figment (`Rocket.toml`, `ROCKET_*`) with the `CLERK_*` variables over the `clerk`
 /// table and `DATABASE_URL` over `databases.app.url`.
@@ -58,6 +60,7 @@ pub fn rocket() -> Rocket<Build> {
 #[must_use]
 pub fn build(figment: Figment) -> Rocket<Build> {
     init_logging(&figment);
+    let static_files = FileServer::new(static_dir(&figment), Options::Index | Options::Missing);
     rocket::custom(figment)
         .attach(observability::stage())
         .attach(db::stage())
@@ -68,10 +71,37 @@ pub fn build(figment: Figment) -> Rocket<Build> {
         .mount("/", api::root_routes())
         .mount("/", observability::routes())
         .mount("/", pages::routes())
-        .mount("/static", FileServer::from("static"))
+        .attach(static_files_check())
+        .mount("/static", static_files)
         .mount("/api", api::routes())
         .register("/", pages::html_catchers())
         .register("/api", error::json_catchers())
+}
+
+/// Where `/static` is served from: `static_dir` (`ROCKET_STATIC_DIR`), relative to the working
+/// directory like Rocket's `template_dir`.
+fn static_dir(figment: &Figment) -> PathBuf {
+    figment
+        .extract_inner::<PathBuf>("static_dir")
+        .unwrap_or_else(|_| PathBuf::from("static"))
+}
+
+/// A missing static folder stops the start with one clear line, as a missing `template_dir`
+/// does, instead of the panic `FileServer` gives (it is mounted with `Options::Missing`).
+fn static_files_check() -> AdHoc {
+    AdHoc::try_on_ignite("Static files", |rocket| async move {
+        let dir = static_dir(rocket.figment());
+        if dir.is_dir() {
+            Ok(rocket)
+        } else {
+            log::error!(
+                "static_dir {:?} is not a folder (relative to {:?}): run from the project root or set ROCKET_STATIC_DIR",
+                dir,
+                std::env::current_dir().unwrap_or_default()
+            );
+            Err(rocket)
+        }
+    })
 }
 
 /// Routes this process's log lines through one writer, in `CLERK_LOG_FORMAT`, at Rocket's

@@ -1,5 +1,7 @@
 //! The `clerk-rocket` command itself: `token`, `migrate`, and refusing bad settings.
 
+use std::path::Path;
+
 use crate::common::*;
 
 #[tokio::test]
@@ -110,4 +112,34 @@ fn migrate_creates_the_database_and_its_folder() {
         &[("DATABASE_URL", &url), ("CLERK_LOCAL_MODE", "true")],
     );
     assert!(again.status.success(), "migrate is idempotent");
+}
+
+#[test]
+fn a_missing_static_folder_stops_the_start_with_a_line_not_a_panic() {
+    let dir = scratch_dir();
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let out = run(
+        &dir,
+        &[],
+        &[
+            ("CLERK_LOCAL_MODE", "true"),
+            ("ROCKET_PORT", "0"),
+            ("ROCKET_TEMPLATE_DIR", templates.to_str().unwrap()),
+        ],
+    );
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed start, not a panic (101): {printed}"
+    );
+    assert!(!printed.contains("panicked"), "{printed}");
+    assert!(
+        printed.contains("static_dir"),
+        "names the setting: {printed}"
+    );
 }
