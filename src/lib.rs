@@ -95,9 +95,9 @@ fn static_files_check() -> AdHoc {
             Ok(rocket)
         } else {
             log::error!(
-                "static_dir {:?} is not a folder (relative to {:?}): run from the project root or set ROCKET_STATIC_DIR",
-                dir,
-                std::env::current_dir().unwrap_or_default()
+                "static_dir \"{}\" is not a folder (relative to {}): run from the project root or set ROCKET_STATIC_DIR",
+                dir.display(),
+                std::env::current_dir().unwrap_or_default().display()
             );
             Err(rocket)
         }
