@@ -5,7 +5,7 @@
 //! how tests configure it.
 
 // The layers, bottom up: `config` and `db`; `clerk` (Clerk's protocol, no Rocket); `sync` and
-// `directory` (policies over both); `auth` (guards); `api` and `pages` (routes); this file, which
+// `directory` and `moderation` (policies over both); `auth` (guards); `api` and `pages` (routes); this file, which
 // mounts them; `cli` and `main.rs`. A module imports only from its own floor or below.
 pub mod api;
 pub mod auth;
@@ -16,6 +16,7 @@ pub mod db;
 pub mod directory;
 pub mod error;
 pub(crate) mod headers;
+pub mod moderation;
 pub mod observability;
 pub mod pages;
 pub mod sync;

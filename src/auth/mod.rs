@@ -9,6 +9,7 @@
 //!
 //! [`ApiError`]: crate::error::ApiError
 
+mod forget;
 mod guards;
 mod known_users;
 mod source;
