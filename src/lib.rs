@@ -4,9 +4,10 @@
 //! [`rocket`] builds the app from the environment; [`build`] builds it from any figment, which is
 //! how tests configure it.
 
-// The layers, bottom up: `config` and `db`; `clerk` (Clerk's protocol, no Rocket); `sync` and
-// `directory` and `moderation` (policies over both); `auth` (guards); `api` and `pages` (routes); this file, which
-// mounts them; `cli` and `main.rs`. A module imports only from its own floor or below.
+// The layers, bottom up: `config` and `db`; `clerk` (Clerk's protocol, no Rocket); `sync`,
+// `directory` and `moderation` (policies over both); `auth` (guards); `api` and `pages` (routes);
+// this file, which mounts them; `cli` and `main.rs`. A module imports only from its own floor or
+// below.
 pub mod api;
 pub mod auth;
 pub mod clerk;
