@@ -38,6 +38,17 @@ pub enum ApiError {
     },
     /// A fault of ours; the detail goes to the log only.
     Internal(String),
+    /// An administrator's action refused by a rule of this app (409): acting on oneself, the
+    /// last admin, a deleted user.
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
+    /// Clerk's Backend API failed or refused a change (502): nothing was changed here.
+    BadGateway {
+        code: &'static str,
+        message: String,
+    },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -123,6 +134,8 @@ impl ApiError {
             ApiError::NotFound => Status::NotFound,
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
+            ApiError::Conflict { .. } => Status::Conflict,
+            ApiError::BadGateway { .. } => Status::BadGateway,
         }
     }
 
@@ -130,7 +143,10 @@ impl ApiError {
         match self {
             ApiError::Auth(e) | ApiError::Forbidden(e) => e.reason.code(),
             ApiError::BadRequest(_) => "bad-request",
-            ApiError::InvalidWebhook { code, .. } | ApiError::Unavailable { code, .. } => code,
+            ApiError::InvalidWebhook { code, .. }
+            | ApiError::Unavailable { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::BadGateway { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
             ApiError::Internal(_) => "internal-error",
@@ -141,9 +157,10 @@ impl ApiError {
         match self {
             ApiError::Auth(e) | ApiError::Forbidden(e) => &e.message,
             ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => m,
-            ApiError::InvalidWebhook { message, .. } | ApiError::Unavailable { message, .. } => {
-                message
-            }
+            ApiError::InvalidWebhook { message, .. }
+            | ApiError::Unavailable { message, .. }
+            | ApiError::Conflict { message, .. }
+            | ApiError::BadGateway { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Internal(_) => "the server failed to handle this request",
         }
@@ -289,6 +306,22 @@ pub enum AuthErrors {
     Unavailable(#[to_schema] ErrorBody<'static>),
 }
 
+/// The refusals of an administrator's action on a user.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ActionErrors {
+    /// No such user (`not-found`).
+    #[response(status = 404)]
+    NotFound(#[to_schema] ErrorBody<'static>),
+    /// Refused by a rule: `cannot-act-on-self`, `last-admin`, `target-deleted`.
+    #[response(status = 409)]
+    Conflict(#[to_schema] ErrorBody<'static>),
+    /// Clerk's Backend API failed, timed out, refused the change or this server's budget of
+    /// calls is spent (`clerk-backend-api-error`, `clerk-user-not-found`): nothing changed here.
+    #[response(status = 502)]
+    BadGateway(#[to_schema] ErrorBody<'static>),
+}
+
 /// A bad parameter (`bad-request`, with a message naming it).
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
@@ -365,6 +398,24 @@ mod tests {
                 ApiError::Internal("secret detail".into()),
                 500,
                 "internal-error",
+                None,
+            ),
+            (
+                ApiError::Conflict {
+                    code: "last-admin",
+                    message: "m".into(),
+                },
+                409,
+                "last-admin",
+                None,
+            ),
+            (
+                ApiError::BadGateway {
+                    code: "clerk-backend-api-error",
+                    message: "m".into(),
+                },
+                502,
+                "clerk-backend-api-error",
                 None,
             ),
         ];

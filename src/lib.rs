@@ -4,9 +4,10 @@
 //! [`rocket`] builds the app from the environment; [`build`] builds it from any figment, which is
 //! how tests configure it.
 
-// The layers, bottom up: `config` and `db`; `clerk` (Clerk's protocol, no Rocket); `sync` and
-// `directory` (policies over both); `auth` (guards); `api` and `pages` (routes); this file, which
-// mounts them; `cli` and `main.rs`. A module imports only from its own floor or below.
+// The layers, bottom up: `config` and `db`; `clerk` (Clerk's protocol, no Rocket); `sync`,
+// `directory` and `moderation` (policies over both); `auth` (guards); `api` and `pages` (routes);
+// this file, which mounts them; `cli` and `main.rs`. A module imports only from its own floor or
+// below.
 pub mod api;
 pub mod auth;
 pub mod clerk;
@@ -16,6 +17,7 @@ pub mod db;
 pub mod directory;
 pub mod error;
 pub(crate) mod headers;
+pub mod moderation;
 pub mod observability;
 pub mod pages;
 pub mod sync;

@@ -1,6 +1,8 @@
 //! JSON routes. Handlers take guards and return data; they never parse tokens or write SQL.
 
 mod admin;
+mod admin_actions;
+mod audit;
 mod health;
 pub(crate) mod openapi;
 mod users;
@@ -15,6 +17,9 @@ pub fn routes() -> Vec<Route> {
     routes.extend(admin::routes());
     routes.extend(openapi::routes());
     routes.extend(webhooks::routes());
+    // Administrators' actions on users and their audit trail.
+    routes.extend(admin_actions::routes());
+    routes.extend(audit::routes());
     routes
 }
 

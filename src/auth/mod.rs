@@ -9,6 +9,8 @@
 //!
 //! [`ApiError`]: crate::error::ApiError
 
+pub mod csrf;
+mod forget;
 mod guards;
 mod known_users;
 mod source;
@@ -18,6 +20,6 @@ mod visitor;
 
 pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
-pub use source::{is_own_origin, request_origin, Carrier, TokenSource};
+pub use source::{allowed_origin, is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};

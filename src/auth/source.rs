@@ -241,7 +241,7 @@ pub fn is_own_origin(request: &Request<'_>, origin: &str) -> bool {
 }
 
 /// `Origin` (or `Referer`) is one of `CLERK_AUTHORIZED_PARTIES` or this app's own origin.
-fn allowed_origin(request: &Request<'_>, config: &ClerkConfig) -> bool {
+pub fn allowed_origin(request: &Request<'_>, config: &ClerkConfig) -> bool {
     request_origin(request).is_some_and(|origin| {
         config.authorized_parties.contains(&origin) || is_own_origin(request, &origin)
     })

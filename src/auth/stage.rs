@@ -6,6 +6,7 @@ use std::time::Duration;
 use rocket::fairing::AdHoc;
 use rocket_db_pools::Database as _;
 
+use super::csrf::CsrfKey;
 use super::known_users::{KnownUsers, FLUSH_SECS};
 use crate::clerk::Clerk;
 use crate::config::ClerkConfig;
@@ -57,7 +58,8 @@ pub fn stage() -> AdHoc {
                 match clerk {
                     Ok(clerk) => {
                         log_mode(&clerk);
-                        Ok(rocket.manage(clerk))
+                        let csrf = CsrfKey::new(&clerk.config);
+                        Ok(rocket.manage(clerk).manage(csrf))
                     }
                     Err(e) => {
                         rocket::error!("{e}");

@@ -68,7 +68,7 @@ pub async fn resolve(
             .map(Arc::new),
     };
     if let Some(user) = &existing {
-        admissible(user)?;
+        admissible(user, session)?;
     }
     let email = match (&session.email, &existing) {
         (Some(email), _) => email.clone(),
@@ -102,7 +102,7 @@ pub async fn resolve(
     // `record_seen` leaves a tombstone as it is.
     let user = users::record_seen(pool, &seen).await?;
     let entry = known.keep(Arc::new(user));
-    admissible(&entry.user)?;
+    admissible(&entry.user, session)?;
     Ok(Arc::clone(&entry.user))
 }
 
@@ -118,10 +118,21 @@ fn profile_current(user: &User, seen: &SeenUser<'_>) -> bool {
             && same(&user.last_name, seen.last_name))
 }
 
-/// Refuses a user that Clerk deleted (401) or banned (403), even while their token is valid.
-fn admissible(user: &User) -> Result<(), ApiError> {
+/// Refuses a user that Clerk deleted (401) or banned (403), and a token issued before an
+/// administrator ended every session of its user (401), even while the token is valid.
+fn admissible(user: &User, session: &SessionClaims) -> Result<(), ApiError> {
     if user.deleted_at.is_some() {
         return Err(AuthError::new(Reason::UserDeleted, "this user was deleted in Clerk").into());
+    }
+    if user
+        .sessions_revoked_at
+        .is_some_and(|at| session.issued_at.is_none_or(|iat| iat <= at))
+    {
+        return Err(AuthError::new(
+            Reason::SessionRevoked,
+            "an administrator ended every session of this user; sign in again",
+        )
+        .into());
     }
     if user.banned {
         return Err(ApiError::Forbidden(AuthError::new(

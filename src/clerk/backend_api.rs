@@ -316,3 +316,46 @@ async fn read_up_to(
     }
     Ok(body)
 }
+
+/// A write to the Backend API (an administrator's action): refused at once when the budget is
+/// spent, since a person is waiting on it.
+pub(super) struct Write<'a> {
+    pub method: reqwest::Method,
+    /// The path under the API URL, `/v1/…`, built from checked ids only.
+    pub path: String,
+    pub body: Option<&'a Value>,
+}
+
+impl BackendApi {
+    /// Sends `write` with the secret key and Clerk's API version; the status and at most 1 MiB
+    /// of the body.
+    pub(super) async fn send(
+        &self,
+        write: Write<'_>,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
+        self.budget
+            .try_take()
+            .map_err(|wait| BackendApiError::BudgetSpent {
+                retry_after: wait.as_secs().max(1),
+            })?;
+        let mut request = self
+            .http
+            .request(write.method, format!("{}{}", self.api_url, write.path))
+            .bearer_auth(&self.secret_key)
+            .header("Clerk-API-Version", CLERK_API_VERSION);
+        if let Some(body) = write.body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
+        let status = response.status();
+        Ok((status, read_up_to(response, MAX_RESPONSE_BYTES).await?))
+    }
+
+    /// Drops the cached look-up of `user_id` (after a change made through this client).
+    pub(super) async fn forget_user(&self, user_id: &str) {
+        self.users.invalidate(user_id).await;
+    }
+}

@@ -6,6 +6,7 @@ pub mod handshake;
 pub mod keys;
 pub mod local;
 pub mod token;
+pub mod user_admin;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -48,6 +48,10 @@ pub struct User {
     #[serde(with = "rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<i64>,
+    /// When an administrator revoked every session of the user: tokens issued at or before it
+    /// are refused.
+    #[serde(skip)]
+    pub sessions_revoked_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -67,6 +71,7 @@ struct UserRow {
     clerk_updated_at: Option<i64>,
     claims_iat: Option<i64>,
     deleted_at: Option<i64>,
+    sessions_revoked_at: Option<i64>,
 }
 
 impl From<UserRow> for User {
@@ -87,13 +92,14 @@ impl From<UserRow> for User {
             clerk_updated_at: row.clerk_updated_at,
             claims_iat: row.claims_iat,
             deleted_at: row.deleted_at,
+            sessions_revoked_at: row.sessions_revoked_at,
         }
     }
 }
 
 const COLUMNS: &str = "id, clerk_id, email, username, first_name, last_name, image_url, role, \
                        banned, created_at, updated_at, last_seen_at, clerk_updated_at, claims_iat, \
-                       deleted_at";
+                       deleted_at, sessions_revoked_at";
 
 /// The row of `clerk_id`, tombstones included; on a pool or inside a transaction.
 pub async fn find_by_clerk_id<'c, E>(
@@ -322,10 +328,70 @@ pub async fn live_clerk_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> 
         .await
 }
 
+/// An administrator's change to one user, written once Clerk accepted it (at once in local mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    Banned(bool),
+    /// `public_metadata.role`; `None` removes it.
+    Role(Option<String>),
+    /// Every session ended: tokens issued up to now are refused.
+    SessionsRevoked,
+}
+
+/// Writes `change` to the live row `id` at `now` and returns the row as written (`None`: no live
+/// row has that id). `clerk_updated_at` is the `updated_at` (ms) of Clerk's answer to the
+/// change: it moves the row's ordering mark forward, so that a webhook sent before the change
+/// and delivered after it cannot undo it.
+pub async fn moderate(
+    conn: &mut AnyConnection,
+    id: i64,
+    change: &Moderation,
+    clerk_updated_at: Option<i64>,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
+    let column = match change {
+        Moderation::Banned(_) => "banned",
+        Moderation::Role(_) => "role",
+        Moderation::SessionsRevoked => "sessions_revoked_at",
+    };
+    let sql = format!(
+        "UPDATE users SET {column} = $3, updated_at = $2, \
+             clerk_updated_at = CASE WHEN $4 > COALESCE(clerk_updated_at, -1) \
+                                     THEN $4 ELSE clerk_updated_at END \
+         WHERE id = $1 AND deleted_at IS NULL \
+         RETURNING {COLUMNS}"
+    );
+    let statement = sqlx::query_as::<_, UserRow>(&sql).bind(id).bind(now);
+    let statement = match change {
+        Moderation::Banned(banned) => statement.bind(i16::from(*banned)),
+        Moderation::Role(role) => statement.bind(role.clone()),
+        Moderation::SessionsRevoked => statement.bind(now),
+    };
+    let row = statement
+        .bind(clerk_updated_at.unwrap_or(-1))
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(User::from))
+}
+
+/// How many live, unbanned users other than `clerk_id` hold the stored role `admin`.
+pub async fn count_other_admins(
+    conn: &mut AnyConnection,
+    clerk_id: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL AND banned = 0 \
+         AND clerk_id <> $1",
+    )
+    .bind(clerk_id)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// Serialises unix seconds as RFC 3339 text (`2026-11-26T05:56:48Z`).
 // NOTE: serde fixes these signatures (`&i64`, `&Option<i64>`).
 #[allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option)]
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use serde::Serializer;
     use time::format_description::well_known::Rfc3339;
     use time::OffsetDateTime;

@@ -41,6 +41,27 @@ pub fn record_auth(request: &Request<'_>, outcome: AuthOutcome) {
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome);
 }
 
+/// The request's id, as its answer's `x-request-id` says it.
+pub fn request_id(request: &Request<'_>) -> String {
+    request
+        .local_cache(|| RequestState::new(new_request_id()))
+        .id
+        .clone()
+}
+
+/// The request's id, as a request guard (never fails).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for RequestId {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(RequestId(request_id(request)))
+    }
+}
+
 /// Writes one line to standard output, unless logging is off (`log_level = "off"`, as in tests).
 /// Rocket's own per-request logging is several lines long and shows query strings, so
 /// Rocket.toml sets `log_level = "critical"` (warnings and errors only) and this line replaces it.

@@ -11,6 +11,12 @@ use crate::db::pagination::{self, PageStart};
 use crate::db::users::{self, User};
 use crate::db::Db;
 use crate::directory::{find, next_start, previous_start, ListParams};
+// Administrators' actions and their audit trail on the user's page.
+use super::admin_actions::status_line;
+use super::audit::AuditLine;
+use crate::auth::csrf::{CsrfKey, FIELD};
+use crate::db::audit_events::{self, AuditFilter};
+use crate::moderation::audit::ON_USER_PAGE;
 
 /// A user as a row of the table: times for people, and one state word.
 #[derive(Serialize)]
@@ -80,11 +86,28 @@ async fn list(
     ))
 }
 
-#[rocket::get("/admin/users/<id>")]
-async fn show(visitor: Visitor, clerk: &State<Clerk>, db: &Db, id: &str) -> PageResult<Template> {
+#[rocket::get("/admin/users/<id>?<done>&<refused>")]
+#[allow(clippy::too_many_arguments)] // the page's guards and its status parameters
+async fn show(
+    visitor: Visitor,
+    clerk: &State<Clerk>,
+    csrf: &State<CsrfKey>,
+    db: &Db,
+    id: &str,
+    done: Option<&str>,
+    refused: Option<&str>,
+) -> PageResult<Template> {
     let admin = visitor.require_admin(clerk)?;
     let user = find(db, id).await?;
     let row = Row::new(&user);
+    // Administrators' actions: the forms, the outcome of the last one, the latest audit events.
+    let filter = AuditFilter {
+        target: Some(&user.clerk_id),
+        ..AuditFilter::default()
+    };
+    let audit = audit_events::list(db, filter, PageStart::First, ON_USER_PAGE).await?;
+    let events: Vec<AuditLine> = audit.events.iter().map(AuditLine::new).collect();
+    let (status_kind, status) = status_line(done, refused).unzip();
     Ok(Template::render(
         "admin/user",
         context! {
@@ -93,6 +116,14 @@ async fn show(visitor: Visitor, clerk: &State<Clerk>, db: &Db, id: &str) -> Page
             updated: format_time(user.updated_at),
             clerk_updated: user.clerk_updated_at.map(format_time),
             deleted: user.deleted_at.map(format_time),
+            is_self: admin.user.clerk_id == user.clerk_id,
+            csrf_field: FIELD,
+            csrf: csrf.token(&admin.session.session_id),
+            status,
+            status_kind,
+            lines: events,
+            more_events: audit.has_older,
+            audit_link: format!("/admin/audit?target={}", encode(&user.clerk_id)),
         },
     ))
 }

@@ -5,6 +5,8 @@
 //! sign-in, the session refresh, or an error page.
 
 mod admin;
+mod admin_actions;
+mod audit;
 mod dev;
 mod error;
 mod layout;
@@ -107,5 +109,8 @@ pub fn routes() -> Vec<Route> {
     let mut routes = rocket::routes![index, sign_in, sign_up, profile];
     routes.extend(dev::routes());
     routes.extend(admin::routes());
+    // Administrators' actions on users and their audit trail.
+    routes.extend(admin_actions::routes());
+    routes.extend(audit::routes());
     routes
 }

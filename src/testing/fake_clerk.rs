@@ -122,6 +122,89 @@ impl FakeClerk {
     }
 }
 
+/// The Backend API's user administration: ban, unban, metadata, sessions.
+impl FakeClerk {
+    /// Serves `POST /v1/users/{id}/ban` and `/unban`, `PATCH /v1/users/{id}/metadata` (each
+    /// answering the user object with `updated_at` set to now), `GET /v1/sessions` listing
+    /// `sessions` as the user's active ones, and `POST /v1/sessions/{sid}/revoke` for each.
+    pub async fn serve_user_admin(&self, user_id: &str, sessions: &[&str]) {
+        let updated_at = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let user = |banned: bool| {
+            json!({ "id": user_id, "object": "user", "banned": banned, "updated_at": updated_at,
+                    "email_addresses": [], "public_metadata": {} })
+        };
+        for (verb, suffix, body) in [
+            ("POST", "/ban", user(true)),
+            ("POST", "/unban", user(false)),
+            ("PATCH", "/metadata", user(false)),
+        ] {
+            Mock::given(method(verb))
+                .and(path(format!("/v1/users/{user_id}{suffix}")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(body))
+                .mount(&self.server)
+                .await;
+        }
+        let listed: Vec<Value> = sessions
+            .iter()
+            .map(|sid| json!({ "id": sid, "object": "session", "user_id": user_id, "status": "active" }))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path("/v1/sessions"))
+            .and(wiremock::matchers::query_param("user_id", user_id))
+            .and(wiremock::matchers::query_param("status", "active"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!(listed)))
+            .mount(&self.server)
+            .await;
+        for sid in sessions {
+            Mock::given(method("POST"))
+                .and(path(format!("/v1/sessions/{sid}/revoke")))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_json(
+                        json!({ "id": sid, "object": "session", "status": "revoked" }),
+                    ),
+                )
+                .mount(&self.server)
+                .await;
+        }
+    }
+
+    /// Every Backend API call under `/v1/users` and `/v1/sessions` answers `status` from now on
+    /// (ahead of what was served before).
+    pub async fn fail_user_admin(&self, status: u16) {
+        for prefix in ["^/v1/users/", "^/v1/sessions"] {
+            Mock::given(wiremock::matchers::path_regex(prefix))
+                .respond_with(
+                    ResponseTemplate::new(status).set_body_json(json!({ "errors": [{
+                    "code": "internal_error", "message": "Something went wrong"
+                }] })),
+                )
+                .with_priority(1)
+                .mount(&self.server)
+                .await;
+        }
+    }
+
+    /// The requests that reached a path starting with `prefix`, in order: method, path with its
+    /// query, and the body as JSON (`null` when empty).
+    pub async fn requests_to(&self, prefix: &str) -> Vec<(String, String, Value)> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().starts_with(prefix))
+            .map(|r| {
+                let target = match r.url.query() {
+                    Some(query) => format!("{}?{query}", r.url.path()),
+                    None => r.url.path().to_owned(),
+                };
+                let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                (r.method.to_string(), target, body)
+            })
+            .collect()
+    }
+}
+
 fn jwks(keys: &[&TestKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
 }

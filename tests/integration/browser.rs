@@ -195,3 +195,126 @@ async fn local_mode_sign_in_and_out_in_chromium() {
     drop(driver);
     result.expect("the browser walk-through");
 }
+
+/// A WebDriver session of headless Chromium through `driver`, with a profile of its own.
+async fn chromium(driver: &Driver) -> fantoccini::Client {
+    let profile_dir = scratch_dir().join("chromium-profile");
+    let capabilities = json!({
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=1200,900",
+                format!("--user-data-dir={}", profile_dir.display()),
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+            ]
+        }
+    });
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities.as_object().unwrap().clone())
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a WebDriver session")
+}
+
+/// Signs in through local mode's form as `email`, an administrator or not.
+async fn local_sign_in(
+    browser: &fantoccini::Client,
+    base: &str,
+    email: &str,
+    admin: bool,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.goto(&format!("{base}/dev/sign-in")).await?;
+    browser
+        .wait()
+        .for_element(Locator::Id("email"))
+        .await?
+        .send_keys(email)
+        .await?;
+    if admin {
+        browser.find(Locator::Id("admin")).await?.click().await?;
+    }
+    browser.find(Locator::Id("sign-in")).await?.click().await?;
+    browser
+        .wait()
+        .for_element(Locator::Id("profile-email"))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_bans_a_user_from_their_page_in_chromium() {
+    if !std::path::Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var("REQUIRE_BROWSER").is_err(),
+            "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
+        );
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: {CHROMEDRIVER} not found: skipping the browser test"
+        );
+        return;
+    }
+    let base = serve_local_app().await;
+    let driver = Driver::start();
+    let browser = chromium(&driver).await;
+    let result = async {
+        // Ada signs in once (so that the app knows her), then an administrator does.
+        local_sign_in(&browser, &base, "ada@example.com", false).await?;
+        local_sign_in(&browser, &base, "boss@example.com", true).await?;
+
+        browser.goto(&format!("{base}/admin/users")).await?;
+        browser
+            .wait()
+            .for_element(Locator::LinkText("ada@example.com"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("ban"))
+            .await?
+            .click()
+            .await?;
+
+        // The confirmation step, then the post (with its token) and the way back.
+        let confirm = browser
+            .wait()
+            .for_element(Locator::Id("confirm-action"))
+            .await?;
+        assert!(browser
+            .current_url()
+            .await?
+            .path()
+            .ends_with("/confirm/ban"));
+        confirm.click().await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("The user is banned"), "{status}");
+        let state = browser
+            .find(Locator::Css("section.card .state"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(state, "banned");
+        assert_eq!(browser.current_url().await?.query(), Some("done=ban"));
+        let trail = browser
+            .find(Locator::Css("#user-audit table"))
+            .await?
+            .text()
+            .await?;
+        assert!(trail.contains("ban") && trail.contains("ok"), "{trail}");
+        // The lifted ban is one click away.
+        browser.find(Locator::Id("unban")).await?;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the admin walk-through");
+}

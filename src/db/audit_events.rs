@@ -1,0 +1,181 @@
+//! The audit trail of administrators' actions on users: every SQL statement that touches the
+//! `audit_events` table.
+//!
+//! Rows are only ever inserted: nothing in the app updates or deletes them, so that the trail
+//! says what was attempted even when the attempt failed.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use sqlx::{Any, AnyPool, Executor};
+
+use super::pagination::PageStart;
+
+/// One attempt by an administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AuditEvent {
+    pub id: i64,
+    /// The Clerk user id of the administrator.
+    pub actor: String,
+    /// `ban`, `unban`, `revoke-sessions` or `set-role`.
+    pub action: String,
+    /// The Clerk user id of the user acted on (or the id as given, when no user had it).
+    pub target: String,
+    /// What was asked, as JSON (`{"role":"admin"}`, `{"sessions":2}`, `{}`).
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// `ok`, or the error code the attempt was refused with.
+    pub result: String,
+    #[serde(with = "super::users::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    /// The `x-request-id` of the request that made the attempt.
+    pub request_id: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    actor: String,
+    action: String,
+    target: String,
+    parameters: String,
+    result: String,
+    created_at: i64,
+    request_id: String,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        AuditEvent {
+            id: row.id,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            // Written by `record` from a `Value`, so it parses; anything else shows as text.
+            parameters: serde_json::from_str(&row.parameters)
+                .unwrap_or(serde_json::Value::String(row.parameters)),
+            result: row.result,
+            created_at: row.created_at,
+            request_id: row.request_id,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, actor, action, target, parameters, result, created_at, request_id";
+
+/// An attempt to record.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub parameters: &'a serde_json::Value,
+    pub result: &'a str,
+    pub created_at: i64,
+    pub request_id: &'a str,
+}
+
+/// Inserts one row; on a pool or inside the transaction of the change it records.
+pub async fn record<'c, E>(executor: E, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+{
+    sqlx::query(
+        "INSERT INTO audit_events (actor, action, target, parameters, result, created_at, \
+         request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(event.actor)
+    .bind(event.action)
+    .bind(event.target)
+    .bind(event.parameters.to_string())
+    .bind(event.result)
+    .bind(event.created_at)
+    .bind(event.request_id)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Which rows a list shows: each filter, when set, must match exactly.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    pub actor: Option<&'a str>,
+    pub target: Option<&'a str>,
+    pub action: Option<&'a str>,
+}
+
+/// One page of the trail, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub has_older: bool,
+    pub has_newer: bool,
+}
+
+/// A page of the rows matching `filter`, newest first, by keyset on `id`.
+pub async fn list(
+    pool: &AnyPool,
+    filter: AuditFilter<'_>,
+    start: PageStart,
+    limit: u32,
+) -> Result<AuditPage, sqlx::Error> {
+    let (bound, order) = match start {
+        PageStart::First | PageStart::After(_) => ("<", "DESC"),
+        PageStart::Before(_) => (">", "ASC"),
+    };
+    let anchor = match start {
+        PageStart::First => i64::MAX,
+        PageStart::After(id) | PageStart::Before(id) => id,
+    };
+    let mut conditions = String::new();
+    let mut values = Vec::new();
+    for (column, value) in [
+        ("actor", filter.actor),
+        ("target", filter.target),
+        ("action", filter.action),
+    ] {
+        if let Some(value) = value {
+            values.push(value);
+            let _ = write!(conditions, " AND {column} = ${}", values.len() + 2);
+        }
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_events WHERE id {bound} $1{conditions} \
+         ORDER BY id {order} LIMIT $2"
+    );
+    let mut statement = sqlx::query_as::<_, AuditRow>(&sql)
+        .bind(anchor)
+        .bind(i64::from(limit) + 1);
+    for value in values {
+        statement = statement.bind(value);
+    }
+    let mut events: Vec<AuditEvent> = statement
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(AuditEvent::from)
+        .collect();
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    Ok(match start {
+        PageStart::Before(_) => {
+            events.reverse();
+            AuditPage {
+                events,
+                has_older: true,
+                has_newer: more,
+            }
+        }
+        PageStart::After(_) => AuditPage {
+            events,
+            has_older: more,
+            has_newer: true,
+        },
+        PageStart::First => AuditPage {
+            events,
+            has_older: more,
+            has_newer: false,
+        },
+    })
+}
