@@ -11,6 +11,7 @@ mod cli;
 mod faults;
 mod hostile_tokens;
 mod hot_path;
+mod instances;
 mod keys;
 mod local_mode;
 mod observability;
