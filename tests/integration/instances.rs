@@ -498,3 +498,52 @@ fn is_root() -> bool {
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
+
+#[test]
+fn pooler_settings_are_checked_before_anything_starts() {
+    let dir = scratch_dir();
+    let server = "postgres://app@127.0.0.1:1/app";
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (
+            &[
+                ("DATABASE_URL", server),
+                ("CLERK_DATABASE_POOLER", "session"),
+            ],
+            "CLERK_DATABASE_POOLER",
+        ),
+        // The default database is SQLite, which no pooler stands in front of.
+        (
+            &[("CLERK_DATABASE_POOLER", "transaction")],
+            "CLERK_DATABASE_POOLER",
+        ),
+        (
+            &[
+                ("DATABASE_URL", server),
+                ("CLERK_DATABASE_POOLER", "transaction"),
+            ],
+            "CLERK_DATABASE_MIGRATION_URL",
+        ),
+        (
+            &[
+                ("DATABASE_URL", server),
+                ("CLERK_DATABASE_POOLER", "transaction"),
+                ("CLERK_DATABASE_MIGRATION_URL", "sqlite://app.db"),
+            ],
+            "CLERK_DATABASE_MIGRATION_URL",
+        ),
+    ];
+    for (settings, variable) in cases {
+        let mut env = vec![("CLERK_LOCAL_MODE", "true")];
+        env.extend_from_slice(settings);
+        for command in ["migrate", "serve"] {
+            let out = run(&dir, &[command], &env);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{settings:?}: {stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+            assert!(
+                stderr.starts_with(&format!("error: {variable}: ")),
+                "{settings:?}: {stderr}"
+            );
+        }
+    }
+}
