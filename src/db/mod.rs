@@ -64,6 +64,8 @@ pub enum UrlError {
         "CLERK_DATABASE_MIGRATION_URL: expected postgres://… (the PostgreSQL server itself, not a pooler)"
     )]
     MigrationUrlNotPostgres,
+    #[error("CLERK_DATABASE_MIGRATION_URL: for PostgreSQL only, and the database URL is SQLite")]
+    MigrationUrlOnSqlite,
 }
 
 /// The database settings beyond Rocket's own (`databases.app` of the figment).
@@ -107,9 +109,8 @@ pub fn settings_of(app: &figment::Figment) -> Result<Settings, UrlError> {
         return Err(UrlError::PoolerOnSqlite);
     }
     match &migration_url {
-        Some(direct) if !is_postgres(direct) || !is_postgres(&url) => {
-            return Err(UrlError::MigrationUrlNotPostgres)
-        }
+        Some(_) if !is_postgres(&url) => return Err(UrlError::MigrationUrlOnSqlite),
+        Some(direct) if !is_postgres(direct) => return Err(UrlError::MigrationUrlNotPostgres),
         None if pooler == Pooler::Transaction => return Err(UrlError::MigrationUrlMissing),
         _ => {}
     }

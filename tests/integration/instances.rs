@@ -503,7 +503,7 @@ fn is_root() -> bool {
 fn pooler_settings_are_checked_before_anything_starts() {
     let dir = scratch_dir();
     let server = "postgres://app@127.0.0.1:1/app";
-    let cases: [(&[(&str, &str)], &str); 4] = [
+    let cases: [(&[(&str, &str)], &str); 5] = [
         (
             &[
                 ("DATABASE_URL", server),
@@ -529,6 +529,10 @@ fn pooler_settings_are_checked_before_anything_starts() {
                 ("CLERK_DATABASE_POOLER", "transaction"),
                 ("CLERK_DATABASE_MIGRATION_URL", "sqlite://app.db"),
             ],
+            "CLERK_DATABASE_MIGRATION_URL",
+        ),
+        (
+            &[("CLERK_DATABASE_MIGRATION_URL", server)],
             "CLERK_DATABASE_MIGRATION_URL",
         ),
     ];
