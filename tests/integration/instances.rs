@@ -200,10 +200,33 @@ impl Database {
             name,
             url: url.to_string(),
         };
+        database.drop_those_of_finished_runs().await;
         database
             .admin(&format!("CREATE DATABASE {}", database.name))
             .await;
         database
+    }
+
+    /// Drops the databases (`inst_<pid>_…`) left by runs that failed before dropping theirs and
+    /// whose process has ended.
+    async fn drop_those_of_finished_runs(&self) {
+        let mut conn = connect(&self.admin_url).await;
+        let names: Vec<String> = clerk_rocket::db::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'inst\\_%'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default();
+        for name in names {
+            let pid = name.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+            let finished = pid.is_some_and(|pid| {
+                pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+            });
+            if finished && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::Executor::execute(&mut conn, sql.as_str()).await;
+            }
+        }
     }
 
     async fn admin(&self, sql: &str) {
