@@ -33,7 +33,8 @@ use rocket_dyn_templates::Template;
 use std::path::PathBuf;
 
 /// Rocket's own figment (`Rocket.toml`, `ROCKET_*`) with the `CLERK_*` variables over the `clerk`
-/// table and `DATABASE_URL` over `databases.app.url`.
+/// table, and `DATABASE_URL`, `CLERK_DATABASE_POOLER` and `CLERK_DATABASE_MIGRATION_URL` over
+/// `databases.app`'s `url`, `pooler` and `migration_url`.
 pub fn figment() -> Figment {
     // The SQLite default holds even where no Rocket.toml is found.
     let mut figment =
@@ -44,9 +45,18 @@ pub fn figment() -> Figment {
             figment = figment.merge(Serialized::global(&format!("clerk.{key}"), value));
         }
     }
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if !url.trim().is_empty() {
-            figment = figment.merge(Serialized::global("databases.app.url", url.trim()));
+    for (variable, key) in [
+        ("DATABASE_URL", "databases.app.url"),
+        ("CLERK_DATABASE_POOLER", "databases.app.pooler"),
+        (
+            "CLERK_DATABASE_MIGRATION_URL",
+            "databases.app.migration_url",
+        ),
+    ] {
+        if let Ok(value) = std::env::var(variable) {
+            if !value.trim().is_empty() {
+                figment = figment.merge(Serialized::global(key, value.trim()));
+            }
         }
     }
     figment

@@ -63,7 +63,7 @@ pub async fn resolve(
     let cached = known.get(&session.user_id);
     let existing = match &cached {
         Some(entry) => Some(Arc::clone(&entry.user)),
-        None => users::find_by_clerk_id(&**pool, &session.user_id)
+        None => users::find_by_clerk_id(pool, &session.user_id)
             .await?
             .map(Arc::new),
     };

@@ -11,7 +11,8 @@ pub(super) async fn migrated_pool(
     let db: rocket_db_pools::Config = figment
         .extract_inner("databases.app")
         .map_err(|e| (ExitCode::from(2), format!("databases.app: {e}")))?;
-    let pool = crate::db::AnyPool::connect(&db)
+    let settings = crate::db::settings(figment).map_err(|e| (ExitCode::from(2), e.to_string()))?;
+    let pool = crate::db::AnyPool::connect(&db, &settings)
         .await
         .map_err(|e| (ExitCode::FAILURE, format!("migrations failed: {e}")))?;
     crate::db::migrate(&pool)

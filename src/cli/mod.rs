@@ -74,7 +74,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = crate::db::url(&figment) {
+    if let Err(e) = crate::db::settings(&figment) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }

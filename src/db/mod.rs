@@ -5,6 +5,7 @@ pub mod audit_events;
 pub mod pagination;
 mod pool;
 pub mod revoked_sessions;
+mod statement;
 pub mod users;
 pub mod webhook_events;
 
@@ -14,6 +15,9 @@ use rocket_db_pools::Database;
 use sqlx::migrate::Migrator;
 
 pub use pool::{is_sqlite, AnyPool};
+pub use statement::{
+    query, query_as, query_scalar, through_transaction_pooler, unit, Pooler, Unit,
+};
 
 #[derive(Database)]
 #[database("app")]
@@ -36,7 +40,7 @@ pub struct DefaultSettings {
     pub connect_timeout: u64,
 }
 
-/// Why the configured database URL cannot be used.
+/// Why the configured database settings cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
     #[error("DATABASE_URL: no database configured ({0})")]
@@ -45,19 +49,77 @@ pub enum UrlError {
         "DATABASE_URL: expected sqlite://… or postgres://… (the URL's scheme is not one of them)"
     )]
     UnknownScheme,
+    #[error("CLERK_DATABASE_POOLER: expected none or transaction, found {0:?}")]
+    UnknownPooler(String),
+    #[error(
+        "CLERK_DATABASE_POOLER: transaction pooling is for PostgreSQL, and the database URL is SQLite"
+    )]
+    PoolerOnSqlite,
+    #[error(
+        "CLERK_DATABASE_MIGRATION_URL: required with CLERK_DATABASE_POOLER=transaction (migrations \
+         hold a session lock, which a transaction pooler cannot keep): give the PostgreSQL server's \
+         own postgres://… URL"
+    )]
+    MigrationUrlMissing,
+    #[error(
+        "CLERK_DATABASE_MIGRATION_URL: expected postgres://… (the PostgreSQL server itself, not a pooler)"
+    )]
+    MigrationUrlNotPostgres,
+    #[error("CLERK_DATABASE_MIGRATION_URL: for PostgreSQL only, and the database URL is SQLite")]
+    MigrationUrlOnSqlite,
 }
 
-/// The database URL of `figment`, if it names a backend this binary speaks.
-pub fn url(figment: &figment::Figment) -> Result<String, UrlError> {
-    let url: String = figment
-        .extract_inner("databases.app.url")
+/// The database settings beyond Rocket's own (`databases.app` of the figment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub url: String,
+    /// How the app reaches the server: `pooler` in `databases.app`, or `CLERK_DATABASE_POOLER`.
+    pub pooler: Pooler,
+    /// Where migrations run instead of `url`: `migration_url`, or `CLERK_DATABASE_MIGRATION_URL`.
+    /// Required through a transaction pooler.
+    pub migration_url: Option<String>,
+}
+
+/// The database settings of `figment` (the whole configuration), validated.
+pub fn settings(figment: &figment::Figment) -> Result<Settings, UrlError> {
+    settings_of(&figment.focus("databases.app"))
+}
+
+/// [`settings`] of the `databases.app` table itself (what a database pool is given).
+pub fn settings_of(app: &figment::Figment) -> Result<Settings, UrlError> {
+    let url: String = app
+        .extract_inner("url")
         .map_err(|e| UrlError::Missing(Box::new(e)))?;
-    let known = ["sqlite:", "postgres://", "postgresql://"];
-    if known.iter().any(|scheme| url.starts_with(scheme)) {
-        Ok(url)
-    } else {
-        Err(UrlError::UnknownScheme)
+    let is_postgres =
+        |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !url.starts_with("sqlite:") && !is_postgres(&url) {
+        return Err(UrlError::UnknownScheme);
     }
+    let text = |key: &str| {
+        app.extract_inner::<String>(key)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let pooler = match text("pooler") {
+        None => Pooler::None,
+        Some(value) => Pooler::parse(&value).ok_or(UrlError::UnknownPooler(value))?,
+    };
+    let migration_url = text("migration_url");
+    if pooler == Pooler::Transaction && !is_postgres(&url) {
+        return Err(UrlError::PoolerOnSqlite);
+    }
+    match &migration_url {
+        Some(_) if !is_postgres(&url) => return Err(UrlError::MigrationUrlOnSqlite),
+        Some(direct) if !is_postgres(direct) => return Err(UrlError::MigrationUrlNotPostgres),
+        None if pooler == Pooler::Transaction => return Err(UrlError::MigrationUrlMissing),
+        _ => {}
+    }
+    Ok(Settings {
+        url,
+        pooler,
+        migration_url,
+    })
 }
 
 /// Opens a transaction that will write: the one policy for every multi-statement write.
@@ -84,9 +146,19 @@ pub fn migrator(pool: &AnyPool) -> &'static Migrator {
     }
 }
 
-/// Applies the pending migrations of the pool's backend.
+/// Applies the pending migrations of the pool's backend, over the migration URL when one is set.
 pub async fn migrate(pool: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    migrator(pool).run(&**pool).await
+    match pool.migration_url() {
+        None => migrator(pool).run(&**pool).await,
+        Some(url) => {
+            let direct = AnyPool::direct(url)
+                .await
+                .map_err(sqlx::migrate::MigrateError::Execute)?;
+            let applied = migrator(&direct).run(&*direct).await;
+            direct.close().await;
+            applied
+        }
+    }
 }
 
 /// How the migrations recorded in a database compare with the ones embedded in this binary.
@@ -104,8 +176,21 @@ pub struct MigrationState {
     pub dirty: Option<i64>,
 }
 
-/// Reads `_sqlx_migrations` (without creating it) and compares it with [`migrator`].
+/// Reads `_sqlx_migrations` (without creating it) and compares it with [`migrator`]; over the
+/// migration URL when one is set (sqlx reads it with named statements).
 pub async fn migration_state(pool: &AnyPool) -> Result<MigrationState, sqlx::Error> {
+    match pool.migration_url() {
+        None => migration_state_of(pool).await,
+        Some(url) => {
+            let direct = AnyPool::direct(url).await?;
+            let state = migration_state_of(&direct).await;
+            direct.close().await;
+            state
+        }
+    }
+}
+
+async fn migration_state_of(pool: &AnyPool) -> Result<MigrationState, sqlx::Error> {
     use sqlx::migrate::Migrate as _;
 
     let migrator = migrator(pool);
@@ -120,7 +205,7 @@ pub async fn migration_state(pool: &AnyPool) -> Result<MigrationState, sqlx::Err
         "SELECT COUNT(*) FROM information_schema.tables \
          WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
     };
-    let exists: i64 = sqlx::query_scalar(exists_sql).fetch_one(&mut *conn).await?;
+    let exists: i64 = query_scalar(exists_sql).fetch_one(&mut *conn).await?;
     let (applied, dirty) = if exists > 0 {
         let to_sqlx = |e: sqlx::migrate::MigrateError| match e {
             sqlx::migrate::MigrateError::Execute(e) => e,

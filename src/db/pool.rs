@@ -8,22 +8,41 @@ use rocket::figment::Figment;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Connection as _, Executor as _};
 
-pub struct AnyPool(sqlx::AnyPool);
+use super::statement::{use_unnamed_statements, Pooler};
+use super::Settings;
+
+pub struct AnyPool {
+    pool: sqlx::AnyPool,
+    migration_url: Option<String>,
+}
 
 impl Deref for AnyPool {
     type Target = sqlx::AnyPool;
 
     fn deref(&self) -> &sqlx::AnyPool {
-        &self.0
+        &self.pool
     }
 }
 
 impl AnyPool {
-    /// Connects with the `databases.app` settings of `figment` (also used by `clerk-rocket migrate`).
-    pub async fn connect(config: &rocket_db_pools::Config) -> Result<Self, sqlx::Error> {
+    /// Connects with the `databases.app` settings (also used by `clerk-rocket migrate`): Rocket's
+    /// pool settings in `config`, ours in `settings`.
+    pub async fn connect(
+        config: &rocket_db_pools::Config,
+        settings: &Settings,
+    ) -> Result<Self, sqlx::Error> {
         sqlx::any::install_default_drivers();
         create_sqlite_parent_dir(&config.url)?;
-        AnyPoolOptions::new()
+        let mut url = config.url.clone();
+        if settings.pooler == Pooler::Transaction {
+            use_unnamed_statements();
+            // A safety net: a statement built with sqlx's own `query` (named) is then never
+            // reused from a cache on a server that may hold another client's statement of that
+            // name; it fails loudly ("already exists") instead.
+            let sep = if url.contains('?') { '&' } else { '?' };
+            url = format!("{url}{sep}statement-cache-capacity=0");
+        }
+        let pool = AnyPoolOptions::new()
             .max_connections(u32::try_from(config.max_connections).unwrap_or(u32::MAX))
             .min_connections(config.min_connections.unwrap_or_default())
             .acquire_timeout(Duration::from_secs(config.connect_timeout))
@@ -39,18 +58,40 @@ impl AnyPool {
                     Ok(())
                 })
             })
-            .connect(&config.url)
-            .await
-            .map(AnyPool)
+            .connect(&url)
+            .await?;
+        Ok(AnyPool {
+            pool,
+            migration_url: settings.migration_url.clone(),
+        })
+    }
+
+    /// One connection straight to the server at `url`, for migrations.
+    pub(super) async fn direct(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        Ok(AnyPool {
+            pool,
+            migration_url: None,
+        })
+    }
+
+    /// Where migrations run instead of this pool's own URL.
+    pub fn migration_url(&self) -> Option<&str> {
+        self.migration_url.as_deref()
     }
 
     pub fn is_sqlite(&self) -> bool {
-        is_sqlite(&self.0)
+        is_sqlite(&self.pool)
     }
 
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        match self.0.acquire().await {
+        match self.pool.acquire().await {
             Ok(mut conn) => conn.ping().await.is_ok(),
             Err(_) => false,
         }
@@ -89,16 +130,21 @@ impl rocket_db_pools::Pool for AnyPool {
 
     async fn init(figment: &Figment) -> Result<Self, Self::Error> {
         let config: rocket_db_pools::Config = figment.extract()?;
-        AnyPool::connect(&config)
+        let settings = super::settings_of(figment)
+            .map_err(|e| rocket_db_pools::Error::Init(sqlx::Error::Configuration(e.into())))?;
+        AnyPool::connect(&config, &settings)
             .await
             .map_err(rocket_db_pools::Error::Init)
     }
 
     async fn get(&self) -> Result<Self::Connection, Self::Error> {
-        self.0.acquire().await.map_err(rocket_db_pools::Error::Get)
+        self.pool
+            .acquire()
+            .await
+            .map_err(rocket_db_pools::Error::Get)
     }
 
     async fn close(&self) {
-        self.0.close().await;
+        self.pool.close().await;
     }
 }

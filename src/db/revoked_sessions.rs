@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use sqlx::{AnyConnection, AnyPool};
 
+use super::{query, query_scalar, unit};
+
 /// How long a revoked session id is kept: far beyond the life of any session token of it.
 pub const RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
 
@@ -25,7 +27,7 @@ pub async fn revoke(
     now: i64,
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    query(
         "INSERT INTO revoked_sessions (session_id, user_id, revoked_at, expires_at) \
          VALUES ($1, $2, $3, $4) \
          ON CONFLICT (session_id) DO UPDATE SET expires_at = \
@@ -43,22 +45,26 @@ pub async fn revoke(
 
 /// Whether `session_id` is revoked as of `now`: one primary-key lookup.
 pub async fn is_revoked(pool: &AnyPool, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> = sqlx::query_scalar(
+    let mut unit = unit(pool).await?;
+    let found: Option<i64> = query_scalar(
         "SELECT revoked_at FROM revoked_sessions WHERE session_id = $1 AND expires_at > $2",
     )
     .bind(session_id)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *unit)
     .await?;
+    unit.finish().await?;
     Ok(found.is_some())
 }
 
 /// Deletes the rows whose expiry has passed; returns how many.
 pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM revoked_sessions WHERE expires_at <= $1")
+    let mut unit = unit(pool).await?;
+    let result = query("DELETE FROM revoked_sessions WHERE expires_at <= $1")
         .bind(now)
-        .execute(pool)
+        .execute(&mut *unit)
         .await?;
+    unit.finish().await?;
     Ok(result.rows_affected())
 }
 

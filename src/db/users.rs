@@ -12,10 +12,10 @@
 //! `user.updated`, a sync, a still-valid token — clears it.
 
 use serde::Serialize;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool};
 
-use super::is_sqlite;
 use super::pagination::PageStart;
+use super::{is_sqlite, query, query_as, query_scalar, unit};
 
 /// A user as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -101,18 +101,23 @@ const COLUMNS: &str = "id, clerk_id, email, username, first_name, last_name, ima
                        banned, created_at, updated_at, last_seen_at, clerk_updated_at, claims_iat, \
                        deleted_at, sessions_revoked_at";
 
-/// The row of `clerk_id`, tombstones included; on a pool or inside a transaction.
-pub async fn find_by_clerk_id<'c, E>(
-    executor: E,
+/// The row of `clerk_id`, tombstones included.
+pub async fn find_by_clerk_id(pool: &AnyPool, clerk_id: &str) -> Result<Option<User>, sqlx::Error> {
+    let mut unit = unit(pool).await?;
+    let user = find_by_clerk_id_in(&mut unit, clerk_id).await?;
+    unit.finish().await?;
+    Ok(user)
+}
+
+/// [`find_by_clerk_id`] inside a transaction (or a [`Unit`](super::Unit)).
+pub async fn find_by_clerk_id_in(
+    conn: &mut AnyConnection,
     clerk_id: &str,
-) -> Result<Option<User>, sqlx::Error>
-where
-    E: Executor<'c, Database = Any>,
-{
+) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE clerk_id = $1");
-    let row = sqlx::query_as::<_, UserRow>(&sql)
+    let row = query_as::<UserRow>(&sql)
         .bind(clerk_id)
-        .fetch_optional(executor)
+        .fetch_optional(&mut *conn)
         .await?;
     Ok(row.map(User::from))
 }
@@ -172,29 +177,32 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
          WHERE users.deleted_at IS NULL \
          RETURNING {COLUMNS}"
     );
-    let row = sqlx::query_as::<_, UserRow>(&sql)
+    let mut unit = unit(pool).await?;
+    let row = query_as::<UserRow>(&sql)
         .bind(seen.clerk_id)
         .bind(seen.email)
         .bind(seen.now)
         .bind(seen.first_name)
         .bind(seen.last_name)
         .bind(seen.issued_at)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *unit)
         .await?;
-    match row {
-        Some(row) => Ok(row.into()),
+    let user = match row {
+        Some(row) => row.into(),
         // The row is a tombstone (the update's WHERE held it back).
-        None => find_by_clerk_id(pool, seen.clerk_id)
+        None => find_by_clerk_id_in(&mut unit, seen.clerk_id)
             .await?
-            .ok_or(sqlx::Error::RowNotFound),
-    }
+            .ok_or(sqlx::Error::RowNotFound)?,
+    };
+    unit.finish().await?;
+    Ok(user)
 }
 
 /// Writes when users were last seen, in one transaction; a time never moves backwards.
 pub async fn record_last_seen(pool: &AnyPool, seen: &[(String, i64)]) -> Result<(), sqlx::Error> {
     let mut tx = super::write_transaction(pool).await?;
     for (clerk_id, at) in seen {
-        sqlx::query(
+        query(
             "UPDATE users SET last_seen_at = $1 \
              WHERE clerk_id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)",
         )
@@ -263,7 +271,7 @@ pub async fn upsert_profile(
            AND (users.clerk_updated_at IS NULL OR users.clerk_updated_at <= excluded.clerk_updated_at) \
          RETURNING {COLUMNS}"
     );
-    let row = sqlx::query_as::<_, UserRow>(&sql)
+    let row = query_as::<UserRow>(&sql)
         .bind(clerk_id)
         .bind(&profile.email)
         .bind(&profile.username)
@@ -298,11 +306,11 @@ pub async fn mark_deleted(
     clerk_id: &str,
     now: i64,
 ) -> Result<Tombstone, sqlx::Error> {
-    let existing = find_by_clerk_id(&mut *conn, clerk_id).await?;
+    let existing = find_by_clerk_id_in(&mut *conn, clerk_id).await?;
     if existing.as_ref().is_some_and(|u| u.deleted_at.is_some()) {
         return Ok(Tombstone::Already);
     }
-    let result = sqlx::query(
+    let result = query(
         "INSERT INTO users (clerk_id, email, username, created_at, updated_at, deleted_at) \
          VALUES ($1, '', '', $2, $2, $2) \
          ON CONFLICT (clerk_id) DO UPDATE SET \
@@ -323,9 +331,12 @@ pub async fn mark_deleted(
 
 /// The Clerk ids of every user not marked deleted (for `clerk-rocket sync`).
 pub async fn live_clerk_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT clerk_id FROM users WHERE deleted_at IS NULL ORDER BY id")
-        .fetch_all(pool)
-        .await
+    let mut unit = unit(pool).await?;
+    let ids = query_scalar("SELECT clerk_id FROM users WHERE deleted_at IS NULL ORDER BY id")
+        .fetch_all(&mut *unit)
+        .await?;
+    unit.finish().await?;
+    Ok(ids)
 }
 
 /// An administrator's change to one user, written once Clerk accepted it (at once in local mode).
@@ -472,7 +483,7 @@ pub async fn search(
     let sql = format!(
         "SELECT {COLUMNS} FROM users WHERE id {bound} $1 {filter} ORDER BY id {order} LIMIT $2"
     );
-    let mut statement = sqlx::query_as::<_, UserRow>(&sql)
+    let mut statement = query_as::<UserRow>(&sql)
         .bind(anchor)
         .bind(i64::from(limit) + 1);
     if !query.is_empty() {
@@ -483,12 +494,10 @@ pub async fn search(
         };
         statement = statement.bind(pattern);
     }
-    let mut users: Vec<User> = statement
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(User::from)
-        .collect();
+    let mut unit = unit(pool).await?;
+    let rows = statement.fetch_all(&mut *unit).await?;
+    unit.finish().await?;
+    let mut users: Vec<User> = rows.into_iter().map(User::from).collect();
     let more = users.len() > limit as usize;
     users.truncate(limit as usize);
     Ok(match start {
@@ -515,10 +524,12 @@ pub async fn search(
 
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = sqlx::query_as::<_, UserRow>(&sql)
+    let mut unit = unit(pool).await?;
+    let row = query_as::<UserRow>(&sql)
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&mut *unit)
         .await?;
+    unit.finish().await?;
     Ok(row.map(User::from))
 }
 

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::{AnyConnection, AnyPool};
 
+use super::{query, unit};
+
 /// How long processed ids are kept (Svix retries for about three days; manual replays later
 /// than a week are applied again, and the ordering checks keep that harmless).
 pub const RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -20,7 +22,7 @@ pub async fn record(
     event_type: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
+    let result = query(
         "INSERT INTO webhook_events (svix_id, event_type, received_at) VALUES ($1, $2, $3) \
          ON CONFLICT (svix_id) DO NOTHING",
     )
@@ -34,10 +36,12 @@ pub async fn record(
 
 /// Deletes ids processed before `now - RETENTION_SECS`; returns how many.
 pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM webhook_events WHERE received_at < $1")
+    let mut unit = unit(pool).await?;
+    let result = query("DELETE FROM webhook_events WHERE received_at < $1")
         .bind(now - RETENTION_SECS)
-        .execute(pool)
+        .execute(&mut *unit)
         .await?;
+    unit.finish().await?;
     Ok(result.rows_affected())
 }
 

@@ -153,8 +153,10 @@ pub async fn run(
                 let marked = if options.dry_run {
                     true
                 } else {
-                    let mut conn = pool.acquire().await?;
-                    users::mark_deleted(&mut conn, clerk_id, now()).await? != Tombstone::Already
+                    let mut tx = write_transaction(pool).await?;
+                    let marked = users::mark_deleted(&mut tx, clerk_id, now()).await?;
+                    tx.commit().await?;
+                    marked != Tombstone::Already
                 };
                 summary.tombstoned += u64::from(marked);
             }
@@ -200,6 +202,8 @@ async fn apply(pool: &AnyPool, user: &BackendUser, dry_run: bool) -> Result<Appl
         let existing = users::find_by_clerk_id(pool, &profile.clerk_id).await?;
         return Ok(profile::plan(existing.as_ref(), &profile));
     }
-    let mut conn = pool.acquire().await?;
-    Ok(profile::upsert_from_clerk(&mut conn, &profile, now()).await?)
+    let mut tx = write_transaction(pool).await?;
+    let applied = profile::upsert_from_clerk(&mut tx, &profile, now()).await?;
+    tx.commit().await?;
+    Ok(applied)
 }

@@ -109,7 +109,7 @@ pub async fn upsert_from_clerk(
     profile: &ClerkProfile,
     now: i64,
 ) -> Result<Applied, sqlx::Error> {
-    let existing = users::find_by_clerk_id(&mut *conn, &profile.clerk_id).await?;
+    let existing = users::find_by_clerk_id_in(&mut *conn, &profile.clerk_id).await?;
     let planned = plan(existing.as_ref(), profile);
     match (planned, &existing) {
         (Applied::Stale | Applied::Deleted, _) => return Ok(planned),
@@ -139,7 +139,7 @@ pub async fn upsert_from_clerk(
         return Ok(planned);
     }
     // Another writer got there first (a newer event, or a deletion).
-    let current = users::find_by_clerk_id(&mut *conn, &profile.clerk_id).await?;
+    let current = users::find_by_clerk_id_in(&mut *conn, &profile.clerk_id).await?;
     Ok(match current {
         Some(user) if user.deleted_at.is_some() => Applied::Deleted,
         _ => Applied::Stale,

@@ -31,7 +31,8 @@ async fn findings(settings: &Settings, migrated: bool, token: Option<&str>) -> V
     let config = ClerkConfig::from_figment(&figment).expect("valid settings");
     let database = check::database_config(&figment);
     if migrated {
-        let pool = clerk_rocket::db::AnyPool::connect(database.as_ref().unwrap())
+        let settings = clerk_rocket::db::settings(&figment).unwrap();
+        let pool = clerk_rocket::db::AnyPool::connect(database.as_ref().unwrap(), &settings)
             .await
             .unwrap();
         clerk_rocket::db::migrate(&pool).await.unwrap();

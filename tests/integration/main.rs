@@ -12,6 +12,7 @@ mod cli;
 mod faults;
 mod hostile_tokens;
 mod hot_path;
+mod instances;
 mod keys;
 mod local_mode;
 mod observability;

@@ -60,7 +60,13 @@ pub(super) async fn database_findings(
             ),
         )
     };
-    let pool = match AnyPool::connect(&settings).await {
+    // The check's own connection: straight to the URL, statements as sqlx makes them.
+    let direct = db::Settings {
+        url: settings.url.clone(),
+        pooler: db::Pooler::None,
+        migration_url: None,
+    };
+    let pool = match AnyPool::connect(&settings, &direct).await {
         Ok(pool) => pool,
         Err(e) => {
             out.push(unreachable(e.to_string()));
