@@ -7,9 +7,10 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool};
 
 use super::pagination::PageStart;
+use super::{query, query_as, unit};
 
 /// One attempt by an administrator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -76,12 +77,12 @@ pub struct NewAuditEvent<'a> {
     pub request_id: &'a str,
 }
 
-/// Inserts one row; on a pool or inside the transaction of the change it records.
-pub async fn record<'c, E>(executor: E, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error>
-where
-    E: Executor<'c, Database = Any>,
-{
-    sqlx::query(
+/// Inserts one row, inside the transaction of the change it records or a [`Unit`](super::Unit).
+pub async fn record(
+    conn: &mut AnyConnection,
+    event: &NewAuditEvent<'_>,
+) -> Result<(), sqlx::Error> {
+    query(
         "INSERT INTO audit_events (actor, action, target, parameters, result, created_at, \
          request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -92,7 +93,7 @@ where
     .bind(event.result)
     .bind(event.created_at)
     .bind(event.request_id)
-    .execute(executor)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -144,18 +145,16 @@ pub async fn list(
         "SELECT {COLUMNS} FROM audit_events WHERE id {bound} $1{conditions} \
          ORDER BY id {order} LIMIT $2"
     );
-    let mut statement = sqlx::query_as::<_, AuditRow>(&sql)
+    let mut statement = query_as::<AuditRow>(&sql)
         .bind(anchor)
         .bind(i64::from(limit) + 1);
     for value in values {
         statement = statement.bind(value);
     }
-    let mut events: Vec<AuditEvent> = statement
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(AuditEvent::from)
-        .collect();
+    let mut unit = unit(pool).await?;
+    let rows = statement.fetch_all(&mut *unit).await?;
+    unit.finish().await?;
+    let mut events: Vec<AuditEvent> = rows.into_iter().map(AuditEvent::from).collect();
     let more = events.len() > limit as usize;
     events.truncate(limit as usize);
     Ok(match start {

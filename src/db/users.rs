@@ -372,7 +372,7 @@ pub async fn moderate(
          WHERE id = $1 AND deleted_at IS NULL \
          RETURNING {COLUMNS}"
     );
-    let statement = sqlx::query_as::<_, UserRow>(&sql).bind(id).bind(now);
+    let statement = query_as::<UserRow>(&sql).bind(id).bind(now);
     let statement = match change {
         Moderation::Banned(banned) => statement.bind(i16::from(*banned)),
         Moderation::Role(role) => statement.bind(role.clone()),
@@ -390,7 +390,7 @@ pub async fn count_other_admins(
     conn: &mut AnyConnection,
     clerk_id: &str,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    query_scalar(
         "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL AND banned = 0 \
          AND clerk_id <> $1",
     )

@@ -19,7 +19,7 @@ use crate::clerk::Clerk;
 use crate::db::audit_events::{self, NewAuditEvent};
 use crate::db::revoked_sessions;
 use crate::db::users::{self, Moderation, User};
-use crate::db::write_transaction;
+use crate::db::{unit, write_transaction};
 use crate::directory::find;
 use crate::error::ApiError;
 
@@ -250,7 +250,7 @@ async fn attempt(
         parameters = json!({ "sessions": ended_sessions.len() });
     }
     audit_events::record(
-        &mut *tx,
+        &mut tx,
         &NewAuditEvent {
             actor: actor.clerk_id,
             action: action.name(),
@@ -284,8 +284,10 @@ async fn is_last_admin(pool: &AnyPool, clerk: &Clerk, user: &User) -> Result<boo
     if configured {
         return Ok(false);
     }
-    let mut conn = pool.acquire().await?;
-    Ok(users::count_other_admins(&mut conn, &user.clerk_id).await? == 0)
+    let mut unit = unit(pool).await?;
+    let others = users::count_other_admins(&mut unit, &user.clerk_id).await?;
+    unit.finish().await?;
+    Ok(others == 0)
 }
 
 /// Makes the change at Clerk (nothing in local mode) and says what to write here: the change,
@@ -352,7 +354,14 @@ async fn audit(
         created_at: now(),
         request_id: actor.request_id,
     };
-    if let Err(e) = audit_events::record(pool, &event).await {
+    if let Err(e) = record_alone(pool, &event).await {
         log::error!("recording a refused admin action failed: {e}");
     }
+}
+
+/// Records `event` on its own (a refusal changes nothing else to share a transaction with).
+async fn record_alone(pool: &AnyPool, event: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
+    let mut unit = unit(pool).await?;
+    audit_events::record(&mut unit, event).await?;
+    unit.finish().await
 }
