@@ -38,6 +38,8 @@ pub enum ApiError {
     },
     /// A fault of ours; the detail goes to the log only.
     Internal(String),
+    /// Signed in, but the session has no active organization (404).
+    NoActiveOrganization,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -120,7 +122,7 @@ impl ApiError {
             ApiError::Forbidden(_) => Status::Forbidden,
             ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
             ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
-            ApiError::NotFound => Status::NotFound,
+            ApiError::NotFound | ApiError::NoActiveOrganization => Status::NotFound,
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
         }
@@ -134,6 +136,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
             ApiError::Internal(_) => "internal-error",
+            ApiError::NoActiveOrganization => "no-active-organization",
         }
     }
 
@@ -146,6 +149,10 @@ impl ApiError {
             }
             ApiError::NotFound => "no such resource",
             ApiError::Internal(_) => "the server failed to handle this request",
+            ApiError::NoActiveOrganization => {
+                "the session has no active organization (choose one with Clerk's organization \
+                 switcher)"
+            }
         }
     }
 
@@ -365,6 +372,18 @@ mod tests {
                 ApiError::Internal("secret detail".into()),
                 500,
                 "internal-error",
+                None,
+            ),
+            (
+                ApiError::NoActiveOrganization,
+                404,
+                "no-active-organization",
+                None,
+            ),
+            (
+                ApiError::Forbidden(auth(Reason::MissingPermission)),
+                403,
+                "missing-permission",
                 None,
             ),
         ];

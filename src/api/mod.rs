@@ -3,9 +3,11 @@
 mod admin;
 mod health;
 pub(crate) mod openapi;
+mod orgs;
 mod users;
 mod webhooks;
 mod well_known;
+mod whoami;
 
 use rocket::Route;
 
@@ -15,6 +17,9 @@ pub fn routes() -> Vec<Route> {
     routes.extend(admin::routes());
     routes.extend(openapi::routes());
     routes.extend(webhooks::routes());
+    // Machine clients and organizations.
+    routes.extend(whoami::routes());
+    routes.extend(orgs::routes());
     routes
 }
 

@@ -11,6 +11,7 @@
 
 mod guards;
 mod known_users;
+mod machine;
 mod source;
 mod stage;
 mod user;
@@ -18,6 +19,10 @@ mod visitor;
 
 pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
+pub use machine::{
+    missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,
+    SessionOnly,
+};
 pub use source::{is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};
