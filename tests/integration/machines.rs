@@ -510,3 +510,52 @@ async fn jwt_machine_tokens_pass_the_session_verifier_rules() {
         assert_ne!(answer.status, 200);
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_each_route_s_token_types() {
+    let (_fake, app) = clerk_app().await;
+    let doc = app.get("/api/openapi.json", &[]).await.body;
+    let schemes = &doc["components"]["securitySchemes"];
+    for name in ["m2m_token", "oauth_token", "api_key"] {
+        assert_eq!(schemes[name]["scheme"], "bearer", "{name}");
+    }
+    let names = |path: &str| -> Vec<String> {
+        doc["paths"][path]["get"]["security"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s.as_object().unwrap().keys().cloned())
+            .collect()
+    };
+    assert_eq!(
+        names("/api/whoami"),
+        [
+            "bearer",
+            "session_cookie",
+            "m2m_token",
+            "oauth_token",
+            "api_key"
+        ]
+    );
+    assert_eq!(names("/api/orgs/current"), ["bearer", "session_cookie"]);
+    assert_eq!(names("/api/users/me"), ["bearer", "session_cookie"]);
+    let whoami = &doc["components"]["schemas"]["WhoAmI"]["properties"];
+    for key in [
+        "token_type",
+        "subject",
+        "user_id",
+        "session_id",
+        "org_id",
+        "org_slug",
+        "org_role",
+        "org_permissions",
+        "features",
+        "scopes",
+        "machine_id",
+        "client_id",
+        "name",
+    ] {
+        assert!(whoami.get(key).is_some(), "{key}");
+    }
+    assert!(doc["paths"]["/api/orgs/current"]["get"]["responses"]["404"].is_object());
+}

@@ -15,6 +15,16 @@ use serde_json::{Map, Value};
 pub use shape::{check_shape, MAX_BODY_CHARS, MIN_BODY_CHARS};
 pub use verify::{now_ms, MachineVerifier};
 
+/// The SHA-256 of a token: the caches of verdicts never hold the token itself.
+type Digest = [u8; 32];
+
+fn digest(token: &str) -> Digest {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
 /// Clerk's four token types, by their names in Clerk's API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenType {

@@ -15,8 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::verify::digest;
-use super::{check_shape, MachineToken, TokenType};
+use super::{check_shape, digest, Digest, MachineToken, TokenType};
 use crate::clerk::backend_api::{BUDGET_PERIOD, CLERK_API_VERSION};
 use crate::clerk::budget::RateBudget;
 use crate::clerk::token::{AuthError, Reason};
@@ -27,8 +26,6 @@ const REFUSED_FOR: Duration = Duration::from_secs(60);
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Most verdicts kept.
 const MAX_ENTRIES: u64 = 100_000;
-
-type Digest = [u8; 32];
 
 #[derive(Clone)]
 struct Entry {

@@ -5,14 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::opaque::OpaqueVerifier;
-use super::{jwt, opaque_type, MachineToken, TokenType};
+use super::{digest, jwt, opaque_type, Digest, MachineToken, TokenType};
 use crate::clerk::token::{AuthError, Expect, Reason, Verifier};
 
 /// How long a verified JWT machine token is remembered at most (never past its `exp`): long
 /// enough to spare RSA on a busy client, short enough to notice a key leaving the key set.
 const JWT_KEPT_FOR: Duration = Duration::from_secs(60);
-
-type Digest = [u8; 32];
 
 #[derive(Clone)]
 struct Kept {
@@ -138,12 +136,4 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// The SHA-256 of a token: caches never hold the token itself.
-pub(super) fn digest(token: &str) -> Digest {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
 }
