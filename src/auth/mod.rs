@@ -7,6 +7,10 @@
 //! is signed in, signed out, refused, or needs a session refresh (Clerk's handshake) first. Every
 //! guard reads the token through one [`TokenSource`].
 //!
+//! Those guards accept session tokens only. [`Auth<A>`] says in a route's signature which token
+//! types it accepts (sessions, M2M tokens, OAuth access tokens, API keys: `machine.rs`), and
+//! [`Authorized<R, A>`] what the caller must hold (a role, permission, feature or plan).
+//!
 //! [`ApiError`]: crate::error::ApiError
 
 mod guards;
