@@ -11,7 +11,8 @@
 //! Fail-closed: a token of a type the route does not accept is refused with
 //! `token-type-mismatch` (401), and machine tokens are read from the `Authorization` header only,
 //! never from a cookie. Sessions go through [`CurrentUser`], so revoked sessions and deleted or
-//! banned users are refused here as everywhere, and a session's warm path stays what it was.
+//! banned users are refused here as everywhere, and a session's warm path stays what it was. An
+//! API key or OAuth access token acting for a user is refused as that user's session would be.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use rocket::request::{self, FromRequest, Request};
 use rocket_db_pools::Database as _;
 
 use super::guards::CurrentUser;
+use super::known_users::KnownUsers;
 use super::source::TokenSource;
 use crate::clerk::auth_object::AuthObject;
 use crate::clerk::machine::{classify, opaque_type, MachineToken, TokenType};
@@ -146,19 +148,38 @@ async fn choose_path(request: &Request<'_>, accepted: &[TokenType]) -> Path {
     if !accepted.contains(&kind) {
         return refuse(mismatch(kind, accepted));
     }
-    match kind {
-        TokenType::SessionToken => Path::Session,
-        TokenType::ApiKey if clerk.local.is_some() => {
-            Path::Machine(local_api_key(request, token).await)
-        }
-        _ => Path::Machine(
-            clerk
-                .machines
-                .verify(&clerk.verifier, token, kind)
-                .await
-                .map_err(ApiError::from),
-        ),
-    }
+    let verified = match kind {
+        TokenType::SessionToken => return Path::Session,
+        TokenType::ApiKey if clerk.local.is_some() => local_api_key(request, token).await,
+        _ => clerk
+            .machines
+            .verify(&clerk.verifier, token, kind)
+            .await
+            .map_err(ApiError::from),
+    };
+    Path::Machine(match verified {
+        Ok(token) => admit_acting_user(request, token).await,
+        Err(e) => Err(e),
+    })
+}
+
+/// A credential acting for a user is refused when that user's session would be: deleted or
+/// banned here (see [`super::user::admit_acting_user`]). Machines and organizations have no row.
+async fn admit_acting_user(
+    request: &Request<'_>,
+    token: Arc<MachineToken>,
+) -> Result<Arc<MachineToken>, ApiError> {
+    let Some(user_id) = token.user_id() else {
+        return Ok(token);
+    };
+    let rocket = request.rocket();
+    let (Some(db), Some(known)) = (Db::fetch(rocket), rocket.state::<KnownUsers>()) else {
+        return Err(ApiError::Internal(
+            "the database or user state is not managed".into(),
+        ));
+    };
+    super::user::admit_acting_user(db, known, user_id).await?;
+    Ok(token)
 }
 
 /// Local mode verifies its own API keys (`clerk-rocket api-key create`) from the database.

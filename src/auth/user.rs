@@ -106,6 +106,21 @@ pub async fn resolve(
     Ok(Arc::clone(&entry.user))
 }
 
+/// Refuses a machine credential (an API key, an OAuth access token) acting for `user_id` when
+/// this instance would refuse that user's session: deleted (401) or banned (403), as known within
+/// `known_users::CACHE_SECS`. Stricter than Clerk, which keeps such credentials valid. A user
+/// without a row is not denied, and gets none: only a session creates one.
+pub async fn admit_acting_user(
+    pool: &AnyPool,
+    known: &KnownUsers,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    match known.lookup(pool, user_id).await? {
+        Some(user) => admissible(&user),
+        None => Ok(()),
+    }
+}
+
 /// Whether `seen` would change nothing in the stored profile: the token may not fill it, or says
 /// what it already holds.
 fn profile_current(user: &User, seen: &SeenUser<'_>) -> bool {

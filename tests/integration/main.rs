@@ -14,6 +14,7 @@ mod hot_path;
 mod keys;
 mod local_machines;
 mod local_mode;
+mod machine_users;
 mod machines;
 mod observability;
 mod openapi;
