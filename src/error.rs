@@ -49,6 +49,8 @@ pub enum ApiError {
         code: &'static str,
         message: String,
     },
+    /// Signed in, but the session has no active organization (404).
+    NoActiveOrganization,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -131,7 +133,7 @@ impl ApiError {
             ApiError::Forbidden(_) => Status::Forbidden,
             ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
             ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
-            ApiError::NotFound => Status::NotFound,
+            ApiError::NotFound | ApiError::NoActiveOrganization => Status::NotFound,
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
             ApiError::Conflict { .. } => Status::Conflict,
@@ -150,6 +152,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
             ApiError::Internal(_) => "internal-error",
+            ApiError::NoActiveOrganization => "no-active-organization",
         }
     }
 
@@ -163,6 +166,10 @@ impl ApiError {
             | ApiError::BadGateway { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Internal(_) => "the server failed to handle this request",
+            ApiError::NoActiveOrganization => {
+                "the session has no active organization (choose one with Clerk's organization \
+                 switcher)"
+            }
         }
     }
 
@@ -335,6 +342,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::too_many_lines, reason = "one row per variant")]
     fn every_variant_has_its_status_and_code() {
         let auth = |reason| AuthError::new(reason, "m");
         let unavailable_keys = AuthError {
@@ -416,6 +424,18 @@ mod tests {
                 },
                 502,
                 "clerk-backend-api-error",
+                None,
+            ),
+            (
+                ApiError::NoActiveOrganization,
+                404,
+                "no-active-organization",
+                None,
+            ),
+            (
+                ApiError::Forbidden(auth(Reason::MissingPermission)),
+                403,
+                "missing-permission",
                 None,
             ),
         ];

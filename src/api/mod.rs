@@ -5,9 +5,11 @@ mod admin_actions;
 mod audit;
 mod health;
 pub(crate) mod openapi;
+mod orgs;
 mod users;
 mod webhooks;
 mod well_known;
+mod whoami;
 
 use rocket::Route;
 
@@ -20,6 +22,9 @@ pub fn routes() -> Vec<Route> {
     // Administrators' actions on users and their audit trail.
     routes.extend(admin_actions::routes());
     routes.extend(audit::routes());
+    // Machine clients and organizations.
+    routes.extend(whoami::routes());
+    routes.extend(orgs::routes());
     routes
 }
 

@@ -31,6 +31,23 @@ impl Modify for SessionSecurity {
                 "The `__session` cookie ClerkJS keeps on the app's host (or its suffixed twin)",
             ))),
         );
+        // Machine tokens, in the Authorization header only (routes that accept them say so).
+        for (name, format, description) in [
+            ("m2m_token", "mt_… or JWT", "A Clerk M2M token, opaque (`mt_…`) or a JWT whose `sub` is `mch_…`: `Authorization: Bearer <token>`"),
+            ("oauth_token", "oat_… or at+jwt", "A Clerk OAuth access token, opaque (`oat_…`) or a JWT of type `at+jwt`: `Authorization: Bearer <token>`"),
+            ("api_key", "ak_…", "A Clerk API key (`ak_…`; in local mode, one made by `clerk-rocket api-key create`): `Authorization: Bearer <key>`"),
+        ] {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format(format)
+                        .description(Some(description))
+                        .build(),
+                ),
+            );
+        }
     }
 }
 
@@ -52,12 +69,16 @@ impl Modify for SessionSecurity {
         super::admin_actions::update,
         super::audit::list,
         openapi_json,
+        super::whoami::whoami,
+        super::orgs::current,
     ),
     modifiers(&SessionSecurity),
     tags(
         (name = "users", description = "The signed-in user"),
         (name = "admin", description = "Every user, for administrators"),
         (name = "webhooks", description = "Clerk's webhooks, signed by Svix"),
+        (name = "machines", description = "Any token type: sessions, M2M tokens, OAuth access tokens, API keys"),
+        (name = "organizations", description = "The session's active organization"),
     )
 )]
 pub struct ApiDoc;

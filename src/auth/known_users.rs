@@ -4,6 +4,10 @@
 //! DESIGN.md promises for a change made through another instance; a webhook received here forgets
 //! it at once. `last_seen_at` is noted in memory and written in batches by [`KnownUsers::flush`],
 //! at most once per user per [`LAST_SEEN_RESOLUTION_SECS`].
+//!
+//! Machine credentials acting for a user ([`KnownUsers::lookup`]) also remember, for as long, that
+//! a user has no row here: such a credential never creates one, so without that memory every
+//! request of an unknown user would read the database.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -39,6 +43,8 @@ pub struct Known {
 #[derive(Clone)]
 pub struct KnownUsers {
     rows: Cache<String, Arc<Known>>,
+    /// Users found to have no row.
+    absent: Cache<String, ()>,
     pending: Arc<Mutex<HashMap<String, i64>>>,
 }
 
@@ -46,6 +52,10 @@ impl Default for KnownUsers {
     fn default() -> Self {
         KnownUsers {
             rows: Cache::builder()
+                .max_capacity(MAX_ROWS)
+                .time_to_live(Duration::from_secs(CACHE_SECS))
+                .build(),
+            absent: Cache::builder()
                 .max_capacity(MAX_ROWS)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
@@ -65,6 +75,7 @@ impl KnownUsers {
             noted: AtomicI64::new(user.last_seen_at.unwrap_or(0)),
             user,
         });
+        self.absent.invalidate(&known.user.clerk_id);
         self.rows
             .insert(known.user.clerk_id.clone(), Arc::clone(&known));
         known
@@ -73,6 +84,27 @@ impl KnownUsers {
     /// Forgets a user whose row just changed (a webhook, an admin action).
     pub fn forget(&self, clerk_id: &str) {
         self.rows.invalidate(clerk_id);
+        self.absent.invalidate(clerk_id);
+    }
+
+    /// The row of `clerk_id`, or `None` when it has none, as of at most [`CACHE_SECS`] ago:
+    /// from memory when this instance looked lately, else from the database. Creates no row.
+    pub async fn lookup(
+        &self,
+        pool: &sqlx::AnyPool,
+        clerk_id: &str,
+    ) -> Result<Option<Arc<User>>, sqlx::Error> {
+        if let Some(known) = self.rows.get(clerk_id) {
+            return Ok(Some(Arc::clone(&known.user)));
+        }
+        if self.absent.contains_key(clerk_id) {
+            return Ok(None);
+        }
+        let Some(user) = users::find_by_clerk_id(pool, clerk_id).await? else {
+            self.absent.insert(clerk_id.to_owned(), ());
+            return Ok(None);
+        };
+        Ok(Some(Arc::clone(&self.keep(Arc::new(user)).user)))
     }
 
     /// Notes that the user of `known` was seen at `now`; written by the next flush when the last

@@ -7,12 +7,17 @@
 //! is signed in, signed out, refused, or needs a session refresh (Clerk's handshake) first. Every
 //! guard reads the token through one [`TokenSource`].
 //!
+//! Those guards accept session tokens only. [`Auth<A>`] says in a route's signature which token
+//! types it accepts (sessions, M2M tokens, OAuth access tokens, API keys: `machine.rs`), and
+//! [`Authorized<R, A>`] what the caller must hold (a role, permission, feature or plan).
+//!
 //! [`ApiError`]: crate::error::ApiError
 
 pub mod csrf;
 mod forget;
 mod guards;
 mod known_users;
+mod machine;
 mod source;
 mod stage;
 mod user;
@@ -20,6 +25,10 @@ mod visitor;
 
 pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
+pub use machine::{
+    missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,
+    SessionOnly,
+};
 pub use source::{allowed_origin, is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};

@@ -106,6 +106,21 @@ pub async fn resolve(
     Ok(Arc::clone(&entry.user))
 }
 
+/// Refuses a machine credential (an API key, an OAuth access token) acting for `user_id` when
+/// this instance would refuse that user's session: deleted (401) or banned (403), as known within
+/// `known_users::CACHE_SECS`. Stricter than Clerk, which keeps such credentials valid. A user
+/// without a row is not denied, and gets none: only a session creates one.
+pub async fn admit_acting_user(
+    pool: &AnyPool,
+    known: &KnownUsers,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    match known.lookup(pool, user_id).await? {
+        Some(user) => admissible_user(&user),
+        None => Ok(()),
+    }
+}
+
 /// Whether `seen` would change nothing in the stored profile: the token may not fill it, or says
 /// what it already holds.
 fn profile_current(user: &User, seen: &SeenUser<'_>) -> bool {
@@ -121,9 +136,7 @@ fn profile_current(user: &User, seen: &SeenUser<'_>) -> bool {
 /// Refuses a user that Clerk deleted (401) or banned (403), and a token issued before an
 /// administrator ended every session of its user (401), even while the token is valid.
 fn admissible(user: &User, session: &SessionClaims) -> Result<(), ApiError> {
-    if user.deleted_at.is_some() {
-        return Err(AuthError::new(Reason::UserDeleted, "this user was deleted in Clerk").into());
-    }
+    admissible_user(user)?;
     if user
         .sessions_revoked_at
         .is_some_and(|at| session.issued_at.is_none_or(|iat| iat <= at))
@@ -133,6 +146,15 @@ fn admissible(user: &User, session: &SessionClaims) -> Result<(), ApiError> {
             "an administrator ended every session of this user; sign in again",
         )
         .into());
+    }
+    Ok(())
+}
+
+/// Refuses a user that Clerk deleted (401) or banned (403), whatever the credential. (Ending
+/// every session leaves a user's API keys and OAuth tokens alone, as at Clerk.)
+fn admissible_user(user: &User) -> Result<(), ApiError> {
+    if user.deleted_at.is_some() {
+        return Err(AuthError::new(Reason::UserDeleted, "this user was deleted in Clerk").into());
     }
     if user.banned {
         return Err(ApiError::Forbidden(AuthError::new(

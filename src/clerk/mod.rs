@@ -1,10 +1,12 @@
 //! Clerk's protocol: keys, session tokens, the Backend API. Nothing here knows Rocket's routing.
 
+pub mod auth_object;
 pub mod backend_api;
 pub mod budget;
 pub mod handshake;
 pub mod keys;
 pub mod local;
+pub mod machine;
 pub mod token;
 pub mod user_admin;
 pub mod webhook;
@@ -17,6 +19,8 @@ use backend_api::BackendApi;
 use budget::RateBudget;
 use keys::{JwksSource, KeyStore};
 use local::LocalIssuer;
+use machine::opaque::{Keys, OpaqueVerifier};
+use machine::MachineVerifier;
 use token::{Rules, Verifier};
 use webhook::WebhookSecret;
 
@@ -70,6 +74,8 @@ pub struct Clerk {
     pub local: Option<LocalIssuer>,
     /// The key of `CLERK_WEBHOOK_SIGNING_SECRET`; `None`: the webhook route answers 503.
     pub webhook_secret: Option<WebhookSecret>,
+    /// M2M tokens, OAuth access tokens and API keys (in local mode, JWT ones only).
+    pub machines: MachineVerifier,
 }
 
 impl Clerk {
@@ -126,6 +132,20 @@ impl Clerk {
             clock_skew_secs: config.clock_skew_secs,
             max_lifetime_secs: config.max_token_lifetime_secs,
         };
+        let opaque = (config.mode == Mode::Clerk).then(|| {
+            OpaqueVerifier::new(
+                http.clone(),
+                &config.api_url,
+                Keys {
+                    secret_key: config.secret_key.clone(),
+                    machine_secret_key: config.machines.secret_key.clone(),
+                },
+                budget.clone(),
+                config.backend_api_budget,
+                config.machines.cache_secs,
+            )
+        });
+        let machines = MachineVerifier::new(opaque, config.machines.machine_id.clone());
         let backend_api = match (&config.secret_key, config.mode) {
             (Some(secret), Mode::Clerk) => Some(BackendApi::with_budget(
                 http,
@@ -145,6 +165,7 @@ impl Clerk {
             verifier: Verifier::new(Arc::new(keys), rules),
             webhook_secret,
             backend_api,
+            machines,
             local,
             config,
         })

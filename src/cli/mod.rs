@@ -1,6 +1,7 @@
 //! The `clerk-rocket` command: serve (the default), migrate, sync with Clerk, check the
 //! configuration, or mint a local-mode token. One module per command; [`run`] dispatches.
 
+mod api_key;
 pub mod check;
 mod migrate;
 mod sync;
@@ -47,11 +48,12 @@ enum Command {
         #[arg(long)]
         token: Option<String>,
     },
-    /// Local mode only: print a session token signed by the local development key.
+    /// Local mode only: print a session token signed by the local development key (or, with
+    /// --machine, a JWT M2M token).
     Token {
         /// The user's email (one email is always the same user).
-        #[arg(long)]
-        email: String,
+        #[arg(long, required_unless_present = "machine")]
+        email: Option<String>,
         /// The Clerk user id to use instead of the one derived from the email.
         #[arg(long)]
         sub: Option<String>,
@@ -61,6 +63,13 @@ enum Command {
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        #[command(flatten)]
+        extra: token::Extra,
+    },
+    /// Local mode only: API keys that this server verifies itself.
+    ApiKey {
+        #[command(subcommand)]
+        action: api_key::Action,
     },
 }
 
@@ -100,6 +109,8 @@ pub async fn run(cli: Cli) -> ExitCode {
             sub,
             admin,
             ttl,
-        } => token::run(&config, &figment, email, sub, admin, ttl),
+            extra,
+        } => token::run(&config, &figment, email, sub, admin, ttl, &extra),
+        Command::ApiKey { action } => api_key::run(&config, &figment, action).await,
     }
 }

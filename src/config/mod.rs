@@ -81,6 +81,20 @@ pub struct ClerkConfig {
     /// Backend API requests allowed per 10 seconds, all calls together (Clerk's own limit:
     /// 100 for development instances, 1000 for production ones).
     pub backend_api_budget: u32,
+    /// Machine tokens (`CLERK_MACHINE_*`).
+    pub machines: MachineSettings,
+}
+
+/// The settings of machine-token verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineSettings {
+    /// `CLERK_MACHINE_SECRET_KEY`: verifies opaque M2M tokens in place of the secret key.
+    pub secret_key: Option<String>,
+    /// `CLERK_MACHINE_TOKEN_CACHE_SECS`: the longest an opaque token's acceptance is kept, hence
+    /// how late a revocation may be noticed.
+    pub cache_secs: u64,
+    /// `CLERK_MACHINE_ID`: this server's machine id; M2M tokens must name it.
+    pub machine_id: Option<String>,
 }
 
 /// How log lines are written: `text` (the default) or `json`, one object per line.
@@ -238,6 +252,8 @@ impl ClerkConfig {
             })?,
         };
 
+        let machines = machine_settings(&r)?;
+
         Ok(ClerkConfig {
             mode,
             instance,
@@ -270,12 +286,33 @@ impl ClerkConfig {
             },
             local_mode_allow_network,
             backend_api_budget,
+            machines,
         })
     }
 
     pub fn local_mode(&self) -> bool {
         self.mode == Mode::Local
     }
+}
+
+fn machine_settings(r: &Reader<'_>) -> Result<MachineSettings, ConfigError> {
+    let machine_id = r.get("CLERK_MACHINE_ID")?;
+    if let Some(id) = &machine_id {
+        let valid = id.strip_prefix("mch_").is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        });
+        if !valid {
+            return Err(bad(
+                "CLERK_MACHINE_ID",
+                format!("expected a Clerk machine id (mch_…), found {id:?}"),
+            ));
+        }
+    }
+    Ok(MachineSettings {
+        secret_key: r.get("CLERK_MACHINE_SECRET_KEY")?,
+        cache_secs: r.secs("CLERK_MACHINE_TOKEN_CACHE_SECS", 10)?,
+        machine_id,
+    })
 }
 
 impl fmt::Display for Mode {

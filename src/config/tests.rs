@@ -145,3 +145,42 @@ fn local_mode_refuses_production_keys_and_the_network() {
     );
     assert!(network(true).unwrap().local_mode_allow_network);
 }
+
+#[test]
+fn machine_settings_have_defaults_and_refuse_a_bad_machine_id() {
+    let clerk = |extra: serde_json::Value| {
+        let mut settings = serde_json::json!({ "jwt_issuer": "https://clerk.example.com" });
+        for (k, v) in extra.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        config(settings)
+    };
+    let defaults = clerk(serde_json::json!({})).unwrap().machines;
+    assert_eq!(
+        defaults,
+        MachineSettings {
+            secret_key: None,
+            cache_secs: 10,
+            machine_id: None
+        }
+    );
+    let set = clerk(serde_json::json!({
+        "machine_id": "mch_2abc", "machine_token_cache_secs": "3", "machine_secret_key": "ak_x"
+    }))
+    .unwrap()
+    .machines;
+    assert_eq!(set.machine_id.as_deref(), Some("mch_2abc"));
+    assert_eq!(set.cache_secs, 3);
+    assert_eq!(set.secret_key.as_deref(), Some("ak_x"));
+    for bad in ["user_1", "mch_", "mch_a b"] {
+        let error = clerk(serde_json::json!({ "machine_id": bad })).unwrap_err();
+        assert!(
+            error.to_string().starts_with("CLERK_MACHINE_ID: "),
+            "{error}"
+        );
+    }
+    let error = clerk(serde_json::json!({ "machine_token_cache_secs": "ten" })).unwrap_err();
+    assert!(error
+        .to_string()
+        .starts_with("CLERK_MACHINE_TOKEN_CACHE_SECS: "));
+}

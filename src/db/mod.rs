@@ -1,6 +1,7 @@
 //! The database: the pool, the migrations of each backend (same versions, two dialects), and one
 //! module per table holding its model and every SQL statement that touches it.
 
+pub mod api_keys;
 pub mod audit_events;
 pub mod pagination;
 mod pool;

@@ -13,7 +13,7 @@ pub struct FakeClerk {
     pub server: MockServer,
     /// wiremock answers with the matching mock of the lowest priority number: each new JWKS
     /// gets a lower one, so that it replaces the one served before.
-    next_priority: AtomicU8,
+    pub(super) next_priority: AtomicU8,
 }
 
 impl FakeClerk {

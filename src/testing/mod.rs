@@ -9,6 +9,11 @@
 //!   a fresh `PostgreSQL` schema ([`Backend`]), with a Rocket client, helpers that reduce responses
 //!   to an [`Answer`], and named helpers on its database. [`TestApp`] is `Clone`, for concurrent
 //!   requests.
+//! - [`org_claims_v1`], [`org_claims_v2`], [`m2m_claims`], [`oauth_claims`], [`opaque_token`]:
+//!   organizations and machine tokens; [`FakeClerk::serve_machine_token`] fakes the Backend
+//!   API's verify endpoints and [`FakeClerk::verify_calls`] counts what reached them.
+//! - [`Settings::mount`]: routes only a test mounts (under `/api/test`), for guards no product
+//!   route uses.
 //! - [`backend_tests!`](crate::backend_tests): one test on `SQLite` and, when `TEST_POSTGRES_URL`
 //!   is set, on `PostgreSQL`.
 //!
@@ -23,6 +28,7 @@ mod app;
 mod backend;
 mod fake_clerk;
 mod keys;
+mod machines;
 mod settings;
 mod webhooks;
 
@@ -34,6 +40,10 @@ pub use fake_clerk::{http_date, FakeClerk};
 pub use keys::{
     b64, claims, key_a, key_b, now, publishable_key, unique, user_id, with, TestKey, ISSUER_HOST,
     ORIGIN,
+};
+pub use machines::{
+    m2m_claims, oauth_claims, opaque_token, org_claims_v1, org_claims_v2, verified_json,
+    verify_path,
 };
 pub use settings::{clerk_app, clerk_app_with, local_app, Settings};
 pub use webhooks::{clerk_event, clerk_user, sign_webhook, WEBHOOK_SECRET};

@@ -20,6 +20,8 @@ pub struct Settings {
     pub clerk: Map<String, Value>,
     /// An existing database to start on instead of a fresh one (a restart).
     database_url: Option<String>,
+    /// Routes only the test mounts, under `/api/test` (see [`Settings::mount`]).
+    extra_routes: Vec<rocket::Route>,
 }
 
 impl Settings {
@@ -46,7 +48,16 @@ impl Settings {
             backend: Backend::Sqlite,
             clerk,
             database_url: None,
+            extra_routes: Vec::new(),
         }
+    }
+
+    /// Mounts `routes` under `/api/test` (JSON errors, as every `/api` route): guards that no
+    /// product route uses yet can be tried without adding routes to the product.
+    #[must_use]
+    pub fn mount(mut self, routes: Vec<rocket::Route>) -> Settings {
+        self.extra_routes.extend(routes);
+        self
     }
 
     /// Sets the `[clerk]` setting `key` (the name in Rocket.toml, not the environment's).
@@ -106,7 +117,8 @@ impl Settings {
     /// Builds the app, for tests of whether it starts.
     pub async fn try_start(self) -> Result<TestApp, Box<rocket::Error>> {
         let (figment, database_url) = self.figment().await;
-        let client = Client::untracked(crate::build(figment)).await?;
+        let client =
+            Client::untracked(crate::build(figment).mount("/api/test", self.extra_routes)).await?;
         Ok(TestApp {
             client: Arc::new(client),
             database_url,

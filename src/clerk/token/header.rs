@@ -26,10 +26,40 @@ pub struct TokenHeader {
     pub kid: Option<String>,
 }
 
-/// Shape, size, parameters, `typ`, `cat` and `alg` checks, before any key is looked up.
+/// The prefixes of Clerk's opaque machine tokens: M2M tokens, OAuth access tokens, API keys.
+pub const OPAQUE_PREFIXES: [&str; 3] = ["mt_", "oat_", "ak_"];
+
+/// The `cat` header value of Clerk's JWT M2M tokens.
+const M2M_CATEGORY: &str = "cl_B7d4PD333AAA";
+
+/// Which kind of JWT the header must announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A session token: `typ` absent or `JWT`, `cat` a session category or absent.
+    Session,
+    /// A JWT M2M token: `typ` absent or `JWT`, `cat` absent or Clerk's M2M category.
+    M2m,
+    /// A JWT OAuth access token: `typ` `at+jwt` (RFC 9068).
+    OAuth,
+}
+
+/// Shape, size, parameters, `typ`, `cat` and `alg` checks of a session token, before any key is
+/// looked up.
 pub fn inspect_header(token: &str) -> Result<TokenHeader, AuthError> {
+    inspect(token, Expect::Session)
+}
+
+/// [`inspect_header`] for the kind of JWT `expect` names.
+pub fn inspect(token: &str, expect: Expect) -> Result<TokenHeader, AuthError> {
     if token.len() > MAX_TOKEN_BYTES {
         return fail(Reason::TokenInvalid, "the token is longer than 8 KiB");
+    }
+    if expect == Expect::Session && OPAQUE_PREFIXES.iter().any(|p| token.starts_with(p)) {
+        return fail(
+            Reason::TokenTypeMismatch,
+            "machine tokens (M2M tokens, OAuth access tokens, API keys) are not accepted here; \
+             send a session token",
+        );
     }
     let parts: Vec<&str> = token.split('.').collect();
     // An empty signature is left to the `alg` check (`alg: none`), which names the problem.
@@ -63,28 +93,7 @@ pub fn inspect_header(token: &str) -> Result<TokenHeader, AuthError> {
             ),
         );
     }
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(t)) if t == "JWT" => {}
-        Some(Value::String(t)) if t == "at+jwt" || t == "application/at+jwt" => {
-            return fail(
-                Reason::TokenTypeMismatch,
-                "OAuth access tokens are not session tokens",
-            );
-        }
-        Some(_) => return fail(Reason::TokenInvalid, "the token's typ header must be JWT"),
-    }
-    if let Some(cat) = header.get("cat") {
-        if !cat
-            .as_str()
-            .is_some_and(|c| SESSION_CATEGORIES.contains(&c))
-        {
-            return fail(
-                Reason::TokenTypeMismatch,
-                "this is not a session token (JWT template or machine token); send the session token",
-            );
-        }
-    }
+    check_type(&header, expect)?;
     if header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return fail(
             Reason::TokenInvalidAlgorithm,
@@ -108,6 +117,61 @@ pub fn inspect_header(token: &str) -> Result<TokenHeader, AuthError> {
         }
     };
     Ok(TokenHeader { kid })
+}
+
+/// `typ` and `cat`: the header must announce the kind of JWT `expect` names.
+fn check_type(header: &Map<String, Value>, expect: Expect) -> Result<(), AuthError> {
+    let typ = header.get("typ");
+    let at_jwt = matches!(typ, Some(Value::String(t)) if is_at_jwt(t));
+    match (typ, expect) {
+        (_, Expect::OAuth) if at_jwt => {}
+        (_, Expect::OAuth) => {
+            return fail(
+                Reason::TokenInvalid,
+                "an OAuth access token's typ header must be at+jwt",
+            )
+        }
+        (None, _) => {}
+        (Some(Value::String(t)), _) if t == "JWT" => {}
+        (Some(_), Expect::Session) if at_jwt => {
+            return fail(
+                Reason::TokenTypeMismatch,
+                "OAuth access tokens are not session tokens",
+            );
+        }
+        (Some(_), _) => return fail(Reason::TokenInvalid, "the token's typ header must be JWT"),
+    }
+    if let Some(cat) = header.get("cat") {
+        let cat = cat.as_str();
+        let allowed = match expect {
+            Expect::Session => cat.is_some_and(|c| SESSION_CATEGORIES.contains(&c)),
+            Expect::M2m => cat == Some(M2M_CATEGORY),
+            Expect::OAuth => cat.is_some(),
+        };
+        if !allowed && expect == Expect::Session {
+            return fail(
+                Reason::TokenTypeMismatch,
+                "this is not a session token (JWT template or machine token); send the session token",
+            );
+        }
+        if !allowed {
+            return fail(
+                Reason::TokenInvalid,
+                "the token's cat header is not Clerk's for this token type",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `at+jwt` or `application/at+jwt`: an OAuth 2.0 access token in JWT form (RFC 9068).
+pub fn is_at_jwt(typ: &str) -> bool {
+    typ == "at+jwt" || typ == "application/at+jwt"
+}
+
+/// The header without verifying it: only for telling token types apart, never to trust.
+pub fn unverified_header(token: &str) -> Option<Map<String, Value>> {
+    decode_segment(token.split('.').next()?)
 }
 
 /// Decodes the payload without verifying it: only for choosing between cookies, never to trust.

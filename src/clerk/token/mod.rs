@@ -8,7 +8,9 @@
 
 mod cache;
 mod describe;
+mod has;
 mod header;
+pub mod org;
 mod reason;
 mod rules;
 
@@ -19,7 +21,12 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use super::keys::{KeyError, KeyStore};
-pub use header::{inspect_header, unverified_claims, TokenHeader, MAX_TOKEN_BYTES};
+pub use has::{evaluate, has, Check, Missing};
+pub use header::{
+    inspect, inspect_header, is_at_jwt, unverified_claims, unverified_header, Expect, TokenHeader,
+    MAX_TOKEN_BYTES, OPAQUE_PREFIXES,
+};
+pub use org::{ActiveOrg, Authorization, Scoped};
 use reason::fail;
 pub use reason::{AuthError, Reason};
 pub use rules::{explain_claims, ClaimCheck, Rules};
@@ -41,6 +48,8 @@ pub struct SessionClaims {
     pub role: Option<String>,
     /// Every claim, for features that need more.
     pub claims: Map<String, Value>,
+    /// The organization, features, plan and factor ages the token carries (v1 or v2 claims).
+    pub authorization: Authorization,
 }
 
 /// Verifies session tokens against a key store and [`Rules`].
@@ -125,7 +134,44 @@ impl Verifier {
     /// The header checks, the key and the signature, in that order: the token's claims once its
     /// signature is verified, before any claim is checked (see [`explain_claims`]).
     pub async fn verify_signature(&self, token: &str) -> Result<Map<String, Value>, AuthError> {
-        let header = inspect_header(token)?;
+        self.verify_signature_as(token, Expect::Session).await
+    }
+
+    /// Verifies a JWT M2M or OAuth token (`expect`) with the session rules they share: header,
+    /// key, signature, then issuer, times and lifetime; and, for OAuth tokens, the configured
+    /// audience. Its claims, for [`crate::clerk::machine`] to map. Not cached here.
+    pub async fn verify_machine_jwt(
+        &self,
+        token: &str,
+        expect: Expect,
+        now: i64,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let claims = self.verify_signature_as(token, expect).await?;
+        if let Some(failure) = rules::first_common_failure(&claims, &self.rules, now) {
+            return Err(failure);
+        }
+        if let (Expect::OAuth, Some(audience)) = (expect, &self.rules.audience) {
+            let named = match claims.get("aud") {
+                Some(Value::String(aud)) => aud == audience,
+                Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
+                _ => false,
+            };
+            if !named {
+                return fail(
+                    Reason::TokenVerificationFailed,
+                    "the OAuth access token's aud does not include this API's audience",
+                );
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signature_as(
+        &self,
+        token: &str,
+        expect: Expect,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let header = inspect(token, expect)?;
         let key = self
             .keys
             .key_for(header.kid.as_deref())
@@ -222,6 +268,7 @@ fn check_claims(
         expires_at: seconds("exp").unwrap_or_default(),
         email: text("email").map(str::to_owned),
         role,
+        authorization: Authorization::decode(&claims),
         claims,
     })
 }

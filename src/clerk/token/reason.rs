@@ -34,6 +34,26 @@ pub enum Reason {
     /// Our addition: a write (POST, PUT, PATCH, DELETE) signed in by cookie from an origin that
     /// is neither an authorized party nor this app's own (403): cross-site request forgery.
     OriginNotAllowed,
+
+    // Machine tokens and organizations (clerk-machines-orgs.md).
+    /// Our addition: a machine token that Clerk revoked (its verify endpoint may still say 200).
+    TokenRevoked,
+    /// Our addition: an M2M token that does not name this machine (`CLERK_MACHINE_ID`).
+    TokenAudienceMismatch,
+    /// Clerk's code for a Backend API answer that is neither a verdict nor a refusal of the key.
+    UnexpectedError,
+    /// Clerk's code for a secret key the Backend API refuses (answered with 503: ours to fix).
+    SecretKeyInvalid,
+    /// Our addition: signed in, but without the organization role a route needs (403).
+    MissingRole,
+    /// Our addition: signed in, but without the organization permission a route needs (403).
+    MissingPermission,
+    /// Our addition: signed in, but without the feature a route needs (403).
+    MissingFeature,
+    /// Our addition: signed in, but without the plan a route needs (403).
+    MissingPlan,
+    /// Our addition: signed in, but the first or second factor was verified too long ago (403).
+    MissingReverification,
 }
 
 impl Reason {
@@ -60,11 +80,20 @@ impl Reason {
             Reason::SessionRevoked => "session-revoked",
             Reason::NotAdmin => "forbidden",
             Reason::OriginNotAllowed => "origin-not-allowed",
+            Reason::TokenRevoked => "token-revoked",
+            Reason::TokenAudienceMismatch => "token-audience-mismatch",
+            Reason::UnexpectedError => "unexpected-error",
+            Reason::SecretKeyInvalid => "secret-key-invalid",
+            Reason::MissingRole => "missing-role",
+            Reason::MissingPermission => "missing-permission",
+            Reason::MissingFeature => "missing-feature",
+            Reason::MissingPlan => "missing-plan",
+            Reason::MissingReverification => "missing-reverification",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 30] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -86,6 +115,15 @@ impl Reason {
         Reason::SessionRevoked,
         Reason::NotAdmin,
         Reason::OriginNotAllowed,
+        Reason::TokenRevoked,
+        Reason::TokenAudienceMismatch,
+        Reason::UnexpectedError,
+        Reason::SecretKeyInvalid,
+        Reason::MissingRole,
+        Reason::MissingPermission,
+        Reason::MissingFeature,
+        Reason::MissingPlan,
+        Reason::MissingReverification,
     ];
 }
 
@@ -141,7 +179,16 @@ mod tests {
             | Reason::UserBanned
             | Reason::SessionRevoked
             | Reason::NotAdmin
-            | Reason::OriginNotAllowed => Reason::ALL.contains(&reason),
+            | Reason::OriginNotAllowed
+            | Reason::TokenRevoked
+            | Reason::TokenAudienceMismatch
+            | Reason::UnexpectedError
+            | Reason::SecretKeyInvalid
+            | Reason::MissingRole
+            | Reason::MissingPermission
+            | Reason::MissingFeature
+            | Reason::MissingPlan
+            | Reason::MissingReverification => Reason::ALL.contains(&reason),
         };
         let mut codes = std::collections::BTreeSet::new();
         for reason in Reason::ALL {

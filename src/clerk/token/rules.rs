@@ -156,6 +156,16 @@ pub fn first_failure(claims: &Claims, rules: &Rules, now: i64) -> Option<AuthErr
     RULES.iter().find_map(|rule| (rule.check)(&context))
 }
 
+/// The rules every Clerk JWT shares (issuer, times, lifetime): machine JWTs have no `sid`, and
+/// their `sub` and `aud` mean something else.
+pub fn first_common_failure(claims: &Claims, rules: &Rules, now: i64) -> Option<AuthError> {
+    let context = context(claims, rules, now);
+    RULES
+        .iter()
+        .filter(|rule| matches!(rule.claim, "iss" | "exp" | "nbf" | "iat" | "lifetime"))
+        .find_map(|rule| (rule.check)(&context))
+}
+
 #[allow(clippy::cast_precision_loss)] // unix seconds are far below 2^52
 fn context<'a>(claims: &'a Claims, rules: &'a Rules, now: i64) -> Context<'a> {
     Context {

@@ -1,0 +1,328 @@
+//! [`Auth<A>`]: a request guard that says in the route's signature which token types the route
+//! accepts, and [`Authorized<R, A>`]: one that also says what the caller must hold.
+//!
+//! ```ignore
+//! #[get("/whoami")]
+//! fn whoami(auth: Auth<Any>) -> … // session, M2M, OAuth or API key
+//! #[get("/reports")]
+//! fn reports(auth: Authorized<CanReadReports>) -> … // a session with org:reports:read
+//! ```
+//!
+//! Fail-closed: a token of a type the route does not accept is refused with
+//! `token-type-mismatch` (401), and machine tokens are read from the `Authorization` header only,
+//! never from a cookie. Sessions go through [`CurrentUser`], so revoked sessions and deleted or
+//! banned users are refused here as everywhere, and a session's warm path stays what it was. An
+//! API key or OAuth access token acting for a user is refused as that user's session would be.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use rocket::outcome::Outcome;
+use rocket::request::{self, FromRequest, Request};
+use rocket_db_pools::Database as _;
+
+use super::guards::CurrentUser;
+use super::known_users::KnownUsers;
+use super::source::TokenSource;
+use crate::clerk::auth_object::AuthObject;
+use crate::clerk::machine::{classify, opaque_type, MachineToken, TokenType};
+use crate::clerk::token::{AuthError, Check, Missing, Reason};
+use crate::clerk::Clerk;
+use crate::db::users::User;
+use crate::db::{api_keys, Db};
+use crate::error::ApiError;
+use crate::observability::{record_auth, AuthOutcome};
+
+/// The token types a route accepts: a marker type for [`Auth`].
+pub trait Accepts: Send + Sync + 'static {
+    const TYPES: &'static [TokenType];
+}
+
+/// Session tokens only: what every route without a marker accepts.
+pub struct SessionOnly;
+/// M2M tokens only (machines).
+pub struct MachineOnly;
+/// OAuth access tokens only.
+pub struct OAuthOnly;
+/// API keys only.
+pub struct ApiKeyOnly;
+/// Every type: sessions, M2M tokens, OAuth access tokens and API keys.
+pub struct Any;
+
+impl Accepts for SessionOnly {
+    const TYPES: &'static [TokenType] = &[TokenType::SessionToken];
+}
+impl Accepts for MachineOnly {
+    const TYPES: &'static [TokenType] = &[TokenType::M2mToken];
+}
+impl Accepts for OAuthOnly {
+    const TYPES: &'static [TokenType] = &[TokenType::OAuthToken];
+}
+impl Accepts for ApiKeyOnly {
+    const TYPES: &'static [TokenType] = &[TokenType::ApiKey];
+}
+impl Accepts for Any {
+    const TYPES: &'static [TokenType] = &[
+        TokenType::SessionToken,
+        TokenType::M2mToken,
+        TokenType::OAuthToken,
+        TokenType::ApiKey,
+    ];
+}
+
+/// An authenticated request, by a token of a type `A` accepts.
+pub struct Auth<A: Accepts = SessionOnly> {
+    pub object: AuthObject,
+    /// The local user row, for sessions.
+    pub user: Option<Arc<User>>,
+    accepts: PhantomData<A>,
+}
+
+impl<A: Accepts> Auth<A> {
+    fn new(object: AuthObject, user: Option<Arc<User>>) -> Self {
+        Auth {
+            object,
+            user,
+            accepts: PhantomData,
+        }
+    }
+}
+
+fn mismatch(found: TokenType, accepted: &[TokenType]) -> ApiError {
+    let names: Vec<&str> = accepted.iter().map(|t| t.name()).collect();
+    AuthError::new(
+        Reason::TokenTypeMismatch,
+        format!(
+            "this route accepts {}, not a {}",
+            names.join(" or "),
+            found.name()
+        ),
+    )
+    .into()
+}
+
+/// How the request is authenticated: as a session (through [`CurrentUser`]), or as a machine.
+enum Path {
+    Session,
+    Machine(Result<Arc<MachineToken>, ApiError>),
+}
+
+async fn choose_path(request: &Request<'_>, accepted: &[TokenType]) -> Path {
+    let refuse = |e: ApiError| Path::Machine(Err(e));
+    let Some(clerk) = request.rocket().state::<Clerk>() else {
+        return refuse(ApiError::Internal("Clerk state is not managed".into()));
+    };
+    let accepts_session = accepted.contains(&TokenType::SessionToken);
+    let token = match TokenSource::of(request, &clerk.config) {
+        Err(e) => return refuse(e.into()),
+        Ok(TokenSource::Header(token)) => token,
+        // A cookie carries a session or nothing: the session path refuses machine tokens there.
+        Ok(_) if accepts_session => return Path::Session,
+        Ok(TokenSource::Cookie { token: None, .. }) => {
+            return refuse(
+                AuthError::new(
+                    Reason::SessionTokenMissing,
+                    "send Authorization: Bearer <machine token>",
+                )
+                .into(),
+            )
+        }
+        Ok(TokenSource::Cookie { .. }) => return refuse(
+            AuthError::new(
+                Reason::TokenTypeMismatch,
+                "machine tokens are read from the Authorization header only, never from a cookie",
+            )
+            .into(),
+        ),
+    };
+    let kind = match opaque_type(token) {
+        Some(kind) => kind,
+        // The session verifier answers from its verdict cache on a warm request; only a token
+        // it calls another type's is read again to tell which.
+        None if accepts_session => match clerk.verifier.verify(token).await {
+            Err(e) if e.reason == Reason::TokenTypeMismatch => classify(token),
+            _ => return Path::Session,
+        },
+        None => classify(token),
+    };
+    if !accepted.contains(&kind) {
+        return refuse(mismatch(kind, accepted));
+    }
+    let verified = match kind {
+        TokenType::SessionToken => return Path::Session,
+        TokenType::ApiKey if clerk.local.is_some() => local_api_key(request, token).await,
+        _ => clerk
+            .machines
+            .verify(&clerk.verifier, token, kind)
+            .await
+            .map_err(ApiError::from),
+    };
+    Path::Machine(match verified {
+        Ok(token) => admit_acting_user(request, token).await,
+        Err(e) => Err(e),
+    })
+}
+
+/// A credential acting for a user is refused when that user's session would be: deleted or
+/// banned here (see [`super::user::admit_acting_user`]). Machines and organizations have no row.
+async fn admit_acting_user(
+    request: &Request<'_>,
+    token: Arc<MachineToken>,
+) -> Result<Arc<MachineToken>, ApiError> {
+    let Some(user_id) = token.user_id() else {
+        return Ok(token);
+    };
+    let rocket = request.rocket();
+    let (Some(db), Some(known)) = (Db::fetch(rocket), rocket.state::<KnownUsers>()) else {
+        return Err(ApiError::Internal(
+            "the database or user state is not managed".into(),
+        ));
+    };
+    super::user::admit_acting_user(db, known, user_id).await?;
+    Ok(token)
+}
+
+/// Local mode verifies its own API keys (`clerk-rocket api-key create`) from the database.
+async fn local_api_key(request: &Request<'_>, secret: &str) -> Result<Arc<MachineToken>, ApiError> {
+    crate::clerk::machine::check_shape(secret, TokenType::ApiKey)?;
+    let Some(db) = Db::fetch(request.rocket()) else {
+        return Err(ApiError::Internal("the database is not managed".into()));
+    };
+    let Some(key) = api_keys::find_by_secret(db, secret).await? else {
+        return Err(AuthError::new(Reason::TokenInvalid, "API key not found").into());
+    };
+    let now = crate::clerk::token::now();
+    if key.revoked_at.is_some() {
+        return Err(AuthError::new(Reason::TokenRevoked, "the api_key was revoked").into());
+    }
+    if key.expires_at.is_some_and(|exp| exp <= now) {
+        return Err(AuthError::new(Reason::TokenExpired, "the api_key has expired").into());
+    }
+    Ok(Arc::new(MachineToken {
+        token_type: TokenType::ApiKey,
+        subject: key.subject.clone().unwrap_or_else(|| key.key_id.clone()),
+        id: Some(key.key_id),
+        scopes: Vec::new(),
+        claims: None,
+        name: Some(key.name),
+        client_id: None,
+        expires_at_ms: key.expires_at.map(|exp| exp.saturating_mul(1000)),
+    }))
+}
+
+#[rocket::async_trait]
+impl<'r, A: Accepts> FromRequest<'r> for Auth<A> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        match choose_path(request, A::TYPES).await {
+            Path::Session => match request.guard::<CurrentUser>().await {
+                Outcome::Success(current) => Outcome::Success(Auth::new(
+                    AuthObject::Session(current.session),
+                    Some(current.user),
+                )),
+                Outcome::Error(e) => Outcome::Error(e),
+                Outcome::Forward(f) => Outcome::Forward(f),
+            },
+            Path::Machine(Ok(token)) => {
+                record_auth(
+                    request,
+                    AuthOutcome {
+                        status: "signed-in",
+                        reason: None,
+                    },
+                );
+                Outcome::Success(Auth::new(AuthObject::Machine(token), None))
+            }
+            Path::Machine(Err(e)) => {
+                record_auth(
+                    request,
+                    AuthOutcome {
+                        status: "signed-out",
+                        reason: Some(e.code()),
+                    },
+                );
+                Outcome::Error((e.record(request), ()))
+            }
+        }
+    }
+}
+
+/// What a route requires of its caller (a role, permission, feature, plan or reverification):
+/// a marker type for [`Authorized`].
+pub trait Requirement: Send + Sync + 'static {
+    fn check() -> Check<'static>;
+}
+
+/// An [`Auth<A>`] whose caller satisfies `R` (Clerk's `has()`, fail-closed). A miss is 403 with
+/// `missing-role`, `missing-permission`, `missing-feature`, `missing-plan` or
+/// `missing-reverification`, and a message naming what is missing.
+pub struct Authorized<R: Requirement, A: Accepts = SessionOnly> {
+    pub auth: Auth<A>,
+    requirement: PhantomData<R>,
+}
+
+/// The refusal of a caller that does not satisfy `check`.
+pub fn missing(check: &Check<'_>, missing: Missing) -> ApiError {
+    // Nothing failed by itself (a machine token, or nothing asked): name the first thing asked.
+    let missing = match missing {
+        Missing::Nothing if check.role.is_some() => Missing::Role,
+        Missing::Nothing if check.permission.is_some() => Missing::Permission,
+        Missing::Nothing if check.feature.is_some() => Missing::Feature,
+        Missing::Nothing if check.plan.is_some() => Missing::Plan,
+        Missing::Nothing if check.reverification.is_some() => Missing::Reverification,
+        other => other,
+    };
+    let (reason, message) = match missing {
+        Missing::Role => (
+            Reason::MissingRole,
+            format!(
+                "this needs the organization role {}",
+                check.role.unwrap_or_default()
+            ),
+        ),
+        Missing::Permission => (
+            Reason::MissingPermission,
+            format!(
+                "this needs the permission {}",
+                check.permission.unwrap_or_default()
+            ),
+        ),
+        Missing::Feature => (
+            Reason::MissingFeature,
+            format!(
+                "this needs the feature {}",
+                check.feature.unwrap_or_default()
+            ),
+        ),
+        Missing::Plan => (
+            Reason::MissingPlan,
+            format!("this needs the plan {}", check.plan.unwrap_or_default()),
+        ),
+        Missing::Reverification | Missing::Nothing => (
+            Reason::MissingReverification,
+            format!(
+                "this needs a recent verification ({})",
+                check.reverification.unwrap_or("a requirement")
+            ),
+        ),
+    };
+    ApiError::Forbidden(AuthError::new(reason, message))
+}
+
+#[rocket::async_trait]
+impl<'r, R: Requirement, A: Accepts> FromRequest<'r> for Authorized<R, A> {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let auth = rocket::outcome::try_outcome!(request.guard::<Auth<A>>().await);
+        let check = R::check();
+        match auth.object.evaluate(&check) {
+            Ok(()) => Outcome::Success(Authorized {
+                auth,
+                requirement: PhantomData,
+            }),
+            Err(m) => Outcome::Error((missing(&check, m).record(request), ())),
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! Opaque machine tokens (`mt_`, `oat_`, `ak_`), verified by the Backend API's unversioned verify
+//! endpoints, with a short memory of the answers.
+//!
+//! Anyone can send a random `ak_…`, and each verification costs a Backend API call (and money:
+//! Clerk bills opaque M2M verifications). So a token must have the right shape before it is sent
+//! anywhere; identical concurrent look-ups make one call; every answer is kept (an acceptance
+//! for at most `CLERK_MACHINE_TOKEN_CACHE_SECS` and never past the token's expiration, so that a
+//! revoked key stops working within that bound; a refusal for a minute); and the calls spend a
+//! share of this server's Backend API budget of their own, and the global budget too, so that a
+//! flood of made-up tokens can neither exceed Clerk's rate limit nor starve user look-ups.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{check_shape, digest, Digest, MachineToken, TokenType};
+use crate::clerk::backend_api::{BUDGET_PERIOD, CLERK_API_VERSION};
+use crate::clerk::budget::RateBudget;
+use crate::clerk::token::{AuthError, Reason};
+
+/// How long a refusal that no later moment can change (unknown, revoked, expired) is kept.
+const REFUSED_FOR: Duration = Duration::from_secs(60);
+/// Verify answers are a few hundred bytes.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Most verdicts kept.
+const MAX_ENTRIES: u64 = 100_000;
+
+#[derive(Clone)]
+struct Entry {
+    verdict: Result<Arc<MachineToken>, AuthError>,
+    ttl: Duration,
+}
+
+struct EntryExpiry;
+
+impl moka::Expiry<Digest, Entry> for EntryExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &Digest,
+        entry: &Entry,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
+}
+
+/// The keys the verify endpoints are called with.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// `CLERK_SECRET_KEY`: every endpoint.
+    pub secret_key: Option<String>,
+    /// `CLERK_MACHINE_SECRET_KEY`: the M2M endpoint, in place of the secret key.
+    pub machine_secret_key: Option<String>,
+}
+
+/// Verifies opaque machine tokens through the Backend API.
+pub struct OpaqueVerifier {
+    http: reqwest::Client,
+    api_url: String,
+    keys: Keys,
+    /// The global Backend API budget, shared with every other call.
+    budget: Arc<RateBudget>,
+    /// This verifier's share of it: half, so that user look-ups always keep the other half.
+    share: RateBudget,
+    cache_for: Duration,
+    verdicts: moka::future::Cache<Digest, Entry>,
+}
+
+/// One verify endpoint: its path, the body key of the token, and what "not found" says.
+fn endpoint(kind: TokenType) -> (&'static str, &'static str, &'static str) {
+    match kind {
+        TokenType::M2mToken => ("/m2m_tokens/verify", "token", "Machine token not found"),
+        TokenType::OAuthToken => (
+            "/oauth_applications/access_tokens/verify",
+            "access_token",
+            "OAuth token not found",
+        ),
+        TokenType::ApiKey | TokenType::SessionToken => {
+            ("/api_keys/verify", "secret", "API key not found")
+        }
+    }
+}
+
+/// The fields of Clerk's `M2MTokenJSON`, `IdPOAuthAccessTokenJSON` and `APIKeyJSON` read here.
+#[derive(Debug, Deserialize)]
+struct Verified {
+    #[serde(default)]
+    id: Option<String>,
+    subject: String,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    claims: Option<Map<String, Value>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    revoked: Option<bool>,
+    #[serde(default)]
+    expired: Option<bool>,
+    /// Unix milliseconds, or null: never.
+    #[serde(default)]
+    expiration: Option<i64>,
+}
+
+impl OpaqueVerifier {
+    /// A verifier calling `api_url` with `keys`, spending `budget` (of `budget_requests` per
+    /// [`BUDGET_PERIOD`]), keeping acceptances for at most `cache_secs`.
+    pub fn new(
+        http: reqwest::Client,
+        api_url: &str,
+        keys: Keys,
+        budget: Arc<RateBudget>,
+        budget_requests: u32,
+        cache_secs: u64,
+    ) -> Self {
+        OpaqueVerifier {
+            http,
+            api_url: api_url.trim_end_matches('/').to_owned(),
+            keys,
+            budget,
+            share: RateBudget::new((budget_requests / 2).max(1), BUDGET_PERIOD),
+            cache_for: Duration::from_secs(cache_secs),
+            verdicts: moka::future::Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .expire_after(EntryExpiry)
+                .build(),
+        }
+    }
+
+    /// Verifies the opaque token `token` of type `kind` as of `now_ms` (unix milliseconds).
+    pub async fn verify(
+        &self,
+        token: &str,
+        kind: TokenType,
+        now_ms: i64,
+    ) -> Result<Arc<MachineToken>, AuthError> {
+        check_shape(token, kind)?;
+        let digest = digest(token);
+        // Concurrent look-ups of one token wait for the first one's call.
+        let entry = self
+            .verdicts
+            .get_with(digest, async {
+                let verdict = self.call(token, kind, now_ms).await.map(Arc::new);
+                let ttl = self.keep_for(&verdict, now_ms);
+                Entry { verdict, ttl }
+            })
+            .await;
+        if entry.ttl.is_zero() {
+            self.verdicts.invalidate(&digest).await;
+        }
+        let token = entry.verdict?;
+        if token.expires_at_ms.is_some_and(|exp| exp <= now_ms) {
+            return Err(expired(kind));
+        }
+        Ok(token)
+    }
+
+    /// How long a verdict may be kept: an acceptance for the configured bound, never past the
+    /// token's expiration; a refusal of the token itself for [`REFUSED_FOR`]; a failure of ours
+    /// or of Clerk's not at all.
+    fn keep_for(&self, verdict: &Result<Arc<MachineToken>, AuthError>, now_ms: i64) -> Duration {
+        match verdict {
+            Ok(token) => match token.expires_at_ms {
+                None => self.cache_for,
+                Some(exp) => {
+                    let left = u64::try_from(exp.saturating_sub(now_ms)).unwrap_or(0);
+                    self.cache_for.min(Duration::from_millis(left))
+                }
+            },
+            Err(e) if e.retry_after.is_none() => REFUSED_FOR,
+            Err(_) => Duration::ZERO,
+        }
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        kind: TokenType,
+        now_ms: i64,
+    ) -> Result<MachineToken, AuthError> {
+        let key = match kind {
+            TokenType::M2mToken => self
+                .keys
+                .machine_secret_key
+                .as_ref()
+                .or(self.keys.secret_key.as_ref()),
+            _ => self.keys.secret_key.as_ref(),
+        }
+        .ok_or_else(|| {
+            unavailable(
+                Reason::SecretKeyInvalid,
+                format!(
+                    "this server cannot verify a {}: it has no CLERK_SECRET_KEY",
+                    kind.name()
+                ),
+                60,
+            )
+        })?;
+        self.take_budget()?;
+        let (path, field, not_found) = endpoint(kind);
+        let response = self
+            .http
+            .post(format!("{}{path}", self.api_url))
+            .bearer_auth(key)
+            .header("Clerk-API-Version", CLERK_API_VERSION)
+            .json(&json!({ field: token }))
+            .send()
+            .await
+            .map_err(|e| {
+                log::warn!("verifying a {} at the Backend API: {e}", kind.name());
+                unavailable(
+                    Reason::UnexpectedError,
+                    "the Backend API could not be reached to verify the token",
+                    5,
+                )
+            })?;
+        let status = response.status().as_u16();
+        let body = read_up_to(response, MAX_RESPONSE_BYTES).await?;
+        match status {
+            200..=299 => {}
+            404 => {
+                return Err(AuthError::new(
+                    Reason::TokenInvalid,
+                    format!("{not_found} (code=token-invalid, status=404)"),
+                ))
+            }
+            401 | 403 => {
+                log::error!(
+                    "the Backend API refused this server's key for {path} (status {status})"
+                );
+                return Err(unavailable(
+                    Reason::SecretKeyInvalid,
+                    "the Backend API refused this server's secret key",
+                    30,
+                ));
+            }
+            _ => {
+                log::warn!("the Backend API answered {status} to {path}");
+                return Err(unavailable(
+                    Reason::UnexpectedError,
+                    format!("the Backend API answered {status} (code=unexpected-error)"),
+                    5,
+                ));
+            }
+        }
+        let verified: Verified = serde_json::from_slice(&body).map_err(|e| {
+            log::warn!("unexpected answer of {path}: {e}");
+            unavailable(
+                Reason::UnexpectedError,
+                "the Backend API's answer was not a verified token",
+                5,
+            )
+        })?;
+        // Clerk may answer 200 for a revoked or expired token: the body decides.
+        if verified.revoked == Some(true) {
+            return Err(AuthError::new(
+                Reason::TokenRevoked,
+                format!("the {} was revoked", kind.name()),
+            ));
+        }
+        if verified.expired == Some(true) || verified.expiration.is_some_and(|exp| exp <= now_ms) {
+            return Err(expired(kind));
+        }
+        Ok(MachineToken {
+            token_type: kind,
+            id: verified.id,
+            subject: verified.subject,
+            scopes: verified.scopes.unwrap_or_default(),
+            claims: verified.claims,
+            name: verified.name,
+            client_id: verified.client_id,
+            expires_at_ms: verified.expiration,
+        })
+    }
+
+    /// Takes one call from this verifier's share, then from the global budget.
+    fn take_budget(&self) -> Result<(), AuthError> {
+        self.share
+            .try_take()
+            .and_then(|()| self.budget.try_take())
+            .map_err(|wait| {
+                unavailable(
+                    Reason::UnexpectedError,
+                    "this server's budget of Backend API calls for machine tokens is spent",
+                    wait.as_secs().max(1),
+                )
+            })
+    }
+}
+
+fn expired(kind: TokenType) -> AuthError {
+    AuthError::new(
+        Reason::TokenExpired,
+        format!("the {} has expired", kind.name()),
+    )
+}
+
+/// A failure that is not the token's fault: answered with 503 and `Retry-After`, never kept.
+fn unavailable(reason: Reason, message: impl Into<String>, retry_after: u64) -> AuthError {
+    AuthError {
+        reason,
+        message: message.into(),
+        retry_after: Some(retry_after),
+    }
+}
+
+async fn read_up_to(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, AuthError> {
+    let failed = || {
+        unavailable(
+            Reason::UnexpectedError,
+            "the Backend API's answer could not be read",
+            5,
+        )
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|_| failed())? {
+        body.extend_from_slice(&chunk);
+        if body.len() > max {
+            return Err(failed());
+        }
+    }
+    Ok(body)
+}
