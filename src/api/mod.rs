@@ -1,6 +1,7 @@
 //! JSON routes. Handlers take guards and return data; they never parse tokens or write SQL.
 
 mod admin;
+mod admin_stats;
 mod health;
 pub(crate) mod openapi;
 mod users;
@@ -13,6 +14,7 @@ use rocket::Route;
 pub fn routes() -> Vec<Route> {
     let mut routes = users::routes();
     routes.extend(admin::routes());
+    routes.extend(admin_stats::routes());
     routes.extend(openapi::routes());
     routes.extend(webhooks::routes());
     routes

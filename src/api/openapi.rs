@@ -45,6 +45,7 @@ impl Modify for SessionSecurity {
         super::users::me,
         super::admin::list,
         super::admin::show,
+        super::admin_stats::stats,
         super::webhooks::clerk_webhook,
         openapi_json,
     ),

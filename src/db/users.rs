@@ -184,22 +184,6 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
     }
 }
 
-/// Writes when users were last seen, in one transaction; a time never moves backwards.
-pub async fn record_last_seen(pool: &AnyPool, seen: &[(String, i64)]) -> Result<(), sqlx::Error> {
-    let mut tx = super::write_transaction(pool).await?;
-    for (clerk_id, at) in seen {
-        sqlx::query(
-            "UPDATE users SET last_seen_at = $1 \
-             WHERE clerk_id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)",
-        )
-        .bind(at)
-        .bind(clerk_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
-}
-
 /// The profile columns that Clerk owns, as [`upsert_profile`] writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredProfile {

@@ -5,8 +5,10 @@
 //! sign-in, the session refresh, or an error page.
 
 mod admin;
+mod dashboard;
 mod dev;
 mod error;
+mod export;
 mod layout;
 pub(crate) mod redirect;
 mod rendered;
@@ -107,5 +109,7 @@ pub fn routes() -> Vec<Route> {
     let mut routes = rocket::routes![index, sign_in, sign_up, profile];
     routes.extend(dev::routes());
     routes.extend(admin::routes());
+    routes.extend(dashboard::routes());
+    routes.extend(export::routes());
     routes
 }

@@ -3,6 +3,7 @@
 mod common;
 
 mod admin;
+mod admin_stats;
 mod adversarial;
 mod authority;
 mod browser;
