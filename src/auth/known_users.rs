@@ -4,10 +4,10 @@
 //! DESIGN.md promises for a change made through another instance; a webhook received here forgets
 //! it at once. `last_seen_at` is noted in memory and written in batches by [`KnownUsers::flush`],
 //! at most once per user per [`LAST_SEEN_RESOLUTION_SECS`]. The same batches record each user's
-//! first sighting of a UTC day for the dashboard's active users per day (`db::activity`): a
-//! sighting is marked as a day's first when the last one this instance knows of (the row's
-//! `last_seen_at`, or its own last note) fell on another day, so the activity insert runs about
-//! once per user per day, off the request path.
+//! first sighting of a UTC day for the dashboard's counters (`db::activity`): a sighting is
+//! marked as a day's first when the last one this instance knows of (the row's `last_seen_at`, or
+//! its own last note) fell on another day, so the counters are read and moved about once per user
+//! per day, off the request path.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -45,8 +45,6 @@ pub struct Known {
 pub struct KnownUsers {
     rows: Cache<String, Arc<Known>>,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
-    /// The UTC day whose old activity rows were last pruned.
-    pruned_day: Arc<AtomicI64>,
 }
 
 /// A noted sighting waiting for the flush.
@@ -64,7 +62,6 @@ impl Default for KnownUsers {
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
             pending: Arc::new(Mutex::new(HashMap::new())),
-            pruned_day: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
 }
@@ -106,8 +103,8 @@ impl KnownUsers {
     }
 
     /// Notes a user whose row was just written on the request path (first sight, or a newer
-    /// profile from the token), which set `last_seen_at` there: the flush records the day's
-    /// activity (a no-op when it is recorded already).
+    /// profile from the token), which keeps `last_seen_at` within its day: the flush moves it,
+    /// and the day counters, when the day changed.
     pub fn note_written(&self, known: &Known, now: i64) {
         known.noted.store(now, Ordering::Relaxed);
         self.add_pending(&known.user.clerk_id, now, true);
@@ -142,10 +139,6 @@ impl KnownUsers {
                 self.add_pending(&sighting.clerk_id, sighting.at, sighting.first_of_day);
             }
             return Err(e);
-        }
-        let today = batch.iter().map(|s| day_of(s.at)).max().unwrap_or_default();
-        if self.pruned_day.swap(today, Ordering::Relaxed) < today {
-            activity::prune(pool, today).await?;
         }
         Ok(batch.len())
     }

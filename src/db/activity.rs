@@ -1,19 +1,23 @@
-//! `user_activity_days` and `daily_active_users`: which users were active on which UTC day, and
-//! how many (migrations/*/0006). Written only by the batched last-seen writer
-//! (`auth::known_users`), never on a request.
+//! The counters of the dashboard that follow sightings (migrations/*/0006): how many users were
+//! last seen on each UTC day (`users_by_last_seen_day`, day [`NEVER`] for users never seen), and
+//! how many distinct users were seen on each day (`daily_active_users`). Written by the batched
+//! last-seen writer (`auth::known_users`), never on a request; rows that come and go move them
+//! through triggers.
 //!
-//! A sighting marked `first_of_day` inserts `(day, user)` when it is not there yet (the primary
-//! key settles races between instances and retries of a failed batch) and adds exactly the rows
-//! it inserted to that day's counter, in the same transaction as the `last_seen_at` writes, so
-//! that the counter and the rows never disagree.
+//! A user's last sighting moves to a later day only here (`users::record_seen` keeps it within
+//! its day), read and written under the row's lock, so each move is counted once, whichever
+//! instance makes it: out of the old day, into the new one, and into that day's active users.
 
 use std::collections::BTreeMap;
 
 use sqlx::AnyPool;
 
-use super::write_transaction;
+use super::{is_sqlite, write_transaction};
 
 pub const DAY_SECS: i64 = 86_400;
+
+/// The day of `users_by_last_seen_day` that counts the users never seen.
+pub const NEVER: i64 = -1;
 
 /// The UTC day of unix seconds `secs`, as a number of days since 1970-01-01.
 #[must_use]
@@ -26,69 +30,68 @@ pub fn day_of(secs: i64) -> i64 {
 pub struct Sighting {
     pub clerk_id: String,
     pub at: i64,
-    /// Whether this may be the user's first sighting of `at`'s day: its activity is then
-    /// recorded. `false` when the writer knows the day is recorded already.
+    /// Whether the stored sighting may be of an earlier day, so that the counters may move.
+    /// `false` when the writer knows that a sighting of `at`'s day is stored already.
     pub first_of_day: bool,
 }
 
-/// Writes when users were last seen (a time never moves backwards) and records the first
-/// sightings of each day, in one transaction.
+/// Writes when users were last seen (a time never moves backwards) and moves the day counters
+/// for those whose last sighting moves to a later day, in one transaction.
 pub async fn record(pool: &AnyPool, seen: &[Sighting]) -> Result<(), sqlx::Error> {
     let mut tx = write_transaction(pool).await?;
-    let mut added: BTreeMap<i64, i64> = BTreeMap::new();
+    // SQLite's write transaction excludes every other writer already; PostgreSQL locks the row.
+    let lock = if is_sqlite(pool) { "" } else { " FOR UPDATE" };
+    let select = format!("SELECT id, last_seen_at FROM users WHERE clerk_id = $1{lock}");
+    let mut last_seen: BTreeMap<i64, i64> = BTreeMap::new();
+    let mut active: BTreeMap<i64, i64> = BTreeMap::new();
     for sighting in seen {
-        sqlx::query(
-            "UPDATE users SET last_seen_at = $1 \
-             WHERE clerk_id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)",
-        )
-        .bind(sighting.at)
-        .bind(&sighting.clerk_id)
-        .execute(&mut *tx)
-        .await?;
         if !sighting.first_of_day {
+            sqlx::query(
+                "UPDATE users SET last_seen_at = $1 \
+                 WHERE clerk_id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)",
+            )
+            .bind(sighting.at)
+            .bind(&sighting.clerk_id)
+            .execute(&mut *tx)
+            .await?;
             continue;
         }
-        let day = day_of(sighting.at);
-        // A tombstone is not a user anyone saw (its token is refused).
-        let inserted = sqlx::query(
-            "INSERT INTO user_activity_days (day, user_id) \
-             SELECT $1, id FROM users WHERE clerk_id = $2 AND deleted_at IS NULL \
-             ON CONFLICT (day, user_id) DO NOTHING",
-        )
-        .bind(day)
-        .bind(&sighting.clerk_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted > 0 {
-            *added.entry(day).or_default() += i64::try_from(inserted).unwrap_or(0);
+        let stored: Option<(i64, Option<i64>)> = sqlx::query_as(&select)
+            .bind(&sighting.clerk_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((id, before)) = stored else { continue };
+        if before.is_some_and(|at| at >= sighting.at) {
+            continue;
+        }
+        sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2")
+            .bind(sighting.at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let (from, to) = (before.map_or(NEVER, day_of), day_of(sighting.at));
+        if from != to {
+            *last_seen.entry(from).or_default() -= 1;
+            *last_seen.entry(to).or_default() += 1;
+            *active.entry(to).or_default() += 1;
         }
     }
-    for (day, users) in added {
-        sqlx::query(
-            "INSERT INTO daily_active_users (day, users) VALUES ($1, $2) \
-             ON CONFLICT (day) DO UPDATE SET users = daily_active_users.users + excluded.users",
-        )
-        .bind(day)
-        .bind(users)
-        .execute(&mut *tx)
-        .await?;
+    for (table, moves) in [
+        ("users_by_last_seen_day", last_seen),
+        ("daily_active_users", active),
+    ] {
+        for (day, change) in moves.into_iter().filter(|(_, n)| *n != 0) {
+            sqlx::query(&format!(
+                "INSERT INTO {table} (day, users) VALUES ($1, $2) \
+                 ON CONFLICT (day) DO UPDATE SET users = {table}.users + excluded.users"
+            ))
+            .bind(day)
+            .bind(change)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     tx.commit().await
-}
-
-/// Days of `user_activity_days` kept: the rows only stop a second count of a day, and a sighting
-/// arrives within seconds (a batch that fails is retried); the counters keep the history.
-pub const KEEP_DAYS: i64 = 7;
-
-/// Forgets who was active more than [`KEEP_DAYS`] before `today` (the counters stay), so that the
-/// table holds about a week of daily active users rather than growing for ever.
-pub async fn prune(pool: &AnyPool, today: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM user_activity_days WHERE day < $1")
-        .bind(today - KEEP_DAYS)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The user base at a glance (`/admin`, `/api/admin/stats`): totals, sign-ups and active users per
-//! UTC day, and the newest users. Every figure is an index range count or a read of the
-//! per-day counters (migrations/*/0006), so the cost follows the figures' size, not the table's.
+//! UTC day, and the newest users. Every figure is a sum of per-day counters (migrations/*/0006,
+//! `db::activity`) or an index range count of few rows, so the cost follows the number of days
+//! and of recent sign-ups, not of users.
 
 use serde::Serialize;
 use sqlx::AnyPool;
@@ -32,9 +33,10 @@ pub struct UserStats {
 pub struct Totals {
     /// Users not deleted (banned ones included).
     pub users: i64,
-    /// Users seen in the last 7 × 24 hours (by `last_seen_at`, whatever their state now).
+    /// Users seen on one of the last 7 UTC days, today included (by `last_seen_at`, whatever
+    /// their state now).
     pub active_7d: i64,
-    /// Users seen in the last 30 × 24 hours.
+    /// Users seen on one of the last 30 UTC days, today included.
     pub active_30d: i64,
     /// Users banned and not deleted.
     pub banned: i64,
@@ -56,21 +58,22 @@ pub struct DayCount {
 
 /// The figures as of `now` (unix seconds).
 pub async fn user_stats(pool: &AnyPool, now: i64) -> Result<UserStats, sqlx::Error> {
-    let (all, deleted, banned, active_7d, active_30d): (i64, i64, i64, i64, i64) = sqlx::query_as(
-        // The WHEREs of `deleted` and `banned` are those of the partial indexes users_deleted
-        // and users_banned, so the planners count those few rows from them.
-        "SELECT (SELECT COUNT(*) FROM users), \
-                (SELECT COUNT(*) FROM users WHERE deleted_at IS NOT NULL), \
-                (SELECT COUNT(*) FROM users WHERE banned <> 0 AND deleted_at IS NULL), \
-                (SELECT COUNT(*) FROM users WHERE last_seen_at >= $1), \
-                (SELECT COUNT(*) FROM users WHERE last_seen_at >= $2)",
-    )
-    .bind(now - 7 * DAY_SECS)
-    .bind(now - 30 * DAY_SECS)
-    .fetch_one(pool)
-    .await?;
     let today = day_of(now);
     let first = today - (SERIES_DAYS - 1);
+    // The WHEREs of `deleted` and `banned` are those of the partial indexes users_deleted and
+    // users_banned, so the planners count those few rows from them.
+    // SUM is cast back: PostgreSQL sums BIGINTs as NUMERIC, which the Any driver cannot carry.
+    let (all, deleted, banned, active_7d, active_30d): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM users_by_last_seen_day), \
+                (SELECT COUNT(*) FROM users WHERE deleted_at IS NOT NULL), \
+                (SELECT COUNT(*) FROM users WHERE banned <> 0 AND deleted_at IS NULL), \
+                (SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM users_by_last_seen_day WHERE day >= $1), \
+                (SELECT CAST(COALESCE(SUM(users), 0) AS BIGINT) FROM users_by_last_seen_day WHERE day >= $2)",
+    )
+    .bind(today - 6)
+    .bind(first)
+    .fetch_one(pool)
+    .await?;
     let signups: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT created_at / 86400, COUNT(*) FROM users WHERE created_at >= $1 \
          GROUP BY created_at / 86400",

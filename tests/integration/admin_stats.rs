@@ -85,7 +85,7 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
         deleted_at: None,
     };
     for seed in [
-        plain("user_recent", now - 40 * DAY, Some(now - 3600)),
+        plain("user_recent", now - 40 * DAY, Some(now - 60)),
         plain("user_seen6", now - 20 * DAY, Some(now - 6 * DAY)),
         plain("user_seen8", now - 20 * DAY, Some(now - 8 * DAY)),
         plain("user_seen29", now - 100 * DAY, Some(now - 29 * DAY)),
@@ -116,7 +116,7 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
     assert_eq!(
         answer.body["totals"],
         json!({ "users": 9, "active_7d": 4, "active_30d": 6, "banned": 1, "deleted": 2 }),
-        "11 rows, 2 deleted; seen 1 h, 6 d, 2 d ago and now; then 8 d and 29 d, not 31 d"
+        "11 rows, 2 deleted; seen today (2), 2 and 6 days ago; then 8 and 29 days ago, not 31"
     );
     let signups = &answer.body["signups"];
     assert_eq!(
@@ -145,14 +145,30 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
         [admin_id.as_str(), "user_edge_out", "user_edge_in"]
     );
 
+    // A newer profile from a token rewrites the row (an upsert that updates): no new count.
+    let renamed = key_a().sign(&with(
+        claims(&admin_id),
+        json!({ "email": "renamed@stats.test", "metadata": { "role": "admin" } }),
+    ));
+    assert_eq!(app.get_as("/api/admin/stats", &renamed).await.status, 200);
+    assert_eq!(
+        app.user_row(&admin_id).await.unwrap()["email"],
+        "renamed@stats.test"
+    );
     active_users_per_day(&app, &pool, &admin, now).await;
     pool.close().await;
 }
 
-/// Active users per day on the database of [`stats_count_a_seeded_database_exactly`]: the
-/// writer's batches, with repeats (in a batch, across batches), a tombstone and a sighting known
-/// not to be a day's first.
+/// Active users per day on the database of [`stats_count_a_seeded_database_exactly`]: as seeded,
+/// then after the writer's batches, with repeats (in a batch, across batches), an older sighting
+/// and one known not to be a day's first.
 async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i64) {
+    let stats = app.get_as("/api/admin/stats", admin).await.body;
+    assert_eq!(
+        counts(&stats["active"]),
+        expected(&[(0, 1), (21, 1), (23, 1), (27, 1), (29, 2)]),
+        "each user on the day last seen (from their rows); the admin today"
+    );
     let sighting = |clerk_id: &str, at, first_of_day| Sighting {
         clerk_id: clerk_id.to_owned(),
         at,
@@ -161,10 +177,10 @@ async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i
     activity::record(
         pool,
         &[
-            sighting("user_recent", now - 2 * DAY, true),
             sighting("user_seen6", now - 2 * DAY, true),
-            sighting("user_recent", now - 2 * DAY + 60, true),
+            sighting("user_seen6", now - 2 * DAY + 60, true),
             sighting("user_seen29", now - 20 * DAY, true),
+            sighting("user_recent", now - 2 * DAY, true),
         ],
     )
     .await
@@ -172,37 +188,39 @@ async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i
     activity::record(
         pool,
         &[
-            sighting("user_recent", now - 2 * DAY + 120, true),
-            sighting("user_gone", now - 2 * DAY, true),
+            sighting("user_seen6", now - 2 * DAY + 120, true),
             sighting("user_seen8", now - 9 * DAY, false),
         ],
     )
     .await
     .unwrap();
-    // The admin's first sight was noted for the batched writer: flushing it records today.
+    // The admin's first sight was noted for the batched writer too: it counts once.
     let known = app.client.rocket().state::<KnownUsers>().unwrap();
-    let mut answer = Value::Null;
-    for _ in 0..50 {
-        known.flush(pool).await.unwrap();
-        answer = app.get_as("/api/admin/stats", admin).await.body;
-        if answer["active"][29]["count"] == 1 {
-            break;
-        }
-        rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    known.flush(pool).await.unwrap();
+    let stats = app.get_as("/api/admin/stats", admin).await.body;
     assert_eq!(
-        counts(&answer["active"]),
-        expected(&[(9, 1), (27, 2), (29, 1)]),
-        "each user once a day; tombstones and known days not counted"
+        counts(&stats["active"]),
+        expected(&[(0, 1), (9, 1), (21, 1), (23, 1), (27, 2), (29, 2)]),
+        "a user counts once a day; an older sighting counts nowhere"
     );
     assert_eq!(
-        answer["totals"]["active_7d"], 4,
-        "an older sighting never moves last_seen_at back"
+        stats["totals"],
+        json!({ "users": 9, "active_7d": 4, "active_30d": 6, "banned": 1, "deleted": 2 }),
+        "seen6 moved within the week, seen29 within the month; recent not moved back"
+    );
+    let counted = app
+        .scalar("SELECT CAST(SUM(users) AS BIGINT) FROM users_by_last_seen_day")
+        .await;
+    assert_eq!(
+        counted,
+        app.count_rows("users").await,
+        "every row counted once"
     );
     assert_eq!(
-        app.count_rows("user_activity_days").await,
-        3,
-        "the flush pruned the day 20 days ago; its counter stays (above)"
+        app.scalar("SELECT users FROM users_by_last_seen_day WHERE day = -1")
+            .await,
+        4,
+        "never seen"
     );
 }
 
