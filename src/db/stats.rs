@@ -31,7 +31,8 @@ pub struct UserStats {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Totals {
-    /// Users not deleted (banned ones included).
+    /// Every user known here, banned and deleted ones included (so that the active users are
+    /// a part of it: they are counted whatever their state now).
     pub users: i64,
     /// Users seen on one of the last 7 UTC days, today included (by `last_seen_at`, whatever
     /// their state now).
@@ -92,7 +93,7 @@ pub async fn user_stats(pool: &AnyPool, now: i64) -> Result<UserStats, sqlx::Err
         .users;
     Ok(UserStats {
         totals: Totals {
-            users: all - deleted,
+            users: all,
             active_7d,
             active_30d,
             banned,

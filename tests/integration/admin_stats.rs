@@ -115,8 +115,8 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(
         answer.body["totals"],
-        json!({ "users": 9, "active_7d": 4, "active_30d": 6, "banned": 1, "deleted": 2 }),
-        "11 rows, 2 deleted; seen today (2), 2 and 6 days ago; then 8 and 29 days ago, not 31"
+        json!({ "users": 11, "active_7d": 4, "active_30d": 6, "banned": 1, "deleted": 2 }),
+        "11 rows, 2 of them deleted; seen today (2), 2 and 6 days ago; then 8 and 29 days ago, not 31"
     );
     let signups = &answer.body["signups"];
     assert_eq!(
@@ -205,7 +205,7 @@ async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i
     );
     assert_eq!(
         stats["totals"],
-        json!({ "users": 9, "active_7d": 4, "active_30d": 6, "banned": 1, "deleted": 2 }),
+        json!({ "users": 11, "active_7d": 4, "active_30d": 6, "banned": 1, "deleted": 2 }),
         "seen6 moved within the week, seen29 within the month; recent not moved back"
     );
     let counted = app

@@ -305,8 +305,8 @@ async fn admin_dashboard_in_chromium() {
             .text()
             .await?;
         assert_eq!(browser.current_url().await?.path(), "/admin");
-        // 240 seeded, 4 of them deleted, and the admin.
-        assert_eq!(users, "237");
+        // 240 seeded (4 of them deleted) and the admin.
+        assert_eq!(users, "241");
         assert_eq!(
             browser.find(Locator::Id("banned")).await?.text().await?,
             "6"
