@@ -5,7 +5,9 @@
 //! PostgreSQL schema; serves the app on 127.0.0.1 and times sequential requests over one
 //! keep-alive connection: `/health` (the baseline, a bare route of the same binary), the first
 //! page, a page deep in the list through a cursor, a search matching a few users, one matching
-//! none, and one matching every user. Prints p50 and p95 per scenario and their ratio to the baseline's p50.
+//! none, and one matching every user; then the admin dashboard (`/api/admin/stats` and the `/admin`
+//! page). Prints p50 and p95 per scenario and their ratio to the baseline's p50. Last, it exports
+//! every user as CSV (`/admin/users.csv`) once and prints the process's peak RSS meanwhile.
 
 // Seeding goes straight to the server through a pool of its own (src/db/statement.rs is for
 // the app's pool).
@@ -136,6 +138,11 @@ async fn run(backend: &str, url: &str, users: u64, dir: &std::path::Path) {
             "search matching every user",
             "/api/admin/users?q=%40mail".to_owned(),
         ),
+        (
+            "dashboard figures: GET /api/admin/stats",
+            "/api/admin/stats".to_owned(),
+        ),
+        ("dashboard page: GET /admin", "/admin".to_owned()),
     ];
     let mut baseline = None;
     for (scenario, path) in scenarios {
@@ -148,6 +155,51 @@ async fn run(backend: &str, url: &str, users: u64, dir: &std::path::Path) {
             p50.as_secs_f64() / base_p50.as_secs_f64()
         );
     }
+    export_csv(&http, &base, &token, backend).await;
+}
+
+/// `VmRSS` and `VmHWM` of this process (server and client), in MB.
+fn rss_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Exports every user once, reading the body as it streams, and prints the peak RSS meanwhile.
+async fn export_csv(http: &reqwest::Client, base: &str, token: &str, backend: &str) {
+    // Resets VmHWM to the current RSS (Linux 4.0+), so the peak is the export's.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let (before, _) = rss_mb();
+    let start = Instant::now();
+    let mut response = http
+        .get(format!("{base}/admin/users.csv"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let (mut bytes, mut lines) = (0usize, 0usize);
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        bytes += chunk.len();
+        // The seeded users have no line break in a field: every LF ends a record.
+        #[allow(clippy::naive_bytecount)]
+        let records = chunk.iter().filter(|b| **b == b'\n').count();
+        lines += records;
+    }
+    let (after, peak) = rss_mb();
+    eprintln!(
+        "| {backend} | CSV export of every user | {} rows | {:.0} MB | {:.1} s | RSS before {before:.1} MB, peak {peak:.1} MB, after {after:.1} MB |",
+        lines - 1,
+        f64::from(u32::try_from(bytes / 1000).unwrap_or(u32::MAX)) / 1000.0,
+        start.elapsed().as_secs_f64()
+    );
 }
 
 /// Sequential requests over one connection; p50 and p95, and how many users the last answer held.
@@ -162,11 +214,15 @@ async fn measure(http: &reqwest::Client, url: &str, token: &str) -> (Duration, D
             "{url}: {}",
             response.status()
         );
-        let body: serde_json::Value = response.json().await.unwrap();
+        let text = response.text().await.unwrap();
         if i >= WARMUP {
             times.push(start.elapsed());
         }
-        count = body["users"].as_array().map_or(0, Vec::len);
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        count = body["users"]
+            .as_array()
+            .or_else(|| body["newest"].as_array())
+            .map_or(0, Vec::len);
     }
     times.sort();
     (times[SAMPLES / 2], times[SAMPLES * 95 / 100], count)
@@ -176,10 +232,22 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// Inserts `users` users in set-based batches, then three with a rare name.
+/// Inserts `users` users in set-based batches, then three with a rare name. They signed up over
+/// the last three years (the newest now), were last seen evenly over the last 90 days (a third of
+/// them in the last 30), one in 1,000 is banned and one in 2,000 deleted.
 async fn seed(pool: &sqlx::AnyPool, backend: &str, users: u64) {
     let started = Instant::now();
     let sqlite = clerk_rocket::db::is_sqlite(pool);
+    let now = clerk_rocket::clerk::token::now();
+    let span = 3 * 365 * 86_400 / users.max(1);
+    if !sqlite {
+        // Row triggers keep the dashboard's counters; a bulk insert recomputes them once instead
+        // (as migrations/postgres/0006 advises), below.
+        sqlx::query("ALTER TABLE users DISABLE TRIGGER USER")
+            .execute(pool)
+            .await
+            .unwrap();
+    }
     let mut from = 1;
     while from <= users {
         let to = (from + BATCH - 1).min(users);
@@ -191,12 +259,14 @@ async fn seed(pool: &sqlx::AnyPool, backend: &str, users: u64) {
         let source = if sqlite {
             "seq".to_owned()
         } else {
-            format!("generate_series({from}, {to}) AS seq(n)")
+            format!("generate_series({from}::bigint, {to}::bigint) AS seq(n)")
         };
         let sql = format!(
-            "{numbers}INSERT INTO users (clerk_id, email, username, first_name, last_name, role, created_at, updated_at, last_seen_at) \
+            "{numbers}INSERT INTO users (clerk_id, email, username, first_name, last_name, role, created_at, updated_at, last_seen_at, banned, deleted_at) \
              SELECT 'user_2bench' || n, 'person' || n || '@mail' || (n % 1000) || '.test', 'person' || n || '@mail' || (n % 1000) || '.test', \
-                    'First' || (n % 500), 'Last' || (n % 977), NULL, 1700000000 + n, 1700000000 + n, 1700000000 + n \
+                    'First' || (n % 500), 'Last' || (n % 977), NULL, {now} - ({users} - n) * {span}, {now} - ({users} - n) * {span}, \
+                    {now} - (n * 7919) % (90 * 86400), CASE WHEN n % 1000 = 0 THEN 1 ELSE 0 END, \
+                    CASE WHEN n % 2000 = 1 THEN {now} - 86400 END \
              FROM {source}"
         );
         sqlx::query(&sql).execute(pool).await.unwrap();
@@ -205,6 +275,19 @@ async fn seed(pool: &sqlx::AnyPool, backend: &str, users: u64) {
             started.elapsed().as_secs_f64()
         );
         from = to + 1;
+    }
+    if !sqlite {
+        for sql in [
+            "ALTER TABLE users ENABLE TRIGGER USER",
+            "DELETE FROM users_by_last_seen_day",
+            "INSERT INTO users_by_last_seen_day (day, users) \
+             SELECT COALESCE(last_seen_at / 86400, -1), COUNT(*) FROM users GROUP BY COALESCE(last_seen_at / 86400, -1)",
+            "DELETE FROM daily_active_users",
+            "INSERT INTO daily_active_users (day, users) SELECT last_seen_at / 86400, COUNT(*) FROM users \
+             WHERE last_seen_at IS NOT NULL GROUP BY last_seen_at / 86400",
+        ] {
+            sqlx::query(sql).execute(pool).await.unwrap();
+        }
     }
     for i in 0..3 {
         sqlx::query("INSERT INTO users (clerk_id, email, username, first_name, last_name, created_at, updated_at) VALUES ($1, $2, $2, 'Needle', 'Zyxwvut', 1, 1)")

@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_actions;
+mod admin_stats;
 mod audit;
 mod health;
 pub(crate) mod openapi;
@@ -17,6 +18,7 @@ use rocket::Route;
 pub fn routes() -> Vec<Route> {
     let mut routes = users::routes();
     routes.extend(admin::routes());
+    routes.extend(admin_stats::routes());
     routes.extend(openapi::routes());
     routes.extend(webhooks::routes());
     // Administrators' actions on users and their audit trail.

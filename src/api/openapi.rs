@@ -62,6 +62,7 @@ impl Modify for SessionSecurity {
         super::users::me,
         super::admin::list,
         super::admin::show,
+        super::admin_stats::stats,
         super::webhooks::clerk_webhook,
         super::admin_actions::ban,
         super::admin_actions::unban,

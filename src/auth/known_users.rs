@@ -3,7 +3,11 @@
 //! A row (and with it its deny state: deleted, banned) is kept at most [`CACHE_SECS`], the bound
 //! DESIGN.md promises for a change made through another instance; a webhook received here forgets
 //! it at once. `last_seen_at` is noted in memory and written in batches by [`KnownUsers::flush`],
-//! at most once per user per [`LAST_SEEN_RESOLUTION_SECS`].
+//! at most once per user per [`LAST_SEEN_RESOLUTION_SECS`]. The same batches record each user's
+//! first sighting of a UTC day for the dashboard's counters (`db::activity`): a sighting is
+//! marked as a day's first when the last one this instance knows of (the row's `last_seen_at`, or
+//! its own last note) fell on another day, so the counters are read and moved about once per user
+//! per day, off the request path.
 //!
 //! Machine credentials acting for a user ([`KnownUsers::lookup`]) also remember, for as long, that
 //! a user has no row here: such a credential never creates one, so without that memory every
@@ -16,6 +20,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use crate::db::activity::{self, day_of, Sighting};
 use crate::db::users::{self, User};
 
 /// How long a row may be served from memory.
@@ -45,7 +50,14 @@ pub struct KnownUsers {
     rows: Cache<String, Arc<Known>>,
     /// Users found to have no row.
     absent: Cache<String, ()>,
-    pending: Arc<Mutex<HashMap<String, i64>>>,
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
+}
+
+/// A noted sighting waiting for the flush.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    at: i64,
+    first_of_day: bool,
 }
 
 impl Default for KnownUsers {
@@ -119,33 +131,109 @@ impl KnownUsers {
         {
             return;
         }
+        self.add_pending(&known.user.clerk_id, now, day_of(last) != day_of(now));
+    }
+
+    /// Notes a user whose row was just written on the request path (first sight, or a newer
+    /// profile from the token), which keeps `last_seen_at` within its day: the flush moves it,
+    /// and the day counters, when the day changed.
+    pub fn note_written(&self, known: &Known, now: i64) {
+        known.noted.store(now, Ordering::Relaxed);
+        self.add_pending(&known.user.clerk_id, now, true);
+    }
+
+    fn add_pending(&self, clerk_id: &str, at: i64, first_of_day: bool) {
         let mut pending = self.lock();
-        if pending.len() < MAX_PENDING {
-            pending.insert(known.user.clerk_id.clone(), now);
+        if let Some(waiting) = pending.get_mut(clerk_id) {
+            // An earlier note of the same batch may have been the day's first.
+            waiting.first_of_day |= first_of_day;
+            waiting.at = waiting.at.max(at);
+        } else if pending.len() < MAX_PENDING {
+            pending.insert(clerk_id.to_owned(), Pending { at, first_of_day });
         }
     }
 
     /// Writes the noted sightings; on failure they are put back for the next flush.
     pub async fn flush(&self, pool: &sqlx::AnyPool) -> Result<usize, sqlx::Error> {
-        let batch: Vec<(String, i64)> = std::mem::take(&mut *self.lock()).into_iter().collect();
+        let batch: Vec<Sighting> = std::mem::take(&mut *self.lock())
+            .into_iter()
+            .map(|(clerk_id, p)| Sighting {
+                clerk_id,
+                at: p.at,
+                first_of_day: p.first_of_day,
+            })
+            .collect();
         if batch.is_empty() {
             return Ok(0);
         }
-        if let Err(e) = users::record_last_seen(pool, &batch).await {
-            let mut pending = self.lock();
-            for (clerk_id, at) in batch {
-                if pending.len() < MAX_PENDING {
-                    pending.entry(clerk_id).or_insert(at);
-                }
+        if let Err(e) = activity::record(pool, &batch).await {
+            for sighting in batch {
+                self.add_pending(&sighting.clerk_id, sighting.at, sighting.first_of_day);
             }
             return Err(e);
         }
         Ok(batch.len())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
         self.pending
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(clerk_id: &str, last_seen_at: Option<i64>) -> Arc<User> {
+        Arc::new(User {
+            id: 1,
+            clerk_id: clerk_id.to_owned(),
+            email: String::new(),
+            username: String::new(),
+            first_name: None,
+            last_name: None,
+            image_url: None,
+            role: None,
+            banned: false,
+            created_at: 0,
+            updated_at: 0,
+            last_seen_at,
+            clerk_updated_at: None,
+            claims_iat: None,
+            deleted_at: None,
+            sessions_revoked_at: None,
+        })
+    }
+
+    fn pending(known: &KnownUsers, clerk_id: &str) -> Option<(i64, bool)> {
+        known.lock().get(clerk_id).map(|p| (p.at, p.first_of_day))
+    }
+
+    #[test]
+    fn a_sighting_is_the_days_first_only_after_a_sighting_of_another_day() {
+        let midnight = 20_788 * 86_400;
+        let known = KnownUsers::default();
+        let late = known.keep(user("user_late", Some(midnight - 30)));
+        known.note_seen(&late, midnight + 60);
+        assert_eq!(pending(&known, "user_late"), Some((midnight + 60, true)));
+        // A later note of the same batch keeps the mark.
+        known.note_seen(&late, midnight + 200);
+        assert_eq!(pending(&known, "user_late"), Some((midnight + 200, true)));
+
+        let early = known.keep(user("user_early", Some(midnight + 5)));
+        known.note_seen(&early, midnight + 100);
+        assert_eq!(pending(&known, "user_early"), Some((midnight + 100, false)));
+
+        let never = known.keep(user("user_never", None));
+        known.note_seen(&never, midnight + 100);
+        assert_eq!(pending(&known, "user_never"), Some((midnight + 100, true)));
+
+        // Written on the request path: the day is recorded by the flush, and the next note
+        // within the resolution is not pending again.
+        let fresh = known.keep(user("user_fresh", Some(midnight + 100)));
+        known.note_written(&fresh, midnight + 100);
+        assert_eq!(pending(&known, "user_fresh"), Some((midnight + 100, true)));
     }
 }

@@ -103,6 +103,7 @@ pub async fn resolve(
     let user = users::record_seen(pool, &seen).await?;
     let entry = known.keep(Arc::new(user));
     admissible(&entry.user, session)?;
+    known.note_written(&entry, now);
     Ok(Arc::clone(&entry.user))
 }
 

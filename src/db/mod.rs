@@ -1,12 +1,14 @@
 //! The database: the pool, the migrations of each backend (same versions, two dialects), and one
 //! module per table holding its model and every SQL statement that touches it.
 
+pub mod activity;
 pub mod api_keys;
 pub mod audit_events;
 pub mod pagination;
 mod pool;
 pub mod revoked_sessions;
 mod statement;
+pub mod stats;
 pub mod users;
 pub mod webhook_events;
 

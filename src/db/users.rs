@@ -151,7 +151,9 @@ impl User {
 /// Creates the user on first sight, or records that they were seen (and, from a token newer
 /// than every source of the stored profile, its email and names), in one statement: concurrent
 /// first requests of one user make exactly one row. A tombstone is never written: it is returned
-/// as stored (with `deleted_at` set), for the caller to refuse.
+/// as stored (with `deleted_at` set), for the caller to refuse. `last_seen_at` moves only within
+/// its UTC day here: into a later day, the batched writer moves it with the dashboard's day
+/// counters (`activity::record`).
 pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sqlx::Error> {
     // The same test as `User::accepts_claims_from`, inside the write, so that of two racing
     // tokens the older never wins.
@@ -173,7 +175,8 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
              last_name = CASE WHEN {fresh} THEN COALESCE(excluded.last_name, users.last_name) \
                               ELSE users.last_name END, \
              claims_iat = CASE WHEN {fresh} THEN excluded.claims_iat ELSE users.claims_iat END, \
-             last_seen_at = excluded.last_seen_at \
+             last_seen_at = CASE WHEN users.last_seen_at / 86400 = excluded.last_seen_at / 86400 \
+                                 THEN excluded.last_seen_at ELSE users.last_seen_at END \
          WHERE users.deleted_at IS NULL \
          RETURNING {COLUMNS}"
     );
@@ -196,22 +199,6 @@ pub async fn record_seen(pool: &AnyPool, seen: &SeenUser<'_>) -> Result<User, sq
     };
     unit.finish().await?;
     Ok(user)
-}
-
-/// Writes when users were last seen, in one transaction; a time never moves backwards.
-pub async fn record_last_seen(pool: &AnyPool, seen: &[(String, i64)]) -> Result<(), sqlx::Error> {
-    let mut tx = super::write_transaction(pool).await?;
-    for (clerk_id, at) in seen {
-        query(
-            "UPDATE users SET last_seen_at = $1 \
-             WHERE clerk_id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)",
-        )
-        .bind(at)
-        .bind(clerk_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
 }
 
 /// The profile columns that Clerk owns, as [`upsert_profile`] writes them.

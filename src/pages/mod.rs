@@ -7,8 +7,10 @@
 mod admin;
 mod admin_actions;
 mod audit;
+mod dashboard;
 mod dev;
 mod error;
+mod export;
 mod layout;
 pub(crate) mod redirect;
 mod rendered;
@@ -112,5 +114,7 @@ pub fn routes() -> Vec<Route> {
     // Administrators' actions on users and their audit trail.
     routes.extend(admin_actions::routes());
     routes.extend(audit::routes());
+    routes.extend(dashboard::routes());
+    routes.extend(export::routes());
     routes
 }

@@ -205,7 +205,7 @@ async fn chromium(driver: &Driver) -> fantoccini::Client {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1200,900",
+                "--window-size=1200,900", "--hide-scrollbars",
                 format!("--user-data-dir={}", profile_dir.display()),
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
             ]
@@ -317,4 +317,113 @@ async fn an_admin_bans_a_user_from_their_page_in_chromium() {
     let _ = browser.close().await;
     drop(driver);
     result.expect("the admin walk-through");
+}
+
+/// `CLERK_ROCKET_DASHBOARD_SCREENSHOT`, or a scratch file.
+fn dashboard_screenshot_path() -> std::path::PathBuf {
+    std::env::var_os("CLERK_ROCKET_DASHBOARD_SCREENSHOT").map_or_else(
+        || scratch_dir().join("dashboard.png"),
+        std::path::PathBuf::from,
+    )
+}
+
+/// Serves a local-mode app as [`serve_local_app`] does, with 240 users who signed up over the
+/// last 30 days (4 deleted, 6 banned); returns its base URL.
+async fn serve_local_app_with_users() -> String {
+    let settings = Settings::local(&scratch_dir().join("local.pem"));
+    let (figment, database_url) = settings.figment().await;
+    let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = clerk_rocket::build(figment).attach(AdHoc::on_liftoff("port", move |rocket| {
+        Box::pin(async move {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(rocket.config().port);
+            }
+        })
+    }));
+    tokio::spawn(async move { rocket.launch().await });
+    let port = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the app starts")
+        .unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&database_url).await.unwrap();
+    let now = now();
+    sqlx::query(&format!(
+        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 240) \
+         INSERT INTO users (clerk_id, email, username, first_name, last_name, created_at, \
+                            updated_at, last_seen_at, banned, deleted_at) \
+         SELECT 'user_demo' || n, 'person' || n || '@example.com', 'person' || n, 'Person', \
+                'No. ' || n, {now} - (n * 104729) % (30 * 86400), {now}, \
+                {now} - (n * 7919) % ((n * 104729) % (30 * 86400) + 1), \
+                CASE WHEN n % 40 = 0 THEN 1 ELSE 0 END, \
+                CASE WHEN n % 55 = 0 THEN {now} END \
+         FROM seq"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    format!("http://127.0.0.1:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_dashboard_in_chromium() {
+    if !std::path::Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var("REQUIRE_BROWSER").is_err(),
+            "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
+        );
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: {CHROMEDRIVER} not found: skipping the browser test"
+        );
+        return;
+    }
+    let base = serve_local_app_with_users().await;
+    let driver = Driver::start();
+    let browser = chromium(&driver).await;
+
+    let result = async {
+        // An administrator signs in (local mode) and follows the nav's Admin link.
+        local_sign_in(&browser, &base, "grace@example.com", true).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("nav a[href='/admin']"))
+            .await?
+            .click()
+            .await?;
+        let users = browser
+            .wait()
+            .for_element(Locator::Id("total-users"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(browser.current_url().await?.path(), "/admin");
+        // 240 seeded (4 of them deleted) and the admin.
+        assert_eq!(users, "241");
+        assert_eq!(
+            browser.find(Locator::Id("banned")).await?.text().await?,
+            "6"
+        );
+        assert_eq!(
+            browser.find(Locator::Id("deleted")).await?.text().await?,
+            "4"
+        );
+        let bars = browser.find_all(Locator::Css("svg.bars rect.bar")).await?;
+        assert_eq!(bars.len(), 60, "two charts of 30 days");
+        let newest = browser
+            .find_all(Locator::Css("#newest-users a[href^='/admin/users/']"))
+            .await?;
+        assert_eq!(newest.len(), 10);
+        let png = browser.screenshot().await?;
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(dashboard_screenshot_path(), &png).unwrap();
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the dashboard in Chromium");
 }
