@@ -559,3 +559,50 @@ async fn the_openapi_document_declares_each_route_s_token_types() {
     }
     assert!(doc["paths"]["/api/orgs/current"]["get"]["responses"]["404"].is_object());
 }
+
+#[tokio::test]
+async fn jwt_machine_tokens_whose_key_left_the_jwks_are_refused_after_the_refresh() {
+    let (fake, app) = machine_app(&Backend::Sqlite, |s| s.set("jwks_cache_secs", "1")).await;
+    let tokens = [
+        key_a().sign_m2m(&m2m_claims("mch_caller", &[])),
+        key_a().sign_oauth(&oauth_claims(&user_id(), "client_1", &[])),
+    ];
+    for token in &tokens {
+        assert_eq!(app.get_as("/api/whoami", token).await.status, 200);
+    }
+    fake.serve_jwks(&[key_b()]).await;
+    // As for sessions: the kept verdict notices the stale set and refreshes it in the background.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    for token in &tokens {
+        loop {
+            rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let answer = app.get_as("/api/whoami", token).await;
+            if answer.status == 401 {
+                assert_eq!(answer.code(), "jwk-kid-mismatch");
+                break;
+            }
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the removed key is still trusted"
+            );
+        }
+    }
+    let rotated = key_b().sign_m2m(&m2m_claims("mch_caller", &[]));
+    assert_eq!(app.get_as("/api/whoami", &rotated).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_kept_jwt_machine_token_is_refused_at_its_exp() {
+    let (_fake, app) = machine_app(&Backend::Sqlite, |s| s.set("clock_skew_secs", "0")).await;
+    let token = key_a().sign_m2m(&with(
+        m2m_claims("mch_caller", &[]),
+        json!({ "exp": now() + 2 }),
+    ));
+    for _ in 0..2 {
+        assert_eq!(app.get_as("/api/whoami", &token).await.status, 200);
+    }
+    rocket::tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    let answer = app.get_as("/api/whoami", &token).await;
+    assert_eq!((answer.status, answer.code()), (401, "token-expired"));
+}

@@ -2,32 +2,14 @@
 //! the instance keys; then this server's own check that an M2M token names it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::opaque::OpaqueVerifier;
-use super::{digest, jwt, opaque_type, Digest, MachineToken, TokenType};
-use crate::clerk::token::{AuthError, Expect, Reason, Verifier};
+use super::{jwt, opaque_type, MachineToken, TokenType};
+use crate::clerk::token::{AuthError, Expect, Expiring, Reason, VerdictCache, Verifier};
 
-/// How long a verified JWT machine token is remembered at most (never past its `exp`): long
-/// enough to spare RSA on a busy client, short enough to notice a key leaving the key set.
-const JWT_KEPT_FOR: Duration = Duration::from_secs(60);
-
-#[derive(Clone)]
-struct Kept {
-    token: Arc<MachineToken>,
-    ttl: Duration,
-}
-
-struct KeptExpiry;
-
-impl moka::Expiry<Digest, Kept> for KeptExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Digest,
-        kept: &Kept,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(kept.ttl)
+impl Expiring for MachineToken {
+    fn expires_at(&self) -> Option<i64> {
+        self.expires_at_ms.map(|ms| ms.div_euclid(1000))
     }
 }
 
@@ -35,7 +17,8 @@ impl moka::Expiry<Digest, Kept> for KeptExpiry {
 pub struct MachineVerifier {
     /// `None` in local mode: it has no Backend API.
     opaque: Option<OpaqueVerifier>,
-    jwts: moka::sync::Cache<Digest, Kept>,
+    /// JWT ones, kept as session tokens are (see `token::cache`).
+    jwts: VerdictCache<MachineToken>,
     /// `CLERK_MACHINE_ID`: M2M tokens must name this machine.
     machine_id: Option<String>,
 }
@@ -44,10 +27,7 @@ impl MachineVerifier {
     pub fn new(opaque: Option<OpaqueVerifier>, machine_id: Option<String>) -> Self {
         MachineVerifier {
             opaque,
-            jwts: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .expire_after(KeptExpiry)
-                .build(),
+            jwts: VerdictCache::default(),
             machine_id,
         }
     }
@@ -93,13 +73,6 @@ impl MachineVerifier {
         kind: TokenType,
         now_ms: i64,
     ) -> Result<Arc<MachineToken>, AuthError> {
-        let digest = digest(token);
-        if let Some(kept) = self.jwts.get(&digest) {
-            if kept.token.expires_at_ms.is_some_and(|exp| exp > now_ms) {
-                return Ok(kept.token);
-            }
-            self.jwts.invalidate(&digest);
-        }
         let expect = match kind {
             TokenType::M2mToken => Expect::M2m,
             TokenType::OAuthToken => Expect::OAuth,
@@ -110,24 +83,13 @@ impl MachineVerifier {
                 ))
             }
         };
-        let claims = sessions
-            .verify_machine_jwt(token, expect, now_ms.div_euclid(1000))
-            .await?;
-        let verified = Arc::new(match kind {
-            TokenType::M2mToken => jwt::m2m(claims)?,
-            _ => jwt::oauth(claims)?,
-        });
-        if let Some(exp) = verified.expires_at_ms {
-            let left = Duration::from_millis(u64::try_from(exp - now_ms).unwrap_or(0));
-            self.jwts.insert(
-                digest,
-                Kept {
-                    token: Arc::clone(&verified),
-                    ttl: left.min(JWT_KEPT_FOR),
-                },
-            );
-        }
-        Ok(verified)
+        let map = |claims| match kind {
+            TokenType::M2mToken => jwt::m2m(claims),
+            _ => jwt::oauth(claims),
+        };
+        sessions
+            .verify_machine_jwt(&self.jwts, token, expect, now_ms.div_euclid(1000), map)
+            .await
     }
 }
 

@@ -3,7 +3,9 @@
 //! An accepted token is kept until its `exp` (never past it) and only while its key is still in
 //! the key set; a refused one, for a short while, and only when the refusal can never turn into an
 //! acceptance (a bad signature, an expired token; not a future `nbf` or an unknown `kid`). Both
-//! are bounded in entries and in bytes, so a flood of distinct tokens cannot grow memory.
+//! are bounded in entries and in bytes, so a flood of distinct tokens cannot grow memory. Session
+//! tokens and JWT machine tokens are kept by the same rules (one cache each, since the session
+//! verifier refuses a machine token that the machine verifier accepts).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use moka::sync::Cache;
 
 use super::reason::{AuthError, Reason};
 use super::SessionClaims;
+use crate::clerk::keys::KeyStore;
 
 /// How long a permanent refusal is remembered.
 const REFUSED_FOR: Duration = Duration::from_secs(60);
@@ -21,45 +24,79 @@ const MAX_BYTES: u64 = 32 * 1024 * 1024;
 
 pub(super) type Digest = [u8; 32];
 
-#[derive(Clone)]
-pub(super) enum Verdict {
+/// What a verified token yields: kept no longer than its expiration.
+pub trait Expiring {
+    /// The unix second from which the token is expired; `None`: it is never kept.
+    fn expires_at(&self) -> Option<i64>;
+}
+
+impl Expiring for SessionClaims {
+    fn expires_at(&self) -> Option<i64> {
+        Some(self.expires_at)
+    }
+}
+
+pub(super) enum Verdict<T> {
     Accepted {
-        claims: Arc<SessionClaims>,
+        claims: Arc<T>,
         kid: Option<Arc<str>>,
     },
     Refused(AuthError),
 }
 
-#[derive(Clone)]
-struct Entry {
-    verdict: Verdict,
+// Not derived: that would ask `T: Clone`, and only the `Arc` is cloned.
+impl<T> Clone for Verdict<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Verdict::Accepted { claims, kid } => Verdict::Accepted {
+                claims: Arc::clone(claims),
+                kid: kid.clone(),
+            },
+            Verdict::Refused(error) => Verdict::Refused(error.clone()),
+        }
+    }
+}
+
+struct Entry<T> {
+    verdict: Verdict<T>,
     ttl: Duration,
     bytes: u32,
 }
 
+impl<T> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Entry {
+            verdict: self.verdict.clone(),
+            ttl: self.ttl,
+            bytes: self.bytes,
+        }
+    }
+}
+
 struct EntryExpiry;
 
-impl moka::Expiry<Digest, Entry> for EntryExpiry {
+impl<T> moka::Expiry<Digest, Entry<T>> for EntryExpiry {
     fn expire_after_create(
         &self,
         _key: &Digest,
-        entry: &Entry,
+        entry: &Entry<T>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
         Some(entry.ttl)
     }
 }
 
-pub(super) struct VerdictCache {
-    entries: Cache<Digest, Entry>,
+/// Verdicts on tokens that yield a `T`.
+pub struct VerdictCache<T> {
+    entries: Cache<Digest, Entry<T>>,
 }
 
-impl Default for VerdictCache {
+impl<T: Expiring + Send + Sync + 'static> Default for VerdictCache<T> {
     fn default() -> Self {
         VerdictCache {
             entries: Cache::builder()
                 .max_capacity(MAX_BYTES)
-                .weigher(|_, entry: &Entry| entry.bytes)
+                .weigher(|_, entry: &Entry<T>| entry.bytes)
                 .expire_after(EntryExpiry)
                 .build(),
         }
@@ -74,12 +111,14 @@ pub(super) fn digest(token: &str) -> Digest {
     out
 }
 
-impl VerdictCache {
+impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
     /// The verdict on the token of `digest`, if one is kept and still holds at `now`.
-    pub(super) fn get(&self, digest: &Digest, now: i64) -> Option<Verdict> {
+    pub(super) fn get(&self, digest: &Digest, now: i64) -> Option<Verdict<T>> {
         let entry = self.entries.get(digest)?;
         match &entry.verdict {
-            Verdict::Accepted { claims, .. } if now >= claims.expires_at => {
+            Verdict::Accepted { claims, .. }
+                if claims.expires_at().is_none_or(|exp| now >= exp) =>
+            {
                 self.entries.invalidate(digest);
                 None
             }
@@ -87,17 +126,55 @@ impl VerdictCache {
         }
     }
 
-    /// Forgets a verdict (its key left the key set).
-    pub(super) fn forget(&self, digest: &Digest) {
-        self.entries.invalidate(digest);
+    /// The kept answer on the token of `digest`: an acceptance only until its `exp` and while
+    /// the key that verified it is still published (else forgotten, so that the token is
+    /// verified again, against the current key set); a permanent refusal.
+    pub(super) fn recall(
+        &self,
+        digest: &Digest,
+        now: i64,
+        keys: &Arc<KeyStore>,
+    ) -> Option<Result<Arc<T>, AuthError>> {
+        match self.get(digest, now)? {
+            Verdict::Accepted { claims, kid } => {
+                if keys.still_has(kid.as_deref()) {
+                    return Some(Ok(claims));
+                }
+                self.entries.invalidate(digest);
+                None
+            }
+            Verdict::Refused(error) => Some(Err(error)),
+        }
+    }
+
+    /// Keeps the answer on a token of `token_len` bytes signed with `kid`, when it may be kept.
+    pub(super) fn remember(
+        &self,
+        digest: Digest,
+        result: &Result<Arc<T>, AuthError>,
+        kid: Option<String>,
+        token_len: usize,
+        now: i64,
+    ) {
+        let verdict = match result {
+            Ok(claims) => Verdict::Accepted {
+                claims: Arc::clone(claims),
+                kid: kid.map(Arc::from),
+            },
+            Err(error) => Verdict::Refused(error.clone()),
+        };
+        self.keep(digest, verdict, token_len, now);
     }
 
     /// Keeps the verdict on a token of `token_len` bytes, when it may be kept.
-    pub(super) fn keep(&self, digest: Digest, verdict: Verdict, token_len: usize, now: i64) {
+    fn keep(&self, digest: Digest, verdict: Verdict<T>, token_len: usize, now: i64) {
         let ttl = match &verdict {
             Verdict::Accepted { claims, .. } => {
-                match u64::try_from(claims.expires_at.saturating_sub(now)) {
-                    Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                match claims
+                    .expires_at()
+                    .map(|exp| u64::try_from(exp.saturating_sub(now)))
+                {
+                    Some(Ok(secs)) if secs > 0 => Duration::from_secs(secs),
                     _ => return,
                 }
             }

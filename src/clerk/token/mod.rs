@@ -21,6 +21,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use super::keys::{KeyError, KeyStore};
+pub use cache::{Expiring, VerdictCache};
 pub use has::{evaluate, has, Check, Missing};
 pub use header::{
     inspect, inspect_header, is_at_jwt, unverified_claims, unverified_header, Expect, TokenHeader,
@@ -57,7 +58,7 @@ pub struct Verifier {
     keys: Arc<KeyStore>,
     rules: Rules,
     validation: Validation,
-    verdicts: cache::VerdictCache,
+    verdicts: cache::VerdictCache<SessionClaims>,
 }
 
 impl Verifier {
@@ -91,26 +92,13 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Arc<SessionClaims>, AuthError> {
         let now = now();
         let digest = cache::digest(token);
-        match self.verdicts.get(&digest, now) {
-            Some(cache::Verdict::Accepted { claims, kid }) => {
-                if self.keys.still_has(kid.as_deref()) {
-                    return Ok(claims);
-                }
-                self.verdicts.forget(&digest);
-            }
-            Some(cache::Verdict::Refused(error)) => return Err(error),
-            None => {}
+        if let Some(kept) = self.verdicts.recall(&digest, now, &self.keys) {
+            return kept;
         }
         let kid = inspect_header(token).ok().and_then(|h| h.kid);
         let result = self.verify_at(token, now).await.map(Arc::new);
-        let verdict = match &result {
-            Ok(claims) => cache::Verdict::Accepted {
-                claims: Arc::clone(claims),
-                kid: kid.map(Arc::from),
-            },
-            Err(error) => cache::Verdict::Refused(error.clone()),
-        };
-        self.verdicts.keep(digest, verdict, token.len(), now);
+        self.verdicts
+            .remember(digest, &result, kid, token.len(), now);
         result
     }
 
@@ -139,8 +127,31 @@ impl Verifier {
 
     /// Verifies a JWT M2M or OAuth token (`expect`) with the session rules they share: header,
     /// key, signature, then issuer, times and lifetime; and, for OAuth tokens, the configured
-    /// audience. Its claims, for [`crate::clerk::machine`] to map. Not cached here.
-    pub async fn verify_machine_jwt(
+    /// audience. `map` makes the claims a `T` (or refuses them). The answer is kept in `verdicts`
+    /// exactly as a session token's is: an acceptance until `exp` and while its key is published.
+    pub async fn verify_machine_jwt<T: Expiring + Send + Sync + 'static>(
+        &self,
+        verdicts: &VerdictCache<T>,
+        token: &str,
+        expect: Expect,
+        now: i64,
+        map: impl FnOnce(Map<String, Value>) -> Result<T, AuthError>,
+    ) -> Result<Arc<T>, AuthError> {
+        let digest = cache::digest(token);
+        if let Some(kept) = verdicts.recall(&digest, now, &self.keys) {
+            return kept;
+        }
+        let kid = inspect_header(token).ok().and_then(|h| h.kid);
+        let result = self
+            .machine_claims(token, expect, now)
+            .await
+            .and_then(map)
+            .map(Arc::new);
+        verdicts.remember(digest, &result, kid, token.len(), now);
+        result
+    }
+
+    async fn machine_claims(
         &self,
         token: &str,
         expect: Expect,

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 
 use super::finding::Finding;
-use crate::config::ClerkConfig;
+use crate::config::{ClerkConfig, MachineSettings};
 
 pub(super) fn audience(config: &ClerkConfig, out: &mut Vec<Finding>) {
     if let Some(aud) = &config.audience {
@@ -93,5 +93,106 @@ pub(super) fn webhook_secret(config: &ClerkConfig, out: &mut Vec<Finding>) {
             "malformed: expected whsec_ followed by base64",
             Some(fix.into()),
         )),
+    }
+}
+
+/// Longest `CLERK_MACHINE_TOKEN_CACHE_SECS` without a warning: a revoked API key or OAuth token
+/// stays accepted that long.
+const MAX_QUIET_MACHINE_CACHE_SECS: u64 = 300;
+
+/// `CLERK_MACHINE_ID` and `CLERK_MACHINE_TOKEN_CACHE_SECS`. The configuration refuses a malformed
+/// id at load; this also covers settings built by hand. The cache only serves opaque tokens, which
+/// local mode does not verify.
+pub(super) fn machines(settings: &MachineSettings, local: bool, out: &mut Vec<Finding>) {
+    const TOPIC: &str = "machine token cache";
+    match &settings.machine_id {
+        Some(id) if is_machine_id(id) => out.push(Finding::ok(
+            "machine id",
+            format!("{id}: M2M tokens not addressed to it are refused"),
+        )),
+        Some(id) => out.push(Finding::error(
+            "machine id",
+            format!("CLERK_MACHINE_ID is {id:?}, not a Clerk machine id (mch_…)"),
+            Some(
+                "copy this server's machine id (mch_…) from the Clerk dashboard (Machines), or \
+                 unset CLERK_MACHINE_ID"
+                    .into(),
+            ),
+        )),
+        None => out.push(Finding::ok(
+            "machine id",
+            "not set: an M2M token is accepted whichever machines it names",
+        )),
+    }
+    if local {
+        return;
+    }
+    let secs = settings.cache_secs;
+    if secs == 0 {
+        out.push(Finding::warning(
+            TOPIC,
+            "CLERK_MACHINE_TOKEN_CACHE_SECS is 0: every request with an opaque token calls \
+             Clerk (M2M verifications are billed, and spend CLERK_BACKEND_API_BUDGET)",
+            "set CLERK_MACHINE_TOKEN_CACHE_SECS to a few seconds (default 10)",
+        ));
+    } else if secs > MAX_QUIET_MACHINE_CACHE_SECS {
+        out.push(Finding::warning(
+            TOPIC,
+            format!(
+                "CLERK_MACHINE_TOKEN_CACHE_SECS is {secs}: a revoked API key or token stays \
+                 accepted for up to {secs} s"
+            ),
+            format!("set it to at most {MAX_QUIET_MACHINE_CACHE_SECS} (default 10)"),
+        ));
+    } else {
+        out.push(Finding::ok(
+            TOPIC,
+            format!("{secs} s: a revoked opaque token is refused within {secs} s"),
+        ));
+    }
+}
+
+fn is_machine_id(id: &str) -> bool {
+    id.strip_prefix("mch_").is_some_and(|rest| {
+        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::finding::Level;
+    use super::*;
+
+    fn findings(machine_id: Option<&str>, cache_secs: u64, local: bool) -> Vec<(Level, String)> {
+        let settings = MachineSettings {
+            secret_key: None,
+            cache_secs,
+            machine_id: machine_id.map(str::to_owned),
+        };
+        let mut out = Vec::new();
+        machines(&settings, local, &mut out);
+        out.into_iter().map(|f| (f.level, f.message)).collect()
+    }
+
+    #[test]
+    fn machine_settings_are_checked() {
+        let ok = findings(Some("mch_2abc"), 10, false);
+        assert!(ok.iter().all(|(level, _)| *level == Level::Ok), "{ok:?}");
+        assert!(ok[0].1.starts_with("mch_2abc"));
+        for bad in ["mch_", "user_2abc", "mch_a-b", " mch_a"] {
+            let found = findings(Some(bad), 10, false);
+            assert_eq!(found[0].0, Level::Error, "{bad}");
+        }
+        assert_eq!(findings(None, 10, false)[0].0, Level::Ok);
+        for (secs, level) in [
+            (0, Level::Warning),
+            (1, Level::Ok),
+            (MAX_QUIET_MACHINE_CACHE_SECS, Level::Ok),
+            (MAX_QUIET_MACHINE_CACHE_SECS + 1, Level::Warning),
+        ] {
+            assert_eq!(findings(None, secs, false)[1].0, level, "{secs}");
+        }
+        // Local mode verifies no opaque token: no cache finding.
+        assert_eq!(findings(None, 0, true).len(), 1);
     }
 }
