@@ -35,7 +35,7 @@ struct Seed<'a> {
 }
 
 async fn insert(pool: &AnyPool, user: &Seed<'_>) {
-    sqlx::query(
+    clerk_rocket::db::query(
         "INSERT INTO users (clerk_id, email, username, created_at, updated_at, last_seen_at, \
          banned, deleted_at) VALUES ($1, $2, $2, $3, $3, $4, $5, $6)",
     )

@@ -350,7 +350,7 @@ async fn serve_local_app_with_users() -> String {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&database_url).await.unwrap();
     let now = now();
-    sqlx::query(&format!(
+    clerk_rocket::db::query(&format!(
         "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 240) \
          INSERT INTO users (clerk_id, email, username, first_name, last_name, created_at, \
                             updated_at, last_seen_at, banned, deleted_at) \
