@@ -59,10 +59,32 @@ impl Drop for Driver {
     }
 }
 
+/// Whether chromedriver is missing: then the test is skipped with a note, unless
+/// `REQUIRE_BROWSER` is set (CI), where that is a failure.
+fn chromedriver_missing() -> bool {
+    if std::path::Path::new(CHROMEDRIVER).exists() {
+        return false;
+    }
+    assert!(
+        std::env::var("REQUIRE_BROWSER").is_err(),
+        "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
+    );
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "note: {CHROMEDRIVER} not found: skipping the browser test"
+    );
+    true
+}
+
 /// Serves a local-mode app on a free port of 127.0.0.1; returns its base URL.
 async fn serve_local_app() -> String {
+    serve_local_app_on_database().await.0
+}
+
+/// [`serve_local_app`], also returning the URL of its database.
+async fn serve_local_app_on_database() -> (String, String) {
     let settings = Settings::local(&scratch_dir().join("local.pem"));
-    let (figment, _) = settings.figment().await;
+    let (figment, database_url) = settings.figment().await;
     let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = std::sync::Mutex::new(Some(tx));
@@ -78,7 +100,7 @@ async fn serve_local_app() -> String {
         .await
         .expect("the app starts")
         .unwrap();
-    format!("http://127.0.0.1:{port}")
+    (format!("http://127.0.0.1:{port}"), database_url)
 }
 
 /// `CLERK_ROCKET_SCREENSHOT`, or a scratch file.
@@ -91,37 +113,12 @@ fn screenshot_path() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_mode_sign_in_and_out_in_chromium() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() {
-        assert!(
-            std::env::var("REQUIRE_BROWSER").is_err(),
-            "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
-        );
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "note: {CHROMEDRIVER} not found: skipping the browser test"
-        );
+    if chromedriver_missing() {
         return;
     }
     let base = serve_local_app().await;
     let driver = Driver::start();
-    let profile_dir = scratch_dir().join("chromium-profile");
-    let capabilities = json!({
-        "goog:chromeOptions": {
-            "binary": CHROMIUM,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1000,760",
-                format!("--user-data-dir={}", profile_dir.display()),
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-            ]
-        }
-    });
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities.as_object().unwrap().clone())
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session");
+    let browser = chromium(&driver, "1000,760").await;
 
     let result = async {
         browser.goto(&format!("{base}/")).await?;
@@ -197,7 +194,7 @@ async fn local_mode_sign_in_and_out_in_chromium() {
 }
 
 /// A WebDriver session of headless Chromium through `driver`, with a profile of its own.
-async fn chromium(driver: &Driver) -> fantoccini::Client {
+async fn chromium(driver: &Driver, window_size: &str) -> fantoccini::Client {
     let profile_dir = scratch_dir().join("chromium-profile");
     let capabilities = json!({
         "goog:chromeOptions": {
@@ -205,7 +202,7 @@ async fn chromium(driver: &Driver) -> fantoccini::Client {
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1200,900", "--hide-scrollbars",
+                format!("--window-size={window_size}"), "--hide-scrollbars",
                 format!("--user-data-dir={}", profile_dir.display()),
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
             ]
@@ -245,20 +242,12 @@ async fn local_sign_in(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_bans_a_user_from_their_page_in_chromium() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() {
-        assert!(
-            std::env::var("REQUIRE_BROWSER").is_err(),
-            "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
-        );
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "note: {CHROMEDRIVER} not found: skipping the browser test"
-        );
+    if chromedriver_missing() {
         return;
     }
     let base = serve_local_app().await;
     let driver = Driver::start();
-    let browser = chromium(&driver).await;
+    let browser = chromium(&driver, "1200,900").await;
     let result = async {
         // Ada signs in once (so that the app knows her), then an administrator does.
         local_sign_in(&browser, &base, "ada@example.com", false).await?;
@@ -330,23 +319,7 @@ fn dashboard_screenshot_path() -> std::path::PathBuf {
 /// Serves a local-mode app as [`serve_local_app`] does, with 240 users who signed up over the
 /// last 30 days (4 deleted, 6 banned); returns its base URL.
 async fn serve_local_app_with_users() -> String {
-    let settings = Settings::local(&scratch_dir().join("local.pem"));
-    let (figment, database_url) = settings.figment().await;
-    let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = std::sync::Mutex::new(Some(tx));
-    let rocket = clerk_rocket::build(figment).attach(AdHoc::on_liftoff("port", move |rocket| {
-        Box::pin(async move {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(rocket.config().port);
-            }
-        })
-    }));
-    tokio::spawn(async move { rocket.launch().await });
-    let port = tokio::time::timeout(Duration::from_secs(30), rx)
-        .await
-        .expect("the app starts")
-        .unwrap();
+    let (base, database_url) = serve_local_app_on_database().await;
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&database_url).await.unwrap();
     let now = now();
@@ -365,25 +338,17 @@ async fn serve_local_app_with_users() -> String {
     .await
     .unwrap();
     pool.close().await;
-    format!("http://127.0.0.1:{port}")
+    base
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_dashboard_in_chromium() {
-    if !std::path::Path::new(CHROMEDRIVER).exists() {
-        assert!(
-            std::env::var("REQUIRE_BROWSER").is_err(),
-            "REQUIRE_BROWSER is set but {CHROMEDRIVER} is missing"
-        );
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "note: {CHROMEDRIVER} not found: skipping the browser test"
-        );
+    if chromedriver_missing() {
         return;
     }
     let base = serve_local_app_with_users().await;
     let driver = Driver::start();
-    let browser = chromium(&driver).await;
+    let browser = chromium(&driver, "1200,900").await;
 
     let result = async {
         // An administrator signs in (local mode) and follows the nav's Admin link.
