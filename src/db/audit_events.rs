@@ -154,27 +154,10 @@ pub async fn list(
     let mut unit = unit(pool).await?;
     let rows = statement.fetch_all(&mut *unit).await?;
     unit.finish().await?;
-    let mut events: Vec<AuditEvent> = rows.into_iter().map(AuditEvent::from).collect();
-    let more = events.len() > limit as usize;
-    events.truncate(limit as usize);
-    Ok(match start {
-        PageStart::Before(_) => {
-            events.reverse();
-            AuditPage {
-                events,
-                has_older: true,
-                has_newer: more,
-            }
-        }
-        PageStart::After(_) => AuditPage {
-            events,
-            has_older: more,
-            has_newer: true,
-        },
-        PageStart::First => AuditPage {
-            events,
-            has_older: more,
-            has_newer: false,
-        },
+    let page = start.window(rows.into_iter().map(AuditEvent::from).collect(), limit);
+    Ok(AuditPage {
+        events: page.rows,
+        has_older: page.has_older,
+        has_newer: page.has_newer,
     })
 }

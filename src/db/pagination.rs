@@ -13,6 +13,37 @@ pub enum PageStart {
     Before(i64),
 }
 
+/// One page of rows, newest first, and whether the list goes on either side of it.
+pub struct Window<T> {
+    pub rows: Vec<T>,
+    pub has_older: bool,
+    pub has_newer: bool,
+}
+
+impl PageStart {
+    /// The page of `fetched`: up to `limit + 1` rows in the order the query for this start
+    /// returns them (towards older ids, or towards newer ones for `Before`); the extra row only
+    /// says that there is more.
+    #[must_use]
+    pub fn window<T>(self, mut fetched: Vec<T>, limit: u32) -> Window<T> {
+        let more = fetched.len() > limit as usize;
+        fetched.truncate(limit as usize);
+        let (has_older, has_newer) = match self {
+            PageStart::Before(_) => {
+                fetched.reverse();
+                (true, more)
+            }
+            PageStart::After(_) => (more, true),
+            PageStart::First => (more, false),
+        };
+        Window {
+            rows: fetched,
+            has_older,
+            has_newer,
+        }
+    }
+}
+
 /// A cursor this server did not hand out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cursor is not one this server handed out (use next_cursor as it came)")]

@@ -484,28 +484,11 @@ pub async fn search(
     let mut unit = unit(pool).await?;
     let rows = statement.fetch_all(&mut *unit).await?;
     unit.finish().await?;
-    let mut users: Vec<User> = rows.into_iter().map(User::from).collect();
-    let more = users.len() > limit as usize;
-    users.truncate(limit as usize);
-    Ok(match start {
-        PageStart::Before(_) => {
-            users.reverse();
-            UserPage {
-                users,
-                has_older: true,
-                has_newer: more,
-            }
-        }
-        PageStart::After(_) => UserPage {
-            users,
-            has_older: more,
-            has_newer: true,
-        },
-        PageStart::First => UserPage {
-            users,
-            has_older: more,
-            has_newer: false,
-        },
+    let page = start.window(rows.into_iter().map(User::from).collect(), limit);
+    Ok(UserPage {
+        users: page.rows,
+        has_older: page.has_older,
+        has_newer: page.has_newer,
     })
 }
 
