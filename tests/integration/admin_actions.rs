@@ -32,11 +32,9 @@ fn bearer(token: &str) -> String {
 }
 
 /// A token of `user` for another session, issued `later` seconds from now.
-fn new_session_token(user: &str, sid: &str, later: i64) -> String {
-    key_a().sign(&with(
-        claims(user),
-        json!({ "sid": sid, "iat": now() + later }),
-    ))
+/// A token of session `sid` issued at `iat` (seconds).
+fn new_session_token(user: &str, sid: &str, iat: i64) -> String {
+    key_a().sign(&with(claims(user), json!({ "sid": sid, "iat": iat })))
 }
 
 async fn post_as(app: &TestApp, uri: &str, token: &str) -> Answer {
@@ -147,6 +145,9 @@ async fn ban_unban_sessions_and_role_through_the_api(backend: Backend) {
     assert_eq!(served(&app, &target_tok).await.0, 200);
 
     // Every session: listed at Clerk, each revoked there and here; any older token is refused.
+    // (Read before the call, so that a second boundary crossed meanwhile cannot make the
+    // "older" token below newer than the revocation.)
+    let before_revocation = now();
     let revoked = post_as(
         &app,
         &format!("/api/admin/users/{target}/revoke-sessions"),
@@ -184,13 +185,13 @@ async fn ban_unban_sessions_and_role_through_the_api(backend: Backend) {
         served(&app, &target_tok).await,
         (401, "session-revoked".into())
     );
-    let unlisted = new_session_token(&target, "sess_unlisted", 0);
+    let unlisted = new_session_token(&target, "sess_unlisted", before_revocation);
     assert_eq!(
         served(&app, &unlisted).await,
         (401, "session-revoked".into()),
         "a token issued before the revocation, of a session Clerk did not list"
     );
-    let fresh = new_session_token(&target, "sess_new", 2);
+    let fresh = new_session_token(&target, "sess_new", now() + 2);
     assert_eq!(
         served(&app, &fresh).await.0,
         200,
