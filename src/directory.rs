@@ -1,9 +1,11 @@
-//! The user directory as administrators browse it: checked list parameters, page links and
-//! look-ups by either id. The JSON API and the admin pages answer from the same functions.
+//! The directory of users and organizations as administrators browse it: checked list
+//! parameters, page links and look-ups by either id. The JSON API and the admin pages answer from
+//! the same functions.
 
 use sqlx::AnyPool;
 
-use crate::db::pagination::{self, PageStart};
+use crate::db::organizations::{self, Organization};
+use crate::db::pagination::{self, PageStart, Window};
 use crate::db::users::{self, User, UserPage};
 use crate::error::{ApiError, ApiResult};
 
@@ -74,6 +76,24 @@ pub fn previous_start(page: &UserPage) -> Option<PageStart> {
         .map(|u| PageStart::Before(u.id))
 }
 
+/// The starts of the pages after and before `window`, whose rows have the ids `id` gives.
+pub fn window_starts<T>(
+    window: &Window<T>,
+    id: impl Fn(&T) -> i64,
+) -> (Option<PageStart>, Option<PageStart>) {
+    let next = window
+        .rows
+        .last()
+        .filter(|_| window.has_older)
+        .map(|row| PageStart::After(id(row)));
+    let previous = window
+        .rows
+        .first()
+        .filter(|_| window.has_newer)
+        .map(|row| PageStart::Before(id(row)));
+    (next, previous)
+}
+
 fn truncate(text: &str) -> String {
     text.chars().take(40).collect()
 }
@@ -88,6 +108,25 @@ pub async fn find(pool: &AnyPool, id: &str) -> ApiResult<User> {
             _ => {
                 return Err(ApiError::BadRequest(format!(
                     "id must be a positive whole number or a Clerk user id (user_…), found {:?}",
+                    truncate(id)
+                )))
+            }
+        }
+    };
+    found.ok_or(ApiError::NotFound)
+}
+
+/// One organization by local id or Clerk id (`org_…`), tombstones included.
+pub async fn find_organization(pool: &AnyPool, id: &str) -> ApiResult<Organization> {
+    let found = if id.starts_with("org_") && id.len() <= 64 {
+        organizations::find_by_clerk_id(pool, id).await?
+    } else {
+        match id.parse::<i64>() {
+            Ok(n) if n > 0 => organizations::find_by_id(pool, n).await?,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "id must be a positive whole number or a Clerk organization id (org_…), \
+                     found {:?}",
                     truncate(id)
                 )))
             }

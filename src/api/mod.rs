@@ -2,6 +2,7 @@
 
 mod admin;
 mod admin_actions;
+mod admin_orgs;
 mod admin_stats;
 mod audit;
 mod health;
@@ -27,6 +28,7 @@ pub fn routes() -> Vec<Route> {
     // Machine clients and organizations.
     routes.extend(whoami::routes());
     routes.extend(orgs::routes());
+    routes.extend(admin_orgs::routes());
     routes
 }
 

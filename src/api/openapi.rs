@@ -62,6 +62,8 @@ impl Modify for SessionSecurity {
         super::users::me,
         super::admin::list,
         super::admin::show,
+        super::admin_orgs::list,
+        super::admin_orgs::show,
         super::admin_stats::stats,
         super::webhooks::clerk_webhook,
         super::admin_actions::ban,
@@ -76,7 +78,7 @@ impl Modify for SessionSecurity {
     modifiers(&SessionSecurity),
     tags(
         (name = "users", description = "The signed-in user"),
-        (name = "admin", description = "Every user, for administrators"),
+        (name = "admin", description = "Every user and organization, for administrators"),
         (name = "webhooks", description = "Clerk's webhooks, signed by Svix"),
         (name = "machines", description = "Any token type: sessions, M2M tokens, OAuth access tokens, API keys"),
         (name = "organizations", description = "The session's active organization"),

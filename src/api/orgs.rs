@@ -1,4 +1,5 @@
-//! `/api/orgs/…`: the signed-in user's organizations, as their session token names them.
+//! `/api/orgs/…`: the signed-in user's organizations, as their session token names them and the
+//! stored memberships confirm.
 
 use rocket::serde::json::Json;
 use rocket::Route;
@@ -13,7 +14,8 @@ pub struct CurrentOrg {
     /// `org_…`.
     pub id: String,
     pub slug: Option<String>,
-    /// The organization's name: not in the token, and not stored yet (always null for now).
+    /// The organization's name: not in the token; from the organizations kept from webhooks and
+    /// `sync` (null when this organization is not stored here).
     pub name: Option<String>,
     /// The caller's role, `org:`-prefixed (`org:admin`).
     pub role: Option<String>,
@@ -22,7 +24,8 @@ pub struct CurrentOrg {
     pub permissions: Vec<String>,
 }
 
-/// The active organization of the session, from its token (v1 or v2 claims).
+/// The active organization of the session, from its token (v1 or v2 claims), unless the stored
+/// membership ended (then none) or changed role after the token was issued (then the stored one).
 #[utoipa::path(get, path = "/api/orgs/current", tag = "organizations",
     responses((status = 200, body = CurrentOrg),
         (status = 404, description = "No active organization (`no-active-organization`)", body = crate::error::ErrorBody),
@@ -34,7 +37,7 @@ pub fn current(auth: Auth) -> ApiResult<Json<CurrentOrg>> {
     Ok(Json(CurrentOrg {
         id: org.id.clone(),
         slug: org.slug.clone(),
-        name: None,
+        name: auth.org_name.clone(),
         role: org.role.clone(),
         permissions: org.permissions.clone(),
     }))

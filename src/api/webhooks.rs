@@ -21,6 +21,7 @@ use crate::db::webhook_events::{self as webhook_log, PruneClock};
 use crate::db::{write_transaction, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::observability::Metrics;
+use crate::sync::org_merge;
 use crate::sync::profile::{self, Applied, ClerkProfile};
 
 /// The Svix headers of the request (`svix-*`, else the Standard Webhooks `webhook-*` names).
@@ -54,6 +55,9 @@ enum Outcome {
     Stale,
     /// About a user that is deleted here: it stays deleted.
     UserDeleted,
+    /// About an organization or membership deleted here (or a membership of an organization
+    /// deleted here): it stays deleted.
+    Deleted,
     /// A type this app does not act on.
     Ignored,
 }
@@ -65,6 +69,7 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::Stale => "stale",
             Outcome::UserDeleted => "user-deleted",
+            Outcome::Deleted => "deleted",
             Outcome::Ignored => "ignored",
         }
     }
@@ -91,7 +96,7 @@ pub struct Received {
     /// The event type (`user.updated`, …).
     #[serde(rename = "type")]
     pub kind: String,
-    /// `applied`, `duplicate`, `stale`, `user-deleted` or `ignored`.
+    /// `applied`, `duplicate`, `stale`, `user-deleted`, `deleted` or `ignored`.
     pub outcome: String,
 }
 
@@ -169,6 +174,13 @@ pub async fn clerk_webhook(
         }
         (Event::UserUpserted { user, .. }, _) => caches.users.forget(&user.id),
         (Event::UserDeleted(deleted), _) => caches.users.forget(&deleted.id),
+        (Event::OrganizationUpserted { .. } | Event::OrganizationDeleted(_), _) => {
+            caches.orgs.forget_all();
+        }
+        (Event::Membership { membership, .. }, _) => caches.orgs.forget(
+            &membership.public_user_data.user_id,
+            &membership.organization.id,
+        ),
         _ => {}
     }
     if prune_clock.due(now) {
@@ -219,10 +231,33 @@ async fn apply(
             .await?;
             Outcome::Applied
         }
+        Event::OrganizationUpserted { organization, .. } => {
+            merged(org_merge::upsert_organization(&mut tx, organization, now).await?)
+        }
+        Event::OrganizationDeleted(deleted) => {
+            org_merge::delete_organization(&mut tx, &deleted.id, now).await?;
+            Outcome::Applied
+        }
+        Event::Membership { kind, membership } if kind.ends_with(".deleted") => {
+            org_merge::delete_membership(&mut tx, membership, now).await?;
+            Outcome::Applied
+        }
+        Event::Membership { membership, .. } => {
+            merged(org_merge::upsert_membership(&mut tx, membership, now).await?)
+        }
         Event::Other { .. } => Outcome::Ignored,
     };
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// The outcome of an organization or membership merged into its row.
+fn merged(applied: Applied) -> Outcome {
+    match applied {
+        Applied::Created | Applied::Updated | Applied::Unchanged => Outcome::Applied,
+        Applied::Stale => Outcome::Stale,
+        Applied::Deleted => Outcome::Deleted,
+    }
 }
 
 /// Drops processed ids older than their retention and expired revocations; failures are logged

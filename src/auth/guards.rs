@@ -7,6 +7,7 @@ use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 
 use super::known_users::KnownUsers;
+use super::org_standing::OrgStandings;
 use super::source::TokenSource;
 use super::user;
 use crate::clerk::token::{Reason, SessionClaims};
@@ -125,10 +126,11 @@ impl<'r> FromRequest<'r> for Admin {
 }
 
 /// The in-memory state that a change received by this instance (a webhook, an admin action) must
-/// reach at once: known user rows and session revocations.
+/// reach at once: known user rows, session revocations and organization memberships.
 pub struct Caches<'r> {
     pub users: &'r KnownUsers,
     pub revocations: &'r Revocations,
+    pub orgs: &'r OrgStandings,
 }
 
 #[rocket::async_trait]
@@ -137,8 +139,16 @@ impl<'r> FromRequest<'r> for Caches<'r> {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let rocket = request.rocket();
-        match (rocket.state::<KnownUsers>(), rocket.state::<Revocations>()) {
-            (Some(users), Some(revocations)) => Outcome::Success(Caches { users, revocations }),
+        match (
+            rocket.state::<KnownUsers>(),
+            rocket.state::<Revocations>(),
+            rocket.state::<OrgStandings>(),
+        ) {
+            (Some(users), Some(revocations), Some(orgs)) => Outcome::Success(Caches {
+                users,
+                revocations,
+                orgs,
+            }),
             _ => refuse(
                 request,
                 ApiError::Internal("the user caches are not managed".into()),

@@ -13,6 +13,8 @@
 //! never from a cookie. Sessions go through [`CurrentUser`], so revoked sessions and deleted or
 //! banned users are refused here as everywhere, and a session's warm path stays what it was. An
 //! API key or OAuth access token acting for a user is refused as that user's session would be.
+//! A session's active organization is checked against the stored memberships: one that ended
+//! in Clerk grants nothing here, whatever the token claims (`org_standing.rs`).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -23,10 +25,11 @@ use rocket_db_pools::Database as _;
 
 use super::guards::CurrentUser;
 use super::known_users::KnownUsers;
+use super::org_standing::OrgStandings;
 use super::source::TokenSource;
 use crate::clerk::auth_object::AuthObject;
 use crate::clerk::machine::{classify, opaque_type, MachineToken, TokenType};
-use crate::clerk::token::{AuthError, Check, Missing, Reason};
+use crate::clerk::token::{AuthError, Check, Missing, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::users::User;
 use crate::db::{api_keys, Db};
@@ -75,6 +78,8 @@ pub struct Auth<A: Accepts = SessionOnly> {
     pub object: AuthObject,
     /// The local user row, for sessions.
     pub user: Option<Arc<User>>,
+    /// The name of the session's active organization, when it is stored here.
+    pub org_name: Option<String>,
     accepts: PhantomData<A>,
 }
 
@@ -83,9 +88,29 @@ impl<A: Accepts> Auth<A> {
         Auth {
             object,
             user,
+            org_name: None,
             accepts: PhantomData,
         }
     }
+}
+
+/// A session's claims as this request is served with them: its active organization checked
+/// against the stored memberships (see [`super::OrgStanding::apply`]), and the organization's name.
+async fn with_org_standing(
+    request: &Request<'_>,
+    session: &Arc<SessionClaims>,
+) -> Result<(Arc<SessionClaims>, Option<String>), ApiError> {
+    let Some(org) = &session.authorization.org else {
+        return Ok((Arc::clone(session), None));
+    };
+    let rocket = request.rocket();
+    let (Some(db), Some(standings)) = (Db::fetch(rocket), rocket.state::<OrgStandings>()) else {
+        return Err(ApiError::Internal(
+            "the database or organization state is not managed".into(),
+        ));
+    };
+    let standing = standings.lookup(db, &session.user_id, &org.id).await?;
+    Ok((standing.apply(session), standing.name.clone()))
 }
 
 fn mismatch(found: TokenType, accepted: &[TokenType]) -> ApiError {
@@ -217,10 +242,17 @@ impl<'r, A: Accepts> FromRequest<'r> for Auth<A> {
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match choose_path(request, A::TYPES).await {
             Path::Session => match request.guard::<CurrentUser>().await {
-                Outcome::Success(current) => Outcome::Success(Auth::new(
-                    AuthObject::Session(current.session),
-                    Some(current.user),
-                )),
+                Outcome::Success(current) => {
+                    match with_org_standing(request, &current.session).await {
+                        Ok((session, org_name)) => {
+                            let mut auth =
+                                Auth::new(AuthObject::Session(session), Some(current.user));
+                            auth.org_name = org_name;
+                            Outcome::Success(auth)
+                        }
+                        Err(e) => Outcome::Error((e.record(request), ())),
+                    }
+                }
                 Outcome::Error(e) => Outcome::Error(e),
                 Outcome::Forward(f) => Outcome::Forward(f),
             },

@@ -18,6 +18,7 @@ mod forget;
 mod guards;
 mod known_users;
 mod machine;
+mod org_standing;
 mod source;
 mod stage;
 mod user;
@@ -25,6 +26,7 @@ mod visitor;
 
 pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
+pub use org_standing::{OrgStanding, OrgStandings, Standing};
 pub use machine::{
     missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,
     SessionOnly,

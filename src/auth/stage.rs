@@ -8,6 +8,7 @@ use rocket_db_pools::Database as _;
 
 use super::csrf::CsrfKey;
 use super::known_users::{KnownUsers, FLUSH_SECS};
+use super::org_standing::OrgStandings;
 use crate::clerk::Clerk;
 use crate::config::ClerkConfig;
 use crate::db::revoked_sessions::Revocations;
@@ -22,6 +23,7 @@ pub fn stage() -> AdHoc {
         rocket
             .manage(Revocations::default())
             .manage(KnownUsers::default())
+            .manage(OrgStandings::default())
             .attach(AdHoc::on_liftoff("Last-seen writer", |rocket| {
                 Box::pin(async move {
                     let (Some(db), Some(known)) = (Db::fetch(rocket), rocket.state::<KnownUsers>())

@@ -14,7 +14,7 @@ pub const CLERK_API_VERSION: &str = "2026-05-12";
 /// Answers larger than this are refused (a user object is a few KiB).
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// A page of up to 500 users (Clerk's largest `limit`).
-const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
+pub(super) const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
 /// Clerk's rate limit window; budgets are counted per this period.
 pub const BUDGET_PERIOD: Duration = Duration::from_secs(10);
 /// How long a handshake nonce that failed to resolve is not looked up again.
@@ -62,7 +62,7 @@ pub struct BackendUser {
 }
 
 /// `null` reads as the type's default (Clerk sends `null` for some empty fields).
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(super) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: Default + Deserialize<'de>,
@@ -244,7 +244,7 @@ impl BackendApi {
 
 /// What a call does when the budget is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Budget {
+pub(super) enum Budget {
     /// Fail at once with [`BackendApiError::BudgetSpent`] (a request is waiting on it).
     Refuse,
     /// Wait for the refill (batch work).
@@ -280,6 +280,17 @@ impl BackendApi {
             .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
         let status = response.status();
         Ok((status, read_up_to(response, max_bytes).await?))
+    }
+
+    /// [`Self::get`] of a path under the API URL (`/v1/…`), built from checked ids only.
+    pub(super) async fn get_path(
+        &self,
+        path: &str,
+        max_bytes: usize,
+        budget: Budget,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
+        self.get(format!("{}{path}", self.api_url), max_bytes, budget)
+            .await
     }
 }
 

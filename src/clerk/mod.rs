@@ -7,6 +7,7 @@ pub mod handshake;
 pub mod keys;
 pub mod local;
 pub mod machine;
+pub mod organizations;
 pub mod token;
 pub mod user_admin;
 pub mod webhook;

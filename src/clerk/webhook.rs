@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::backend_api::BackendUser;
+use super::organizations::{BackendMembership, BackendOrganization, DeletedOrganization};
 
 /// Bodies larger than this are refused before any hashing.
 pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
@@ -204,6 +205,18 @@ pub enum Event {
     UserDeleted(DeletedUser),
     /// `session.ended`, `session.removed` or `session.revoked`: the session can no longer be used.
     SessionEnded { kind: String, session: SessionData },
+    /// `organization.created` or `organization.updated`: the whole organization object.
+    OrganizationUpserted {
+        kind: String,
+        organization: BackendOrganization,
+    },
+    /// `organization.deleted`.
+    OrganizationDeleted(DeletedOrganization),
+    /// `organizationMembership.created`, `.updated` or `.deleted`: the whole membership.
+    Membership {
+        kind: String,
+        membership: BackendMembership,
+    },
     /// Any other type: acknowledged and ignored.
     Other { kind: String },
 }
@@ -214,8 +227,11 @@ impl Event {
         match self {
             Event::UserUpserted { kind, .. }
             | Event::SessionEnded { kind, .. }
+            | Event::OrganizationUpserted { kind, .. }
+            | Event::Membership { kind, .. }
             | Event::Other { kind } => kind,
             Event::UserDeleted(_) => "user.deleted",
+            Event::OrganizationDeleted(_) => "organization.deleted",
         }
     }
 }
@@ -242,6 +258,33 @@ pub fn parse_event(body: &[u8]) -> Result<Event, WebhookError> {
             let session: SessionData = read(&kind, data, "a session")?;
             let id = session.id.clone();
             (Event::SessionEnded { kind, session }, id)
+        }
+        "organization.created" | "organization.updated" => {
+            let organization: BackendOrganization = read(&kind, data, "an organization")?;
+            let id = organization.id.clone();
+            (Event::OrganizationUpserted { kind, organization }, id)
+        }
+        "organization.deleted" => {
+            let organization: DeletedOrganization = read(&kind, data, "a deleted organization")?;
+            let id = organization.id.clone();
+            (Event::OrganizationDeleted(organization), id)
+        }
+        "organizationMembership.created"
+        | "organizationMembership.updated"
+        | "organizationMembership.deleted" => {
+            let membership: BackendMembership = read(&kind, data, "an organization membership")?;
+            // Each of the three ids names a row: an empty one refuses the event.
+            let ids = [
+                &membership.id,
+                &membership.organization.id,
+                &membership.public_user_data.user_id,
+            ];
+            let id = if ids.iter().any(|id| id.trim().is_empty()) {
+                String::new()
+            } else {
+                membership.id.clone()
+            };
+            (Event::Membership { kind, membership }, id)
         }
         _ => return Ok(Event::Other { kind }),
     };
@@ -443,6 +486,19 @@ mod tests {
             parse_event(ended).unwrap(),
             Event::SessionEnded { session, .. } if session.id == "sess_1"
         ));
+        let org = br#"{"type":"organization.updated","data":{"id":"org_1","object":"organization","name":"Acme","slug":"acme","updated_at":7}}"#;
+        assert!(matches!(
+            parse_event(org).unwrap(),
+            Event::OrganizationUpserted { organization, .. } if organization.name == "Acme"
+        ));
+        let gone = br#"{"type":"organization.deleted","data":{"object":"organization","id":"org_1","deleted":true}}"#;
+        assert_eq!(parse_event(gone).unwrap().kind(), "organization.deleted");
+        let member = br#"{"type":"organizationMembership.deleted","data":{"id":"orgmem_1","role":"org:member",
+            "organization":{"id":"org_1","name":"Acme"},"public_user_data":{"user_id":"user_1"}}}"#;
+        assert!(matches!(
+            parse_event(member).unwrap(),
+            Event::Membership { membership, .. } if membership.public_user_data.user_id == "user_1"
+        ));
         let other = br#"{"type":"email.created","data":{"x":1}}"#;
         assert_eq!(
             parse_event(other).unwrap(),
@@ -458,6 +514,11 @@ mod tests {
             br#"{"type":"session.ended","data":{"id":5}}"#,
             br#"{"type":"user.updated","data":{"id":""}}"#,
             br#"{"type":"session.revoked","data":{"id":" "}}"#,
+            br#"{"type":"organization.created","data":{"name":"no id"}}"#,
+            br#"{"type":"organization.deleted","data":{"id":""}}"#,
+            br#"{"type":"organizationMembership.created","data":{"id":"orgmem_1","role":"org:member"}}"#,
+            br#"{"type":"organizationMembership.updated","data":{"id":"orgmem_1","role":"org:member",
+                "organization":{"id":"org_1"},"public_user_data":{"user_id":""}}}"#,
         ] {
             assert!(
                 matches!(parse_event(bad), Err(WebhookError::InvalidPayload(_))),

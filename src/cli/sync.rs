@@ -1,5 +1,5 @@
-//! `clerk-rocket sync`: the users table reconciled with Clerk's Backend API, with progress on a
-//! terminal and the drift as one line.
+//! `clerk-rocket sync`: the users, organizations and memberships tables reconciled with Clerk's
+//! Backend API, with progress on a terminal and the drift as one line per table.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -80,6 +80,30 @@ pub(super) async fn run(
         summary.kept_deleted,
         summary.stale,
     );
+    let orgs = crate::sync::orgs::run(&api, &pool, page_size, dry_run).await;
+    match orgs {
+        Ok(None) => println!("organizations: turned off in this Clerk instance; nothing to sync"),
+        Ok(Some(drift)) => {
+            let (o, m) = (&drift.organizations, &drift.memberships);
+            println!(
+                "{} organizations in Clerk; drift: {} {verb}created, {} {verb}updated, {} \
+                 {verb}tombstoned; {} unchanged, {} kept deleted, {} newer here",
+                o.listed, o.created, o.updated, o.tombstoned, o.unchanged, o.kept_deleted, o.stale,
+            );
+            println!(
+                "{} memberships in Clerk; drift: {} {verb}created, {} {verb}updated, {} \
+                 {verb}ended; {} unchanged, {} kept deleted, {} newer here",
+                m.listed, m.created, m.updated, m.tombstoned, m.unchanged, m.kept_deleted, m.stale,
+            );
+        }
+        Err(e) => {
+            eprintln!(
+                "error: sync of organizations stopped: {e} (users are synced; pages already read \
+                 stay applied; no organization is tombstoned unless the whole list was read)"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
     if dry_run {
         println!("dry run: nothing was changed");
     }

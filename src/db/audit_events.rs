@@ -121,14 +121,7 @@ pub async fn list(
     start: PageStart,
     limit: u32,
 ) -> Result<AuditPage, sqlx::Error> {
-    let (bound, order) = match start {
-        PageStart::First | PageStart::After(_) => ("<", "DESC"),
-        PageStart::Before(_) => (">", "ASC"),
-    };
-    let anchor = match start {
-        PageStart::First => i64::MAX,
-        PageStart::After(id) | PageStart::Before(id) => id,
-    };
+    let (bound, order, anchor) = start.keyset();
     let mut conditions = String::new();
     let mut values = Vec::new();
     for (column, value) in [

@@ -4,6 +4,8 @@
 pub mod activity;
 pub mod api_keys;
 pub mod audit_events;
+pub mod memberships;
+pub mod organizations;
 pub mod pagination;
 mod pool;
 pub mod revoked_sessions;
@@ -123,6 +125,17 @@ pub fn settings_of(app: &figment::Figment) -> Result<Settings, UrlError> {
         pooler,
         migration_url,
     })
+}
+
+/// A `LIKE … ESCAPE '\\'` pattern matching text that contains `query`, lower-cased (compare it
+/// with a `lower(…)` expression).
+pub(crate) fn substring_pattern(query: &str) -> String {
+    let escaped = query
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// Opens a transaction that will write: the one policy for every multi-statement write.

@@ -21,6 +21,17 @@ pub struct Window<T> {
 }
 
 impl PageStart {
+    /// The SQL of this start for a list keyed on `id`, newest first: the comparison with the
+    /// anchor (`id {bound} $anchor`), the order to walk in, and the anchor.
+    #[must_use]
+    pub fn keyset(self) -> (&'static str, &'static str, i64) {
+        match self {
+            PageStart::First => ("<", "DESC", i64::MAX),
+            PageStart::After(id) => ("<", "DESC", id),
+            PageStart::Before(id) => (">", "ASC", id),
+        }
+    }
+
     /// The page of `fetched`: up to `limit + 1` rows in the order the query for this start
     /// returns them (towards older ids, or towards newer ones for `Before`); the extra row only
     /// says that there is more.

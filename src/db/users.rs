@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
 use super::pagination::PageStart;
-use super::{is_sqlite, query, query_as, query_scalar, unit};
+use super::{is_sqlite, query, query_as, query_scalar, substring_pattern, unit};
 
 /// A user as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -439,14 +439,7 @@ pub async fn search(
     limit: u32,
 ) -> Result<UserPage, sqlx::Error> {
     let query = query.trim();
-    let (bound, order) = match start {
-        PageStart::First | PageStart::After(_) => ("<", "DESC"),
-        PageStart::Before(_) => (">", "ASC"),
-    };
-    let anchor = match start {
-        PageStart::First => i64::MAX,
-        PageStart::After(id) | PageStart::Before(id) => id,
-    };
+    let (bound, order, anchor) = start.keyset();
     let filter = if query.is_empty() {
         String::new()
     } else if is_sqlite(pool) && query.chars().count() >= MIN_INDEXED_QUERY {
@@ -477,7 +470,7 @@ pub async fn search(
         let pattern = if is_sqlite(pool) && query.chars().count() >= MIN_INDEXED_QUERY {
             format!("\"{}\"", query.replace('"', "\"\""))
         } else {
-            format!("%{}%", like_escape(&query.to_lowercase()))
+            substring_pattern(query)
         };
         statement = statement.bind(pattern);
     }
@@ -501,10 +494,4 @@ pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::E
         .await?;
     unit.finish().await?;
     Ok(row.map(User::from))
-}
-
-fn like_escape(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

@@ -17,6 +17,12 @@ use super::audit::AuditLine;
 use crate::auth::csrf::{CsrfKey, FIELD};
 use crate::db::audit_events::{self, AuditFilter};
 use crate::moderation::audit::ON_USER_PAGE;
+// The user's organizations.
+use super::admin_orgs::MemberRow;
+use crate::db::memberships;
+
+/// Memberships listed on a user's page (ended ones too), newest first.
+const MEMBERSHIPS_ON_USER_PAGE: u32 = 100;
 
 /// A user as a row of the table: times for people, and one state word.
 #[derive(Serialize)]
@@ -108,6 +114,11 @@ async fn show(
     let audit = audit_events::list(db, filter, PageStart::First, ON_USER_PAGE).await?;
     let events: Vec<AuditLine> = audit.events.iter().map(AuditLine::new).collect();
     let (status_kind, status) = status_line(done, refused).unzip();
+    let held = memberships::of_user(db, &user.clerk_id, MEMBERSHIPS_ON_USER_PAGE).await?;
+    let memberships: Vec<MemberRow> = held
+        .iter()
+        .map(|(membership, org)| MemberRow::new(membership, org.as_ref()))
+        .collect();
     Ok(Template::render(
         "admin/user",
         context! {
@@ -124,6 +135,7 @@ async fn show(
             lines: events,
             more_events: audit.has_older,
             audit_link: format!("/admin/audit?target={}", encode(&user.clerk_id)),
+            memberships,
         },
     ))
 }

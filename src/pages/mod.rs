@@ -6,6 +6,7 @@
 
 mod admin;
 mod admin_actions;
+mod admin_orgs;
 mod audit;
 mod dashboard;
 mod dev;
@@ -111,6 +112,7 @@ pub fn routes() -> Vec<Route> {
     let mut routes = rocket::routes![index, sign_in, sign_up, profile];
     routes.extend(dev::routes());
     routes.extend(admin::routes());
+    routes.extend(admin_orgs::routes());
     // Administrators' actions on users and their audit trail.
     routes.extend(admin_actions::routes());
     routes.extend(audit::routes());

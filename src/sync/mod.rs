@@ -5,12 +5,15 @@
 //! the local users that Clerk no longer has. A user missing from the listing is tombstoned only
 //! when the listing completed and `GET /v1/users/{id}` answers 404: offset pages can skip a user
 //! when another one is deleted meanwhile, and an interrupted run must not delete anyone.
+//! Organizations and their memberships follow, in [`orgs`].
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::AnyPool;
 
+pub mod org_merge;
+pub mod orgs;
 pub mod profile;
 
 use crate::clerk::backend_api::{BackendApi, BackendApiError, BackendUser};

@@ -52,14 +52,26 @@ impl FakeClerk {
     /// Serves a JWKS holding `keys` whose `Date` header is `offset_secs` away from now, for
     /// `clerk-rocket check`'s clock comparison.
     pub async fn serve_jwks_dated(&self, keys: &[&TestKey], offset_secs: i64) {
-        let date = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs);
-        Mock::given(method("GET"))
-            .and(path("/.well-known/jwks.json"))
-            .respond_with(
+        /// Writes the `Date` when answering, not when mounted: a second boundary crossed in
+        /// between would otherwise read as a 1 s offset.
+        struct Dated {
+            offset: time::Duration,
+            body: Value,
+        }
+        impl wiremock::Respond for Dated {
+            fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+                let date = time::OffsetDateTime::now_utc() + self.offset;
                 ResponseTemplate::new(200)
                     .insert_header("Date", http_date(date).as_str())
-                    .set_body_json(jwks(keys)),
-            )
+                    .set_body_json(&self.body)
+            }
+        }
+        Mock::given(method("GET"))
+            .and(path("/.well-known/jwks.json"))
+            .respond_with(Dated {
+                offset: time::Duration::seconds(offset_secs),
+                body: jwks(keys),
+            })
             .with_priority(self.next_priority.fetch_sub(1, Ordering::Relaxed))
             .mount(&self.server)
             .await;

@@ -77,6 +77,9 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
     let pool = app.pool().await;
     let now = now();
     let today = now.div_euclid(DAY);
+    // Seeds are placed from the start of today (UTC), not from now: `now - 60` would be
+    // yesterday in a day's first minute. Whole days before day0 are in the past on their day.
+    let day0 = now - now.rem_euclid(DAY);
     let plain = |clerk_id, created_at, last_seen_at| Seed {
         clerk_id,
         created_at,
@@ -85,26 +88,26 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
         deleted_at: None,
     };
     for seed in [
-        plain("user_recent", now - 40 * DAY, Some(now - 60)),
-        plain("user_seen6", now - 20 * DAY, Some(now - 6 * DAY)),
-        plain("user_seen8", now - 20 * DAY, Some(now - 8 * DAY)),
-        plain("user_seen29", now - 100 * DAY, Some(now - 29 * DAY)),
-        plain("user_seen31", now - 100 * DAY, Some(now - 31 * DAY)),
+        plain("user_recent", day0 - 40 * DAY, Some(day0)),
+        plain("user_seen6", day0 - 20 * DAY, Some(day0 - 6 * DAY)),
+        plain("user_seen8", day0 - 20 * DAY, Some(day0 - 8 * DAY)),
+        plain("user_seen29", day0 - 100 * DAY, Some(day0 - 29 * DAY)),
+        plain("user_seen31", day0 - 100 * DAY, Some(day0 - 31 * DAY)),
         Seed {
             banned: true,
-            ..plain("user_banned", now - 3 * DAY, None)
+            ..plain("user_banned", day0 - 3 * DAY, None)
         },
         Seed {
-            deleted_at: Some(now - DAY),
-            ..plain("user_gone", now - 3 * DAY, Some(now - 2 * DAY))
+            deleted_at: Some(day0 - DAY),
+            ..plain("user_gone", day0 - 3 * DAY, Some(day0 - 2 * DAY))
         },
         Seed {
             banned: true,
-            deleted_at: Some(now - DAY),
-            ..plain("user_bannedgone", now - 50 * DAY, None)
+            deleted_at: Some(day0 - DAY),
+            ..plain("user_bannedgone", day0 - 50 * DAY, None)
         },
-        plain("user_edge_in", now - 29 * DAY, None),
-        plain("user_edge_out", now - 30 * DAY, None),
+        plain("user_edge_in", day0 - 29 * DAY, None),
+        plain("user_edge_out", day0 - 30 * DAY, None),
     ] {
         insert(&pool, &seed).await;
     }
@@ -155,14 +158,14 @@ async fn stats_count_a_seeded_database_exactly(backend: Backend) {
         app.user_row(&admin_id).await.unwrap()["email"],
         "renamed@stats.test"
     );
-    active_users_per_day(&app, &pool, &admin, now).await;
+    active_users_per_day(&app, &pool, &admin, day0).await;
     pool.close().await;
 }
 
 /// Active users per day on the database of [`stats_count_a_seeded_database_exactly`]: as seeded,
 /// then after the writer's batches, with repeats (in a batch, across batches), an older sighting
-/// and one known not to be a day's first.
-async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i64) {
+/// and one known not to be a day's first. `day0` is the start of today (UTC).
+async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, day0: i64) {
     let stats = app.get_as("/api/admin/stats", admin).await.body;
     assert_eq!(
         counts(&stats["active"]),
@@ -177,10 +180,10 @@ async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i
     activity::record(
         pool,
         &[
-            sighting("user_seen6", now - 2 * DAY, true),
-            sighting("user_seen6", now - 2 * DAY + 60, true),
-            sighting("user_seen29", now - 20 * DAY, true),
-            sighting("user_recent", now - 2 * DAY, true),
+            sighting("user_seen6", day0 - 2 * DAY, true),
+            sighting("user_seen6", day0 - 2 * DAY + 60, true),
+            sighting("user_seen29", day0 - 20 * DAY, true),
+            sighting("user_recent", day0 - 2 * DAY, true),
         ],
     )
     .await
@@ -188,8 +191,8 @@ async fn active_users_per_day(app: &TestApp, pool: &AnyPool, admin: &str, now: i
     activity::record(
         pool,
         &[
-            sighting("user_seen6", now - 2 * DAY + 120, true),
-            sighting("user_seen8", now - 9 * DAY, false),
+            sighting("user_seen6", day0 - 2 * DAY + 120, true),
+            sighting("user_seen8", day0 - 9 * DAY, false),
         ],
     )
     .await

@@ -144,8 +144,9 @@ async fn a_ban_seen_by_another_instance_applies_within_the_cache_bound(backend: 
             break;
         }
         assert_eq!(answer.status, 200, "{:?}", answer.body);
+        // The 5 s bound, and a margin for a slow machine (as hot_path's OTHER_INSTANCE_BOUND).
         assert!(
-            started.elapsed() < std::time::Duration::from_millis(5_500),
+            started.elapsed() < std::time::Duration::from_secs(5 + 3),
             "still accepted after the cache bound"
         );
         rocket::tokio::time::sleep(std::time::Duration::from_millis(200)).await;

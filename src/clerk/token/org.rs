@@ -68,6 +68,30 @@ impl Scoped {
         Scoped::Listed { entries, org, user }
     }
 
+    /// The entries that hold for the user alone (`u:`, `ou:`), as when no organization is active.
+    #[must_use]
+    pub fn user_only(&self) -> Scoped {
+        match self {
+            Scoped::Listed { entries, user, .. } => {
+                let entries: Vec<String> = entries
+                    .iter()
+                    .filter(|e| e.split(':').next().is_some_and(|scope| scope.contains('u')))
+                    .cloned()
+                    .collect();
+                if entries.is_empty() {
+                    Scoped::Absent
+                } else {
+                    Scoped::Listed {
+                        entries,
+                        org: Vec::new(),
+                        user: user.clone(),
+                    }
+                }
+            }
+            other => other.clone(),
+        }
+    }
+
     /// The raw entries, empty when absent or malformed.
     pub fn entries(&self) -> &[String] {
         match self {
@@ -89,6 +113,18 @@ pub struct Authorization {
 }
 
 impl Authorization {
+    /// The same, with no active organization: its role, permissions and org-scoped features and
+    /// plans gone (the membership ended after the token was issued).
+    #[must_use]
+    pub fn without_org(&self) -> Authorization {
+        Authorization {
+            org: None,
+            features: self.features.user_only(),
+            plans: self.plans.user_only(),
+            factor_ages: self.factor_ages,
+        }
+    }
+
     /// Decodes the claims of a verified session token.
     pub fn decode(claims: &Map<String, Value>) -> Authorization {
         let features = Scoped::parse(claims.get("fea"));
@@ -293,6 +329,24 @@ mod tests {
         );
         assert_eq!(org.role.as_deref(), Some("org:admin"));
         assert_eq!(org.slug.as_deref(), Some("acme"));
+    }
+
+    #[test]
+    fn without_the_org_only_user_scoped_features_and_plans_remain() {
+        let mut claims = v2("o:reports,u:beta,ou:export", "read", "1");
+        claims["pla"] = json!("o:pro,u:free");
+        claims["fva"] = json!([3, -1]);
+        let auth = decode(&claims).without_org();
+        assert_eq!(auth.org, None);
+        assert_eq!(auth.features.entries(), ["u:beta", "ou:export"]);
+        assert!(matches!(&auth.features, Scoped::Listed { org, user, .. }
+            if org.is_empty() && user == &["beta", "export"]));
+        assert_eq!(auth.plans.entries(), ["u:free"]);
+        assert_eq!(auth.factor_ages, Some([3, -1]));
+        // Nothing user-scoped left: absent; a malformed claim stays malformed (fails closed).
+        assert_eq!(decode(&v2("o:reports", "read", "1")).without_org().features, Scoped::Absent);
+        let malformed = decode(&v2("reports", "read", "1")).without_org();
+        assert_eq!(malformed.features, Scoped::Malformed);
     }
 
     #[test]
