@@ -77,8 +77,7 @@ pub async fn show(
 ) -> ApiResult<Json<OrganizationDetail>> {
     let params = ListParams::parse(None, limit, cursor)?;
     let organization = find_organization(db, id).await?;
-    let page =
-        memberships::members(db, &organization.clerk_id, params.start, params.limit).await?;
+    let page = memberships::members(db, &organization.clerk_id, params.start, params.limit).await?;
     let (next, _) = window_starts(&page, |m| m.id);
     Ok(Json(OrganizationDetail {
         members_count: memberships::count_members(db, &organization.clerk_id).await?,

@@ -26,11 +26,11 @@ mod visitor;
 
 pub use guards::{Admin, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
-pub use org_standing::{OrgStanding, OrgStandings, Standing};
 pub use machine::{
     missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,
     SessionOnly,
 };
+pub use org_standing::{OrgStanding, OrgStandings, Standing};
 pub use source::{allowed_origin, is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};

@@ -87,12 +87,13 @@ mod tests {
 
     #[test]
     fn a_spent_budget_refuses_until_it_refills() {
-        let budget = RateBudget::new(3, Duration::from_millis(300));
+        // One back per second: a stall of up to a second between takes still finds it spent.
+        let budget = RateBudget::new(3, Duration::from_secs(3));
         for _ in 0..3 {
             assert!(budget.try_take().is_ok());
         }
         let wait = budget.try_take().unwrap_err();
-        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
         std::thread::sleep(wait + Duration::from_millis(5));
         assert!(budget.try_take().is_ok(), "refilled");
         assert!(budget.try_take().is_err());

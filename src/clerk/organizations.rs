@@ -60,9 +60,7 @@ pub struct DeletedOrganization {
 
 /// A Clerk id this app puts into a Backend API path: a prefix, `_` and base62 only.
 fn is_clerk_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A list answer: `{data, total_count}`, or a bare array.
@@ -146,9 +144,7 @@ impl BackendApi {
             return Ok(Presence::Gone);
         }
         let path = format!("/v1/organizations/{org_id}");
-        let (status, _) = self
-            .get_path(&path, MAX_LIST_BYTES, Budget::Wait)
-            .await?;
+        let (status, _) = self.get_path(&path, MAX_LIST_BYTES, Budget::Wait).await?;
         match status.as_u16() {
             200..=299 => Ok(Presence::Present),
             404 => Ok(Presence::Gone),

@@ -284,9 +284,8 @@ pub async fn of_user(
     let mut listed = Vec::with_capacity(rows.len());
     for row in rows {
         let membership = Membership::from(row);
-        let org =
-            super::organizations::find_by_clerk_id_in(&mut unit, &membership.organization_id)
-                .await?;
+        let org = super::organizations::find_by_clerk_id_in(&mut unit, &membership.organization_id)
+            .await?;
         listed.push((membership, org));
     }
     unit.finish().await?;

@@ -42,9 +42,7 @@ fn plan<S: PartialEq>(existing: Option<&Held<S>>, incoming: &S, clerk_updated_at
     match existing {
         None => Applied::Created,
         Some(row) if row.deleted_at.is_some() => Applied::Deleted,
-        Some(row) if row.clerk_updated_at.is_some_and(|at| at > clerk_updated_at) => {
-            Applied::Stale
-        }
+        Some(row) if row.clerk_updated_at.is_some_and(|at| at > clerk_updated_at) => Applied::Stale,
         // Nothing visible changes (Clerk's mark may move on: see `held_back`).
         Some(row) if row.stored == *incoming => Applied::Unchanged,
         Some(_) => Applied::Updated,
@@ -55,7 +53,9 @@ fn plan<S: PartialEq>(existing: Option<&Held<S>>, incoming: &S, clerk_updated_at
 fn held_back<S>(planned: Applied, existing: Option<&Held<S>>, clerk_updated_at: i64) -> bool {
     match planned {
         Applied::Stale | Applied::Deleted => true,
-        Applied::Unchanged => existing.is_some_and(|row| row.clerk_updated_at == Some(clerk_updated_at)),
+        Applied::Unchanged => {
+            existing.is_some_and(|row| row.clerk_updated_at == Some(clerk_updated_at))
+        }
         Applied::Created | Applied::Updated => false,
     }
 }

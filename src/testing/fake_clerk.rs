@@ -217,6 +217,71 @@ impl FakeClerk {
     }
 }
 
+/// The Backend API's organizations, for `clerk-rocket sync`.
+impl FakeClerk {
+    /// Serves `GET /v1/organizations` listing `orgs` (paginated, `limit`/`offset` honoured),
+    /// `GET /v1/organizations/{id}` for each, and its memberships from `members` (pairs of an
+    /// organization id and its membership objects) at `GET /v1/organizations/{id}/memberships`.
+    pub async fn serve_organizations(&self, orgs: &[Value], members: &[(&str, Vec<Value>)]) {
+        Mock::given(method("GET"))
+            .and(path("/v1/organizations"))
+            .respond_with(Paged(orgs.to_vec()))
+            .mount(&self.server)
+            .await;
+        for org in orgs {
+            Mock::given(method("GET"))
+                .and(path(format!(
+                    "/v1/organizations/{}",
+                    org["id"].as_str().unwrap_or("")
+                )))
+                .respond_with(ResponseTemplate::new(200).set_body_json(org))
+                .mount(&self.server)
+                .await;
+        }
+        for (org_id, listed) in members {
+            Mock::given(method("GET"))
+                .and(path(format!("/v1/organizations/{org_id}/memberships")))
+                .respond_with(Paged(listed.clone()))
+                .mount(&self.server)
+                .await;
+        }
+    }
+
+    /// Answers every organization call as an instance with Organizations turned off does.
+    pub async fn serve_organizations_turned_off(&self) {
+        Mock::given(wiremock::matchers::path_regex("^/v1/organizations"))
+            .respond_with(
+                ResponseTemplate::new(403).set_body_json(json!({ "errors": [{
+                "code": "organization_not_enabled_in_instance",
+                "message": "access denied",
+                "long_message": "The organizations feature is not enabled for this instance."
+            }] })),
+            )
+            .mount(&self.server)
+            .await;
+    }
+}
+
+/// A list endpoint's answer, `{data, total_count}`, honouring `limit` and `offset`.
+struct Paged(Vec<Value>);
+
+impl wiremock::Respond for Paged {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let param = |name: &str| {
+            request
+                .url
+                .query_pairs()
+                .find(|(key, _)| key == name)
+                .and_then(|(_, value)| value.parse::<usize>().ok())
+        };
+        let offset = param("offset").unwrap_or(0).min(self.0.len());
+        let limit = param("limit").unwrap_or(10);
+        let end = offset.saturating_add(limit).min(self.0.len());
+        ResponseTemplate::new(200)
+            .set_body_json(json!({ "data": &self.0[offset..end], "total_count": self.0.len() }))
+    }
+}
+
 fn jwks(keys: &[&TestKey]) -> Value {
     json!({ "keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
 }

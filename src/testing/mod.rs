@@ -46,4 +46,6 @@ pub use machines::{
     verify_path,
 };
 pub use settings::{clerk_app, clerk_app_with, local_app, Settings};
-pub use webhooks::{clerk_event, clerk_user, sign_webhook, WEBHOOK_SECRET};
+pub use webhooks::{
+    clerk_event, clerk_membership, clerk_organization, clerk_user, sign_webhook, WEBHOOK_SECRET,
+};

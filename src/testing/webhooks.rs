@@ -73,3 +73,56 @@ pub fn clerk_user(id: &str, email: &str, updated_at_ms: i64) -> Value {
         "last_sign_in_at": null,
     })
 }
+
+/// A Clerk organization object (`OrganizationJSON`) as `organization.created`/`.updated` carry it
+/// and the Backend API lists it.
+#[must_use]
+pub fn clerk_organization(id: &str, name: &str, slug: &str, updated_at_ms: i64) -> Value {
+    json!({
+        "id": id,
+        "object": "organization",
+        "name": name,
+        "slug": slug,
+        "image_url": "https://img.clerk.com/org",
+        "has_image": false,
+        "members_count": 1,
+        "max_allowed_memberships": 5,
+        "admin_delete_enabled": true,
+        "public_metadata": {},
+        "created_by": "user_creator",
+        "created_at": 1_700_000_000_000i64,
+        "updated_at": updated_at_ms,
+    })
+}
+
+/// A Clerk membership object (`OrganizationMembershipJSON`) as `organizationMembership.*` carry
+/// it (on `deleted` too) and the Backend API lists it.
+#[must_use]
+pub fn clerk_membership(
+    id: &str,
+    org_id: &str,
+    user_id: &str,
+    role: &str,
+    permissions: &[&str],
+    updated_at_ms: i64,
+) -> Value {
+    json!({
+        "id": id,
+        "object": "organization_membership",
+        "role": role,
+        "role_name": role.trim_start_matches("org:"),
+        "permissions": permissions,
+        "public_metadata": {},
+        "created_at": 1_700_000_000_000i64,
+        "updated_at": updated_at_ms,
+        "organization": clerk_organization(org_id, "Nested", "nested", 1),
+        "public_user_data": {
+            "user_id": user_id,
+            "identifier": format!("{user_id}@example.test"),
+            "first_name": null,
+            "last_name": null,
+            "image_url": "",
+            "has_image": false,
+        },
+    })
+}

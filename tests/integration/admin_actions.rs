@@ -31,7 +31,6 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-/// A token of `user` for another session, issued `later` seconds from now.
 /// A token of session `sid` issued at `iat` (seconds).
 fn new_session_token(user: &str, sid: &str, iat: i64) -> String {
     key_a().sign(&with(claims(user), json!({ "sid": sid, "iat": iat })))

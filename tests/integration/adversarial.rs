@@ -709,22 +709,36 @@ async fn failed_nonces_are_not_looked_up_again_and_identical_ones_fly_once() {
 async fn every_backend_api_call_keeps_to_one_budget() {
     let (fake, app) = handshake_app(false, |s| s.set("backend_api_budget", "3")).await;
     app.ready().await;
+    // 3 per 10 s: one call back every 3.33 s, which a slow machine may earn during the test.
+    let refill = std::time::Duration::from_millis(3_333);
+    let started = std::time::Instant::now();
     for i in 0..10 {
         let uri = format!("/?__clerk_handshake_nonce=random-{i}");
         let page = app.get(&uri, &[DOCUMENT, ACCEPT_HTML, HOST]).await;
         assert_eq!(page.status, 200, "pages just do not resolve the nonce");
     }
     let calls = fake.hits(PAYLOAD).await;
-    assert!((3..=4).contains(&calls), "{calls} calls for a budget of 3");
+    let refills = usize::try_from(started.elapsed().as_millis() / 3_333).unwrap();
+    assert!(
+        (3..=4.max(3 + refills)).contains(&calls),
+        "{calls} calls for a budget of 3"
+    );
     // A first sign-in without an email claim needs a user lookup: like Clerk being down.
     let user = user_id();
     fake.serve_user(&user, "ada@example.test").await;
     let token = key_a().sign(&with(claims(&user), json!({ "email": null })));
     let refused = app.bearer(&token).await;
-    assert_refused(&refused, 503, "backend-api-unavailable");
-    assert!(refused.header("Retry-After").is_some());
-    assert_eq!(fake.hits(&format!("/v1/users/{user}")).await, 0);
-    assert_eq!(app.count_users(&user).await, 0);
+    // The budget is surely still spent while the 3 and the refills since `started` cannot pay
+    // for one call more than those made; later, a refill may have let the lookup through.
+    let surely_spent = started.elapsed() < refill * u32::try_from(calls - 2).unwrap();
+    if surely_spent || refused.status == 503 {
+        assert_refused(&refused, 503, "backend-api-unavailable");
+        assert!(refused.header("Retry-After").is_some());
+        assert_eq!(fake.hits(&format!("/v1/users/{user}")).await, 0);
+        assert_eq!(app.count_users(&user).await, 0);
+    } else {
+        assert_eq!(refused.status, 200, "a refilled budget: {:?}", refused.body);
+    }
 }
 
 // Class 11: local mode never runs beside production, nor for the network, and its forms refuse

@@ -242,9 +242,9 @@ async fn the_clock_is_measured_against_the_date_header() {
         "{clock}"
     );
 
-    // More than half the skew, within it: a warning. The measured offset is at most 9 and falls
-    // below 9 only by the round trip's length less a second, so 9 sits in the warning band
-    // (6, 12] with 2 s to spare on a slow machine.
+    // More than half the skew, within it: a warning. The measured offset is at most 9 and more
+    // than 8 less the round trip, so it stays in the warning band (6, 12] for round trips of up
+    // to 2 s.
     fake.serve_jwks_dated(&[key_a()], 9).await;
     let found = findings(&settings(&fake).set("clock_skew_secs", "12"), false, None).await;
     assert_level(about(&found, "clock"), Level::Warning);

@@ -15,14 +15,19 @@ const OTHER_INSTANCE_BOUND: Duration = Duration::from_secs(5 + 3);
 #[tokio::test]
 async fn an_expired_token_is_refused_even_when_its_verdict_is_cached() {
     let (_fake, app) = clerk_app_with(|settings| settings.set("clock_skew_secs", "0")).await;
-    let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": now() + 2 })));
+    // Seconds enough to be verified and cached before exp on a slow machine.
+    let exp = now() + 5;
+    let token = key_a().sign(&with(claims(&user_id()), json!({ "exp": exp })));
     assert_eq!(app.bearer(&token).await.status, 200);
     assert_eq!(
         app.bearer(&token).await.status,
         200,
         "served from the cache"
     );
-    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    // Without skew the server refuses once its `now()` (the same clock) reaches exp.
+    while now() < exp {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let answer = app.bearer(&token).await;
     assert_eq!((answer.status, answer.code()), (401, "token-expired"));
 }

@@ -21,6 +21,7 @@ mod machine_users;
 mod machines;
 mod observability;
 mod openapi;
+mod org_records;
 mod orgs;
 mod pages;
 mod readme;

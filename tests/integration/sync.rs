@@ -296,6 +296,23 @@ async fn the_sync_command_prints_the_drift() {
         .map(|i| clerk_user(&user_id(), &format!("cli{i}@example.test"), 1_000))
         .collect();
     serve_list(&fake, &users, 100).await;
+    let org = unique("org");
+    let member = users[0]["id"].as_str().unwrap().to_owned();
+    fake.serve_organizations(
+        &[clerk_organization(&org, "Acme", "acme", 1_000)],
+        &[(
+            org.as_str(),
+            vec![clerk_membership(
+                &unique("orgmem"),
+                &org,
+                &member,
+                "org:admin",
+                &[],
+                1_000,
+            )],
+        )],
+    )
+    .await;
     let dir = scratch_dir();
     let url = format!("sqlite://{}/app.db?mode=rwc", dir.display());
     let api_url = fake.api_url();
@@ -314,6 +331,14 @@ async fn the_sync_command_prints_the_drift() {
     );
     assert!(stdout.contains("3 users in Clerk"), "{stdout}");
     assert!(stdout.contains("3 would be created"), "{stdout}");
+    assert!(
+        stdout.contains("1 organizations in Clerk; drift: 1 would be created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 memberships in Clerk; drift: 1 would be created"),
+        "{stdout}"
+    );
     assert!(stdout.contains("dry run"), "{stdout}");
     assert!(
         out.stderr.is_empty(),
@@ -332,6 +357,17 @@ async fn the_sync_command_prints_the_drift() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("0 created, 0 updated, 0 tombstoned; 3 unchanged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "1 organizations in Clerk; drift: 0 created, 0 updated, 0 tombstoned; 1 unchanged"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("1 memberships in Clerk; drift: 0 created, 0 updated, 0 ended; 1 unchanged"),
         "{stdout}"
     );
 

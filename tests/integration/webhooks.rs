@@ -267,7 +267,11 @@ async fn malformed_signed_events_are_400_and_unknown_types_are_acknowledged() {
             String::from_utf8_lossy(&body)
         );
     }
-    for kind in ["email.created", "organization.created", "session.created"] {
+    for kind in [
+        "email.created",
+        "organizationInvitation.created",
+        "session.created",
+    ] {
         let answer = app
             .deliver(&msg_id(), &clerk_event(kind, json!({ "id": "x" })))
             .await;

@@ -344,7 +344,10 @@ mod tests {
         assert_eq!(auth.plans.entries(), ["u:free"]);
         assert_eq!(auth.factor_ages, Some([3, -1]));
         // Nothing user-scoped left: absent; a malformed claim stays malformed (fails closed).
-        assert_eq!(decode(&v2("o:reports", "read", "1")).without_org().features, Scoped::Absent);
+        assert_eq!(
+            decode(&v2("o:reports", "read", "1")).without_org().features,
+            Scoped::Absent
+        );
         let malformed = decode(&v2("reports", "read", "1")).without_org();
         assert_eq!(malformed.features, Scoped::Malformed);
     }
