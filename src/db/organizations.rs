@@ -124,8 +124,8 @@ pub async fn upsert(
     Ok(written.is_some())
 }
 
-/// Marks the organization deleted at `now` (a tombstone row when it was unknown here), and every
-/// membership of it with it. Never undone.
+/// Marks the organization deleted at `now` (a tombstone row when it was unknown here). Never
+/// undone.
 pub async fn mark_deleted(
     conn: &mut AnyConnection,
     clerk_id: &str,
@@ -147,7 +147,6 @@ pub async fn mark_deleted(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    super::memberships::end_all_of_organization(&mut *conn, clerk_id, now).await?;
     Ok(match (existing, result.rows_affected()) {
         (_, 0) => Tombstone::Already,
         (None, _) => Tombstone::New,

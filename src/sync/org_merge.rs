@@ -98,7 +98,9 @@ pub async fn delete_organization(
     clerk_id: &str,
     now: i64,
 ) -> Result<Tombstone, sqlx::Error> {
-    organizations::mark_deleted(conn, clerk_id, now).await
+    let marked = organizations::mark_deleted(&mut *conn, clerk_id, now).await?;
+    memberships::end_all_of_organization(conn, clerk_id, now).await?;
+    Ok(marked)
 }
 
 /// Stores a membership as Clerk describes it (`organizationMembership.created`/`.updated`,
