@@ -1,7 +1,7 @@
 //! Security headers of every response, and no caching of answers that depend on who is asking.
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{Header, Status};
 use rocket::{Request, Response};
 
 use crate::clerk::Clerk;
@@ -51,7 +51,11 @@ impl Fairing for SecurityHeaders {
             // Clerk's handshake cookies, each as its own header, in order.
             response.adjoin_raw_header("Set-Cookie", directive.clone());
         }
-        let html = response.content_type() == Some(ContentType::HTML);
+        // The header's text, not `content_type()`, which parses the media type on every call.
+        let html = response
+            .headers()
+            .get_one("Content-Type")
+            .is_some_and(|ct| ct.starts_with("text/html"));
         if html || depends_on_caller(request) {
             // Who is signed in shapes the answer (JSON errors too): no shared cache may keep it,
             // and no private cache may serve it to another credential.

@@ -93,6 +93,10 @@ impl Revocations {
         session_id: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
+        // A warm request stops here: the single-flight path below costs more even on a hit.
+        if let Some(known) = self.cache.get(session_id).await {
+            return Ok(known);
+        }
         self.cache
             .try_get_with_by_ref(session_id, is_revoked(pool, session_id, now))
             .await

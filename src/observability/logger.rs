@@ -88,13 +88,19 @@ pub fn format() -> Format {
 
 /// Queues one line for standard output.
 pub fn write_line(line: &str) {
+    write_fmt_line(format_args!("{line}"));
+}
+
+/// Queues one line for standard output, formatted straight into the waiting text (no line of
+/// its own is allocated: the access line is written this way on every request).
+pub fn write_fmt_line(line: std::fmt::Arguments<'_>) {
     let Some(writer) = WRITER.get() else {
         println!("{line}");
         return;
     };
     let full = {
         let mut waiting = lock(&writer.waiting);
-        waiting.push_str(line);
+        let _ = waiting.write_fmt(line);
         waiting.push('\n');
         waiting.len() > MAX_WAITING
     };

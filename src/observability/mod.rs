@@ -5,11 +5,14 @@
 mod logger;
 mod request_log;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 use rocket::http::ContentType;
 use rocket::{Route, State};
@@ -28,8 +31,28 @@ pub struct AuthOutcome {
     pub reason: Option<&'static str>,
 }
 
+/// Metric handles this thread resolved, by app instance and label values: resolving one through
+/// the vector (hashing the label strings, under a lock both workers take) cost more than the
+/// observation itself (`perf`). An app's routes, statuses and reasons are few, so each map stays
+/// small.
+type HistogramKey = (u64, usize, u8, u16);
+type StaticText = (usize, usize);
+type CounterKey = (u64, StaticText, Option<StaticText>);
+
+/// Small integer keys: a fast hasher (SipHash's cost showed in `perf`); the keys are ours.
+type Handles<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+thread_local! {
+    static HISTOGRAMS: RefCell<Handles<HistogramKey, Histogram>> = RefCell::default();
+    static COUNTERS: RefCell<Handles<CounterKey, IntCounter>> = RefCell::default();
+}
+
+/// The id of the next [`Metrics`]: handles of one app are never taken for another's.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// The metrics of one app instance (a registry of its own, so that tests do not share counters).
 pub struct Metrics {
+    id: u64,
     registry: Registry,
     auth_outcomes: IntCounterVec,
     jwks_fetches: IntCounterVec,
@@ -97,6 +120,7 @@ impl Metrics {
                 .expect("metric names are unique");
         }
         Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             auth_outcomes,
             jwks_fetches,
@@ -107,23 +131,42 @@ impl Metrics {
         }
     }
 
-    /// Counts one answered request.
+    /// Counts one answered request. `route` is the matched route (`None`: none matched).
     fn observe(
         &self,
-        method: &str,
-        route: &str,
+        method: rocket::http::Method,
+        route: Option<&Route>,
         status: u16,
         elapsed: Duration,
         outcome: Option<AuthOutcome>,
     ) {
-        let code = status_text(status);
-        self.request_seconds
-            .with_label_values(&[method, route, code.as_str()])
-            .observe(elapsed.as_secs_f64());
-        if let Some(outcome) = outcome {
-            self.auth_outcomes
-                .with_label_values(&[outcome.status, outcome.reason.unwrap_or("")])
-                .inc();
+        // A route's address is stable while its app runs; with the app's id, it names the route.
+        let route_key = route.map_or(0, |r| std::ptr::from_ref(r) as usize);
+        let key = (self.id, route_key, method as u8, status);
+        let histogram = HISTOGRAMS.with_borrow_mut(|handles| {
+            handles
+                .entry(key)
+                .or_insert_with(|| {
+                    let route = route.map_or("unmatched", |r| r.uri.as_str());
+                    let code = status_text(status);
+                    self.request_seconds
+                        .with_label_values(&[method.as_str(), route, code.as_str()])
+                })
+                .clone()
+        });
+        histogram.observe(elapsed.as_secs_f64());
+        if let Some(AuthOutcome { status, reason }) = outcome {
+            let text = |s: &str| (s.as_ptr() as usize, s.len());
+            let key = (self.id, text(status), reason.map(text));
+            COUNTERS.with_borrow_mut(|handles| {
+                handles
+                    .entry(key)
+                    .or_insert_with(|| {
+                        self.auth_outcomes
+                            .with_label_values(&[status, reason.unwrap_or("")])
+                    })
+                    .inc();
+            });
         }
     }
 

@@ -2,7 +2,8 @@
 //! `x-clerk-auth-reason` headers, the latency histogram, and one access line (never a token, never
 //! a query string: it may carry a handshake nonce).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use rocket::fairing::{Fairing, Info, Kind};
@@ -78,10 +79,43 @@ fn acceptable_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Where new request ids come from: a random key drawn once per process, and a counter.
+struct IdSource {
+    prefix: u32,
+    key: u64,
+    counter: AtomicU64,
+}
+
+static IDS: OnceLock<IdSource> = OnceLock::new();
+
+/// A new request id: 24 hex digits, the process's random prefix and the next count mixed with
+/// its key through SplitMix64's finalizer (a bijection, so no id repeats within a process, and
+/// two processes differ by their random keys). Ids must be unique, not secret: drawing 12
+/// random bytes per request (RDRAND and a DRBG) cost more than all the rest of the request log
+/// (`perf`, bench/README.md).
 fn new_request_id() -> String {
+    let ids = IDS.get_or_init(|| {
+        let mut seed = [0u8; 12];
+        let _ = aws_lc_rs::rand::fill(&mut seed);
+        let (prefix, key) = seed.split_at(4);
+        IdSource {
+            prefix: u32::from_le_bytes(prefix.try_into().unwrap_or_default()),
+            key: u64::from_le_bytes(key.try_into().unwrap_or_default()),
+            counter: AtomicU64::new(0),
+        }
+    });
+    let count = ids.counter.fetch_add(1, Ordering::Relaxed);
     let mut bytes = [0u8; 12];
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    bytes[..4].copy_from_slice(&ids.prefix.to_be_bytes());
+    bytes[4..].copy_from_slice(&mix(count ^ ids.key).to_be_bytes());
     crate::clerk::local::hex(&bytes)
+}
+
+/// SplitMix64's finalizer: a bijection of `u64` that spreads every input bit over the output.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 #[rocket::async_trait]
@@ -117,35 +151,66 @@ impl Fairing for RequestLog {
         }
         let elapsed = state.started.elapsed();
         let status = response.status().code;
-        let route = request.route().map_or("unmatched", |r| r.uri.as_str());
         if let Some(metrics) = request.rocket().state::<Metrics>() {
-            metrics.observe(request.method().as_str(), route, status, elapsed, outcome);
+            metrics.observe(request.method(), request.route(), status, elapsed, outcome);
         }
         let config = request.rocket().config();
         if config.log_level == rocket::config::LogLevel::Off {
             return;
         }
         let (auth, reason) = outcome.map_or(("-", "-"), |o| (o.status, o.reason.unwrap_or("-")));
-        let millis = elapsed.as_secs_f64() * 1000.0;
-        let line = match logger::format() {
-            Format::Text => format!(
-                "{} {} {status} {millis:.1}ms auth={auth} reason={reason} request_id={}",
+        // Tenths of a millisecond, rounded, in integers (float formatting showed in `perf`).
+        let tenths = (elapsed.as_micros() + 50) / 100;
+        match logger::format() {
+            Format::Text => logger::write_fmt_line(format_args!(
+                "{} {} {status} {}.{}ms auth={auth} reason={reason} request_id={}",
                 request.method(),
                 request.uri().path(),
+                tenths / 10,
+                tenths % 10,
                 state.id
+            )),
+            Format::Json => logger::write_line(
+                &json!({
+                    "ts": logger::rfc3339_now(),
+                    "method": request.method().as_str(),
+                    "path": request.uri().path().as_str(),
+                    "status": status,
+                    "ms": f64::from(u32::try_from(tenths).unwrap_or(u32::MAX)) / 10.0,
+                    "auth": outcome.map(|o| o.status),
+                    "reason": outcome.and_then(|o| o.reason),
+                    "request_id": state.id,
+                })
+                .to_string(),
             ),
-            Format::Json => json!({
-                "ts": logger::rfc3339_now(),
-                "method": request.method().as_str(),
-                "path": request.uri().path().as_str(),
-                "status": status,
-                "ms": (millis * 10.0).round() / 10.0,
-                "auth": outcome.map(|o| o.status),
-                "reason": outcome.and_then(|o| o.reason),
-                "request_id": state.id,
-            })
-            .to_string(),
-        };
-        logger::write_line(&line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn request_ids_are_24_hex_digits_and_never_repeat() {
+        let ids: HashSet<String> = (0..50_000).map(|_| new_request_id()).collect();
+        assert_eq!(ids.len(), 50_000);
+        for id in ids.iter().take(100) {
+            assert_eq!(id.len(), 24, "{id}");
+            assert!(
+                id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+        }
+        // One process's ids share its prefix; the rest looks nothing like a counter.
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_eq!(a[..8], b[..8]);
+        assert_ne!(a[8..16], b[8..16]);
+        assert_eq!(
+            crate::clerk::local::hex(&[0x00, 0x0f, 0xa5, 0xff]),
+            "000fa5ff"
+        );
     }
 }
