@@ -12,7 +12,7 @@ use super::guards::CurrentUser;
 use super::source::{cookie, TokenSource};
 use super::user;
 use crate::clerk::handshake::{self, CookieState};
-use crate::clerk::token::SessionClaims;
+use crate::clerk::token::{SessionClaims, Verifier};
 use crate::clerk::Clerk;
 use crate::error::ApiError;
 use crate::observability::{record_auth, AuthOutcome};
@@ -166,12 +166,21 @@ async fn visit(request: &Request<'_>, clerk: &Clerk) -> VisitorState {
     if let Some(state) = return_from_handshake(request, clerk).await {
         return state;
     }
-    match handshake::cookie_state_with(token, client_uat, |t| clerk.verifier.issued_at(t)) {
+    let kept = token.and_then(|t| clerk.verifier.recall(t));
+    let issued_at = |t: &str| match &kept {
+        Some(Ok(claims)) => claims.issued_at,
+        _ => Verifier::unverified_issued_at(t),
+    };
+    match handshake::cookie_state_with(token, client_uat, issued_at) {
         CookieState::SignedOut => VisitorState::SignedOut,
         CookieState::Refresh(reason) => refresh(request, clerk, reason, token, suffixed),
         CookieState::Verify => {
             let token = token.unwrap_or_default();
-            match clerk.verifier.verify(token).await {
+            let verified = match kept {
+                Some(kept) => kept,
+                None => clerk.verifier.verify(token).await,
+            };
+            match verified {
                 Ok(session) => signed_in(request, session).await,
                 Err(error) => {
                     if let Some(reason) = handshake::refreshable(&error) {

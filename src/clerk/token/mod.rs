@@ -102,14 +102,17 @@ impl Verifier {
         result
     }
 
-    /// The token's `iat`, from its kept verdict when there is one, else read without verifying
-    /// (for Clerk's cookie rules, which compare it with `__client_uat` before verification).
-    pub fn issued_at(&self, token: &str) -> Option<i64> {
-        if let Some(cache::Verdict::Accepted { claims, .. }) =
-            self.verdicts.get(&cache::digest(token), now())
-        {
-            return claims.issued_at;
-        }
+    /// The kept verdict on `token`, exactly as [`Self::verify`] would answer it from memory;
+    /// `None` when it would verify. (A page reads a token's `iat` before verifying it, for
+    /// Clerk's cookie rules: one look-up serves both.)
+    pub fn recall(&self, token: &str) -> Option<Result<Arc<SessionClaims>, AuthError>> {
+        self.verdicts
+            .recall(&cache::digest(token), now(), &self.keys)
+    }
+
+    /// The token's `iat`, read without verifying (for Clerk's cookie rules, which compare it with
+    /// `__client_uat` before verification, when no verdict is kept).
+    pub fn unverified_issued_at(token: &str) -> Option<i64> {
         unverified_claims(token).and_then(|c| c.get("iat").and_then(Value::as_i64))
     }
 
