@@ -55,7 +55,8 @@ impl Fairing for SecurityHeaders {
         let html = response
             .headers()
             .get_one("Content-Type")
-            .is_some_and(|ct| ct.starts_with("text/html"));
+            .and_then(|ct| ct.get(..9))
+            .is_some_and(|ct| ct.eq_ignore_ascii_case("text/html"));
         if html || depends_on_caller(request) {
             // Who is signed in shapes the answer (JSON errors too): no shared cache may keep it,
             // and no private cache may serve it to another credential.

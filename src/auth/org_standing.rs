@@ -7,11 +7,14 @@
 //! forgets it at once. Where nothing is known (webhooks for organizations not set up, or not yet
 //! delivered), the token is trusted as Clerk's SDK trusts it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
+use serde_json::Value;
 
+use crate::clerk::token::org::Scoped;
 use crate::clerk::token::SessionClaims;
 use crate::db::memberships;
 use crate::db::organizations::Organization;
@@ -89,15 +92,27 @@ impl OrgStanding {
                 if !newer_here || org.role.as_deref() == Some(role.as_str()) {
                     return Arc::clone(session);
                 }
+                // A v2 token grants only permissions of the features its `fea` lists for the
+                // organization (its plan's): the stored ones are held to the same.
+                let v2_features = match &session.authorization.features {
+                    _ if session.claims.get("v").and_then(Value::as_i64) != Some(2) => None,
+                    Scoped::Listed { org, .. } => Some(org.as_slice()),
+                    _ => Some(&[][..]),
+                };
+                let granted = |permission: &&String| {
+                    // Session tokens never carry system permissions; neither does this.
+                    !permission.starts_with("org:sys_")
+                        && v2_features.is_none_or(|features| {
+                            permission
+                                .split(':')
+                                .nth(1)
+                                .is_some_and(|feature| features.iter().any(|f| f == feature))
+                        })
+                };
                 let mut claims = (**session).clone();
                 if let Some(active) = &mut claims.authorization.org {
                     active.role = Some(role.clone());
-                    // Session tokens never carry system permissions; neither does this.
-                    active.permissions = permissions
-                        .iter()
-                        .filter(|p| !p.starts_with("org:sys_"))
-                        .cloned()
-                        .collect();
+                    active.permissions = permissions.iter().filter(granted).cloned().collect();
                 }
                 Arc::new(claims)
             }
@@ -109,6 +124,9 @@ impl OrgStanding {
 #[derive(Clone)]
 pub struct OrgStandings {
     cache: Cache<String, Arc<OrgStanding>>,
+    /// Moves on every forget: a look-up that read the database before a forget does not keep
+    /// what it read (it may predate the change the forget is for).
+    generation: Arc<AtomicU64>,
 }
 
 impl Default for OrgStandings {
@@ -118,6 +136,7 @@ impl Default for OrgStandings {
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -139,19 +158,26 @@ impl OrgStandings {
         if let Some(known) = self.cache.get(&key) {
             return Ok(known);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let (org, membership) = memberships::standing(pool, user_id, org_id).await?;
         let standing = Arc::new(OrgStanding::of(org, membership));
-        self.cache.insert(key, Arc::clone(&standing));
+        self.cache.insert(key.clone(), Arc::clone(&standing));
+        // A forget since the read (before or after this insert) undoes the insert.
+        if self.generation.load(Ordering::Acquire) != generation {
+            self.cache.invalidate(&key);
+        }
         Ok(standing)
     }
 
     /// Forgets one membership whose row just changed.
     pub fn forget(&self, user_id: &str, org_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(&key(user_id, org_id));
     }
 
     /// Forgets everything (an organization changed: its name, or every membership of it).
     pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_all();
     }
 }

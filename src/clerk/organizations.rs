@@ -138,6 +138,29 @@ impl BackendApi {
         }
     }
 
+    /// `GET /v1/organizations/{id}/memberships?user_id=`: one user's memberships of an
+    /// organization (none, or one). `Ok(None)`: Clerk has no such organization (any more).
+    pub async fn memberships_of_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+    ) -> Result<Option<Vec<BackendMembership>>, BackendApiError> {
+        if !is_clerk_id(org_id) {
+            return Ok(None);
+        }
+        if !is_clerk_id(user_id) {
+            return Ok(Some(Vec::new()));
+        }
+        let path = format!("/v1/organizations/{org_id}/memberships?user_id={user_id}&limit=10");
+        let (status, body) = self.get_path(&path, MAX_LIST_BYTES, Budget::Wait).await?;
+        match status.as_u16() {
+            200..=299 => parse_list(&body, "membership").map(Some),
+            404 => Ok(None),
+            401 | 403 => Err(BackendApiError::SecretKeyInvalid),
+            _ => Err(BackendApiError::Unavailable(format!("answered {status}"))),
+        }
+    }
+
     /// `GET /v1/organizations/{id}`: whether Clerk has the organization right now.
     pub async fn organization_presence(&self, org_id: &str) -> Result<Presence, BackendApiError> {
         if !is_clerk_id(org_id) {

@@ -211,15 +211,15 @@ pub async fn end_all_of_organization(
     Ok(result.rows_affected())
 }
 
-/// The Clerk ids of the live memberships of an organization (for `clerk-rocket sync`).
-pub async fn live_clerk_ids_of(
+/// The live memberships of an organization, as (membership, user) Clerk ids (for `sync`).
+pub async fn live_of(
     pool: &AnyPool,
     org_clerk_id: &str,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<(String, String)>, sqlx::Error> {
     let mut unit = unit(pool).await?;
-    let ids = query_scalar(
-        "SELECT clerk_id FROM memberships WHERE org_clerk_id = $1 AND deleted_at IS NULL \
-         ORDER BY id",
+    let ids = query_as(
+        "SELECT clerk_id, user_clerk_id FROM memberships \
+         WHERE org_clerk_id = $1 AND deleted_at IS NULL ORDER BY id",
     )
     .bind(org_clerk_id)
     .fetch_all(&mut *unit)

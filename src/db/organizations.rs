@@ -89,6 +89,20 @@ pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<Organization>,
     Ok(org)
 }
 
+/// Holds the organization `clerk_id` for this transaction's writes (PostgreSQL's advisory
+/// transaction lock; SQLite's write transactions are serial already), so that a membership
+/// written while its organization is deleted sees the deletion, whichever commits first.
+pub async fn lock_for_write(conn: &mut AnyConnection, clerk_id: &str) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "SQLite" {
+        return Ok(());
+    }
+    query("SELECT pg_advisory_xact_lock(hashtext($1))")
+        .bind(clerk_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Writes Clerk's organization `clerk_id` as of `clerk_updated_at` (milliseconds), unless the
 /// stored row is newer or a tombstone; `false` when it was held back.
 pub async fn upsert(

@@ -98,6 +98,7 @@ pub async fn delete_organization(
     clerk_id: &str,
     now: i64,
 ) -> Result<Tombstone, sqlx::Error> {
+    organizations::lock_for_write(&mut *conn, clerk_id).await?;
     let marked = organizations::mark_deleted(&mut *conn, clerk_id, now).await?;
     memberships::end_all_of_organization(conn, clerk_id, now).await?;
     Ok(marked)
@@ -110,6 +111,7 @@ pub async fn upsert_membership(
     membership: &BackendMembership,
     now: i64,
 ) -> Result<Applied, sqlx::Error> {
+    organizations::lock_for_write(&mut *conn, &membership.organization.id).await?;
     let org = organizations::find_by_clerk_id_in(&mut *conn, &membership.organization.id).await?;
     if org.is_some_and(|o| o.deleted_at.is_some()) {
         return Ok(Applied::Deleted);

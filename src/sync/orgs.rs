@@ -3,8 +3,8 @@
 //!
 //! Pages through `GET /v1/organizations`, applies each page with the webhooks' merge
 //! ([`org_merge`]: ordered, tombstones stay), then each organization's
-//! `GET /v1/organizations/{id}/memberships`; a membership missing from a listing that completed
-//! is ended. An organization missing from the listing is tombstoned only when the listing
+//! `GET /v1/organizations/{id}/memberships`; a membership stored before a listing that completed
+//! and missing from it is ended when its user's memberships (`?user_id=`) do not hold it either. An organization missing from the listing is tombstoned only when the listing
 //! completed and `GET /v1/organizations/{id}` answers 404. A dry run applies each page in a
 //! transaction that it rolls back, so its counts are exactly what a run would do.
 
@@ -98,6 +98,8 @@ async fn members(
     dry_run: bool,
     drift: &mut DriftSummary,
 ) -> Result<bool, SyncError> {
+    // Read before the listing: a member who joins meanwhile (a webhook) is not taken for gone.
+    let stored = memberships::live_of(pool, org_id).await?;
     let mut seen = HashSet::new();
     let mut offset = 0u64;
     loop {
@@ -117,16 +119,19 @@ async fn members(
         }
         offset += count;
     }
-    // The listing completed: a live membership it did not hold has ended.
-    let gone: Vec<String> = memberships::live_clerk_ids_of(pool, org_id)
-        .await?
-        .into_iter()
-        .filter(|id| !seen.contains(id))
-        .collect();
-    if !gone.is_empty() {
+    // The listing completed. A membership stored before it and missing from it is asked about
+    // by its user (offset pages skip one when another is deleted meanwhile): ended only when
+    // Clerk no longer lists it.
+    for (clerk_id, user_id) in stored.into_iter().filter(|(id, _)| !seen.contains(id)) {
+        let Some(held) = api.memberships_of_user(org_id, &user_id).await? else {
+            return Ok(false);
+        };
         let mut tx = write_transaction(pool).await?;
         let now = now();
-        for clerk_id in gone {
+        if let Some(membership) = held.iter().find(|m| m.id == clerk_id) {
+            drift.listed += 1;
+            drift.count(org_merge::upsert_membership(&mut tx, membership, now).await?);
+        } else {
             let ended = org_merge::end_membership(&mut tx, &clerk_id, now).await?;
             drift.tombstoned += u64::from(ended != Tombstone::Already);
         }

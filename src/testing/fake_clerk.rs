@@ -262,23 +262,33 @@ impl FakeClerk {
     }
 }
 
-/// A list endpoint's answer, `{data, total_count}`, honouring `limit` and `offset`.
+/// A list endpoint's answer, `{data, total_count}`, honouring `limit`, `offset` and (for
+/// memberships) `user_id`.
 struct Paged(Vec<Value>);
 
 impl wiremock::Respond for Paged {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let param = |name: &str| {
+        let text = |name: &str| {
             request
                 .url
                 .query_pairs()
                 .find(|(key, _)| key == name)
-                .and_then(|(_, value)| value.parse::<usize>().ok())
+                .map(|(_, value)| value.into_owned())
         };
-        let offset = param("offset").unwrap_or(0).min(self.0.len());
-        let limit = param("limit").unwrap_or(10);
-        let end = offset.saturating_add(limit).min(self.0.len());
+        let number = |name: &str| text(name).and_then(|value| value.parse::<usize>().ok());
+        let listed: Vec<&Value> = match text("user_id") {
+            Some(user) => self
+                .0
+                .iter()
+                .filter(|m| m["public_user_data"]["user_id"] == user.as_str())
+                .collect(),
+            None => self.0.iter().collect(),
+        };
+        let offset = number("offset").unwrap_or(0).min(listed.len());
+        let limit = number("limit").unwrap_or(10);
+        let end = offset.saturating_add(limit).min(listed.len());
         ResponseTemplate::new(200)
-            .set_body_json(json!({ "data": &self.0[offset..end], "total_count": self.0.len() }))
+            .set_body_json(json!({ "data": &listed[offset..end], "total_count": listed.len() }))
     }
 }
 

@@ -353,19 +353,25 @@ async fn a_role_changed_after_the_token_was_issued_is_served_from_the_row(backen
     let current = app.get_as("/api/orgs/current", &token).await.body;
     assert_eq!(current["role"], "org:admin", "{current}");
 
-    // Demoted after the token was issued: the row's role and permissions, without system ones.
+    // Demoted after the token was issued: the row's role and permissions.
     let demoted = clerk_membership(
         &membership,
         &org,
         &user,
         "org:viewer",
-        &["org:sys_memberships:read", "org:reports:read"],
+        &[
+            "org:sys_memberships:read",
+            "org:invoices:manage",
+            "org:reports:read",
+        ],
         (now() + 1) * 1000,
     );
     deliver(&app, "organizationMembership.updated", demoted).await;
     let current = app.get_as("/api/orgs/current", &token).await.body;
     assert_eq!(current["role"], "org:viewer", "{current}");
-    assert_eq!(current["permissions"], json!(["org:reports:read"]));
+    // Without system permissions, and held to the features the token's `fea` lists for the
+    // organization (`reports` is not among them).
+    assert_eq!(current["permissions"], json!(["org:invoices:manage"]));
     let refused = app.get_as("/api/test/invoices", &token).await;
     assert_eq!(
         (refused.status, refused.code()),
@@ -385,7 +391,8 @@ async fn sync_reconciles_organizations_and_memberships(backend: Backend) {
         unique("orgmem"),
         unique("orgmem"),
     ];
-    let [u1, u2, u3] = [user_id(), user_id(), user_id()];
+    let [u1, u2, u3, u4] = [user_id(), user_id(), user_id(), user_id()];
+    let skipped = unique("orgmem");
     // What this database holds before the run, as earlier webhooks left it.
     deliver(
         &app,
@@ -399,7 +406,7 @@ async fn sync_reconciles_organizations_and_memberships(backend: Backend) {
         clerk_organization(&c, "C", "c", 1_000),
     )
     .await;
-    for (id, user) in [(&stays, &u1), (&leaves, &u2)] {
+    for (id, user) in [(&stays, &u1), (&leaves, &u2), (&skipped, &u4)] {
         let joined = clerk_membership(id, &a, user, "org:member", &[], 1_000);
         deliver(&app, "organizationMembership.created", joined).await;
     }
@@ -423,6 +430,20 @@ async fn sync_reconciles_organizations_and_memberships(backend: Backend) {
         ],
     )
     .await;
+    // A membership the paged listing skipped (a page shifted under a deletion): asked about by
+    // its user, Clerk still holds it, so it stays.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(format!(
+            "/v1/organizations/{a}/memberships"
+        )))
+        .and(wiremock::matchers::query_param("user_id", u4.as_str()))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "data": [clerk_membership(&skipped, &a, &u4, "org:member", &[], 1_000)],
+            "total_count": 1
+        })))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
     let api = BackendApi::new(
         clerk_rocket::clerk::http_client(),
         &fake.api_url(),
@@ -465,7 +486,7 @@ async fn sync_reconciles_organizations_and_memberships(backend: Backend) {
             members.tombstoned,
             members.unchanged
         ),
-        (3, 2, 0, 1, 1),
+        (4, 2, 0, 1, 2),
         "{drift:?}"
     );
     assert_eq!(org_row(&app, &a).await, ("A renamed".to_owned(), false));
@@ -474,6 +495,10 @@ async fn sync_reconciles_organizations_and_memberships(backend: Backend) {
     assert!(
         membership_row(&app, &leaves).await.1,
         "gone from the list: ended"
+    );
+    assert!(
+        !membership_row(&app, &skipped).await.1,
+        "skipped by the list, held by Clerk: kept"
     );
     assert!(!membership_row(&app, &stays).await.1);
     assert_eq!(
