@@ -14,7 +14,7 @@
 //! request of an unknown user would read the database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,6 +48,9 @@ pub struct Known {
 #[derive(Clone)]
 pub struct KnownUsers {
     rows: Cache<String, Arc<Known>>,
+    /// Moves on every forget: a row read or written before a forget is not kept (it may predate
+    /// the change the forget is for). See [`KnownUsers::keep`].
+    generation: Arc<AtomicU64>,
     /// Users found to have no row.
     absent: Cache<String, ()>,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
@@ -72,6 +75,7 @@ impl Default for KnownUsers {
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
             pending: Arc::new(Mutex::new(HashMap::new())),
+            generation: Arc::new(AtomicU64::new(0)),
         }
     }
 }
@@ -81,20 +85,31 @@ impl KnownUsers {
         self.rows.get(clerk_id)
     }
 
-    /// Keeps `user` as just read or written.
-    pub fn keep(&self, user: Arc<User>) -> Arc<Known> {
+    /// Where the forgets are: read it before reading or writing a row, and give it to
+    /// [`Self::keep`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps `user` as read or written after [`Self::generation`] was `read_at`; a forget since
+    /// then (before or after this insert) leaves it out of memory.
+    pub fn keep(&self, user: Arc<User>, read_at: u64) -> Arc<Known> {
         let known = Arc::new(Known {
             noted: AtomicI64::new(user.last_seen_at.unwrap_or(0)),
             user,
         });
-        self.absent.invalidate(&known.user.clerk_id);
-        self.rows
-            .insert(known.user.clerk_id.clone(), Arc::clone(&known));
+        let clerk_id = &known.user.clerk_id;
+        self.absent.invalidate(clerk_id);
+        self.rows.insert(clerk_id.clone(), Arc::clone(&known));
+        if self.generation() != read_at {
+            self.rows.invalidate(clerk_id);
+        }
         known
     }
 
     /// Forgets a user whose row just changed (a webhook, an admin action).
     pub fn forget(&self, clerk_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.rows.invalidate(clerk_id);
         self.absent.invalidate(clerk_id);
     }
@@ -112,11 +127,15 @@ impl KnownUsers {
         if self.absent.contains_key(clerk_id) {
             return Ok(None);
         }
+        let read_at = self.generation();
         let Some(user) = users::find_by_clerk_id(pool, clerk_id).await? else {
             self.absent.insert(clerk_id.to_owned(), ());
+            if self.generation() != read_at {
+                self.absent.invalidate(clerk_id);
+            }
             return Ok(None);
         };
-        Ok(Some(Arc::clone(&self.keep(Arc::new(user)).user)))
+        Ok(Some(Arc::clone(&self.keep(Arc::new(user), read_at).user)))
     }
 
     /// Notes that the user of `known` was seen at `now`; written by the next flush when the last
@@ -215,24 +234,24 @@ mod tests {
     fn a_sighting_is_the_days_first_only_after_a_sighting_of_another_day() {
         let midnight = 20_788 * 86_400;
         let known = KnownUsers::default();
-        let late = known.keep(user("user_late", Some(midnight - 30)));
+        let late = known.keep(user("user_late", Some(midnight - 30)), 0);
         known.note_seen(&late, midnight + 60);
         assert_eq!(pending(&known, "user_late"), Some((midnight + 60, true)));
         // A later note of the same batch keeps the mark.
         known.note_seen(&late, midnight + 200);
         assert_eq!(pending(&known, "user_late"), Some((midnight + 200, true)));
 
-        let early = known.keep(user("user_early", Some(midnight + 5)));
+        let early = known.keep(user("user_early", Some(midnight + 5)), 0);
         known.note_seen(&early, midnight + 100);
         assert_eq!(pending(&known, "user_early"), Some((midnight + 100, false)));
 
-        let never = known.keep(user("user_never", None));
+        let never = known.keep(user("user_never", None), 0);
         known.note_seen(&never, midnight + 100);
         assert_eq!(pending(&known, "user_never"), Some((midnight + 100, true)));
 
         // Written on the request path: the day is recorded by the flush, and the next note
         // within the resolution is not pending again.
-        let fresh = known.keep(user("user_fresh", Some(midnight + 100)));
+        let fresh = known.keep(user("user_fresh", Some(midnight + 100)), 0);
         known.note_written(&fresh, midnight + 100);
         assert_eq!(pending(&known, "user_fresh"), Some((midnight + 100, true)));
     }

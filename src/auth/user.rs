@@ -50,6 +50,8 @@ pub async fn resolve(
     session: &SessionClaims,
 ) -> Result<Arc<User>, ApiError> {
     let now = now();
+    // Before any read: what this request reads is kept only if no change was received since.
+    let read_at = known.generation();
     if revocations
         .is_revoked(pool, &session.session_id, now)
         .await?
@@ -93,7 +95,7 @@ pub async fn resolve(
     if let Some(user) = existing.filter(|user| profile_current(user, &seen)) {
         let entry = match cached {
             Some(entry) => entry,
-            None => known.keep(user),
+            None => known.keep(user, read_at),
         };
         known.note_seen(&entry, now);
         return Ok(entry.user.clone());
@@ -101,7 +103,7 @@ pub async fn resolve(
     // First sight, or a newer token with another profile. Deleted or banned meanwhile:
     // `record_seen` leaves a tombstone as it is.
     let user = users::record_seen(pool, &seen).await?;
-    let entry = known.keep(Arc::new(user));
+    let entry = known.keep(Arc::new(user), read_at);
     admissible(&entry.user, session)?;
     known.note_written(&entry, now);
     Ok(Arc::clone(&entry.user))

@@ -5,6 +5,7 @@
 //! token that verifies for up to a minute. Its id is stored here (in the database, so that every
 //! instance sees it) and refused until `expires_at`, after which no token of it can be valid.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::{AnyConnection, AnyPool};
@@ -72,6 +73,9 @@ pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
 /// A revocation received by this instance clears its entry at once ([`Revocations::forget`]).
 pub struct Revocations {
     cache: moka::future::Cache<String, bool>,
+    /// Moves on every forget: an answer read before a forget is not kept (it may predate the
+    /// revocation the forget is for).
+    generation: AtomicU64,
 }
 
 impl Default for Revocations {
@@ -81,6 +85,7 @@ impl Default for Revocations {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -97,22 +102,26 @@ impl Revocations {
         if let Some(known) = self.cache.get(session_id).await {
             return Ok(known);
         }
-        self.cache
+        let read_at = self.generation.load(Ordering::Acquire);
+        let answer = self
+            .cache
             .try_get_with_by_ref(session_id, is_revoked(pool, session_id, now))
-            .await
-            .map_err(|e| match &*e {
-                // The pool's own errors keep their kind (a timeout is a 503, not a 500).
-                sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-                sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
-                sqlx::Error::Io(io) => {
-                    sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string()))
-                }
-                other => sqlx::Error::Protocol(other.to_string()),
-            })
+            .await;
+        if self.generation.load(Ordering::Acquire) != read_at {
+            self.cache.invalidate(session_id).await;
+        }
+        answer.map_err(|e| match &*e {
+            // The pool's own errors keep their kind (a timeout is a 503, not a 500).
+            sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+            sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+            other => sqlx::Error::Protocol(other.to_string()),
+        })
     }
 
     /// Drops what this instance remembers about `session_id`.
     pub async fn forget(&self, session_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate(session_id).await;
     }
 }
