@@ -32,7 +32,7 @@ async fn findings(settings: &Settings, migrated: bool, token: Option<&str>) -> V
     let database = check::database_config(&figment);
     if migrated {
         let settings = clerk_rocket::db::settings(&figment).unwrap();
-        let pool = clerk_rocket::db::AnyPool::connect(database.as_ref().unwrap(), &settings)
+        let pool = clerk_rocket::db::AnyPool::connect(&database.as_ref().unwrap().pool, &settings)
             .await
             .unwrap();
         clerk_rocket::db::migrate(&pool).await.unwrap();
@@ -43,7 +43,7 @@ async fn findings(settings: &Settings, migrated: bool, token: Option<&str>) -> V
 
 async fn run_check(
     config: &ClerkConfig,
-    database: Result<rocket_db_pools::Config, check::DatabaseConfigError>,
+    database: Result<check::DatabaseConfig, check::DatabaseConfigError>,
     token: Option<&str>,
 ) -> Vec<Finding> {
     check::run(config, &clerk_rocket::clerk::http_client(), database, token).await
@@ -356,8 +356,8 @@ async fn an_unreachable_database_is_an_error() {
     let (figment, _) = settings(&fake).figment().await;
     let config = ClerkConfig::from_figment(&figment).unwrap();
     let mut database = check::database_config(&figment).unwrap();
-    database.url = "postgres://app:s3cret@127.0.0.1:1/app".into();
-    database.connect_timeout = 2;
+    database.pool.url = "postgres://app:s3cret@127.0.0.1:1/app".into();
+    database.pool.connect_timeout = 2;
     let found = run_check(&config, Ok(database), None).await;
     let db = about(&found, "database");
     assert_level(db, Level::Error);

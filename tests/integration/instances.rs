@@ -38,15 +38,34 @@ async fn two_processes_through_pgbouncer_in_transaction_mode() {
     };
     let database = Database::create(&base).await;
     let pooled = bouncer.url_of(&database.url);
-    two_processes(
-        &database,
-        &pooled,
-        &[
-            ("CLERK_DATABASE_POOLER", "transaction"),
-            ("CLERK_DATABASE_MIGRATION_URL", &database.url),
-        ],
-    )
-    .await;
+    let through_pooler = [
+        ("CLERK_DATABASE_POOLER", "transaction"),
+        ("CLERK_DATABASE_MIGRATION_URL", database.url.as_str()),
+    ];
+    two_processes(&database, &pooled, &through_pooler).await;
+    // `check` talks to the database as the app does: run after run on the pooler's shared
+    // server connections, no statement name collides with one a run before it left.
+    let dir = scratch_dir();
+    let mut env = vec![
+        ("DATABASE_URL", pooled.as_str()),
+        ("CLERK_LOCAL_MODE", "false"),
+        ("CLERK_JWT_ISSUER", "https://clerk.example.test"),
+    ];
+    env.extend_from_slice(&through_pooler);
+    for run_number in 1..=3 {
+        let out = run(&dir, &["check"], &env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for topic in ["database", "migrations"] {
+            let line = stdout
+                .lines()
+                .find(|line| line[8..].starts_with(&format!("{topic}:")))
+                .unwrap_or_default();
+            assert!(
+                line.starts_with("ok "),
+                "run {run_number}, {topic}: {stdout}"
+            );
+        }
+    }
     drop(bouncer);
     database.drop().await;
 }

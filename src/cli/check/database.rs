@@ -32,11 +32,15 @@ fn redact(url: &str) -> String {
 }
 
 pub(super) async fn database_findings(
-    database: Result<rocket_db_pools::Config, super::DatabaseConfigError>,
+    database: Result<super::DatabaseConfig, super::DatabaseConfigError>,
     out: &mut Vec<Finding>,
 ) {
-    let mut settings = match database {
-        Ok(settings) => settings,
+    let super::DatabaseConfig {
+        pool: mut settings,
+        pooler,
+        migration_url,
+    } = match database {
+        Ok(database) => database,
         Err(e) => {
             out.push(Finding::error(
                 "database",
@@ -60,13 +64,14 @@ pub(super) async fn database_findings(
             ),
         )
     };
-    // The check's own connection: straight to the URL, statements as sqlx makes them.
-    let direct = db::Settings {
+    // The check's own connection of one, with statements made as the app makes them (unnamed
+    // through a transaction pooler) and migrations read where the app reads them.
+    let statements = db::Settings {
         url: settings.url.clone(),
-        pooler: db::Pooler::None,
-        migration_url: None,
+        pooler,
+        migration_url,
     };
-    let pool = match AnyPool::connect(&settings, &direct).await {
+    let pool = match AnyPool::connect(&settings, &statements).await {
         Ok(pool) => pool,
         Err(e) => {
             out.push(unreachable(e.to_string()));

@@ -48,18 +48,36 @@ pub fn has_errors(findings: &[Finding]) -> bool {
 #[error("databases.app: {0}")]
 pub struct DatabaseConfigError(String);
 
+/// What `check` connects with: the pool's settings, and how statements reach the database.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub pool: rocket_db_pools::Config,
+    /// `CLERK_DATABASE_POOLER`: through PgBouncer in transaction mode, statements must be
+    /// unnamed, as the app makes them (a named one collides on a shared server connection).
+    pub pooler: crate::db::Pooler,
+    /// `CLERK_DATABASE_MIGRATION_URL`, where migrations are read.
+    pub migration_url: Option<String>,
+}
+
 /// The `databases.app` settings of `figment`, as `serve` and `migrate` read them.
-pub fn database_config(figment: &Figment) -> Result<rocket_db_pools::Config, DatabaseConfigError> {
-    figment
+pub fn database_config(figment: &Figment) -> Result<DatabaseConfig, DatabaseConfigError> {
+    let pool = figment
         .extract_inner("databases.app")
-        .map_err(|e| DatabaseConfigError(e.to_string()))
+        .map_err(|e| DatabaseConfigError(e.to_string()))?;
+    let statements =
+        crate::db::settings(figment).map_err(|e| DatabaseConfigError(e.to_string()))?;
+    Ok(DatabaseConfig {
+        pool,
+        pooler: statements.pooler,
+        migration_url: statements.migration_url,
+    })
 }
 
 /// Checks `config` against reality, and explains `token` when one is given.
 pub async fn run(
     config: &ClerkConfig,
     http: &reqwest::Client,
-    database: Result<rocket_db_pools::Config, DatabaseConfigError>,
+    database: Result<DatabaseConfig, DatabaseConfigError>,
     token: Option<&str>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
