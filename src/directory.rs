@@ -100,7 +100,7 @@ fn truncate(text: &str) -> String {
 
 /// One user by local id or Clerk id, as both the JSON API and the admin page accept them.
 pub async fn find(pool: &AnyPool, id: &str) -> ApiResult<User> {
-    let found = if id.starts_with("user_") && id.len() <= 64 {
+    let found = if is_clerk_id(id, "user_") {
         users::find_by_clerk_id(pool, id).await?
     } else {
         match id.parse::<i64>() {
@@ -118,7 +118,7 @@ pub async fn find(pool: &AnyPool, id: &str) -> ApiResult<User> {
 
 /// One organization by local id or Clerk id (`org_…`), tombstones included.
 pub async fn find_organization(pool: &AnyPool, id: &str) -> ApiResult<Organization> {
-    let found = if id.starts_with("org_") && id.len() <= 64 {
+    let found = if is_clerk_id(id, "org_") {
         organizations::find_by_clerk_id(pool, id).await?
     } else {
         match id.parse::<i64>() {
@@ -133,6 +133,15 @@ pub async fn find_organization(pool: &AnyPool, id: &str) -> ApiResult<Organizati
         }
     };
     found.ok_or(ApiError::NotFound)
+}
+
+/// Whether `id` is a Clerk id with `prefix`: the prefix, then letters, digits and `_` (anything
+/// else, a NUL byte among them, which PostgreSQL refuses in text, never reaches a query).
+fn is_clerk_id(id: &str, prefix: &str) -> bool {
+    id.len() <= 64
+        && id.strip_prefix(prefix).is_some_and(|rest| {
+            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
 }
 
 fn bad(message: impl Into<String>) -> ApiError {

@@ -618,6 +618,11 @@ async fn admins_browse_organizations_and_their_members(backend: Backend) {
         ("/api/admin/orgs/org_missing", 404, "not-found"),
         ("/api/admin/orgs/999999999", 404, "not-found"),
         ("/api/admin/orgs/-1", 400, "bad-request"),
+        // Not Clerk ids: refused before any query (PostgreSQL refuses a NUL in text: a 500).
+        ("/api/admin/orgs/org_%00x", 400, "bad-request"),
+        ("/api/admin/orgs/org_", 400, "bad-request"),
+        ("/api/admin/orgs/org_a%20b", 400, "bad-request"),
+        ("/api/admin/users/user_%00x", 400, "bad-request"),
         ("/api/admin/orgs?limit=1000", 400, "bad-request"),
         ("/api/admin/orgs?cursor=nope", 400, "bad-request"),
     ] {
@@ -660,4 +665,11 @@ async fn admins_browse_organizations_and_their_members(backend: Backend) {
         403,
         "not an administrator"
     );
+    for uri in ["/admin/orgs/org_%00x", "/admin/users/user_%00x"] {
+        assert_eq!(
+            app.get_html_as(uri, &admin_token).await.status,
+            400,
+            "{uri}"
+        );
+    }
 }
