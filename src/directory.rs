@@ -1,12 +1,12 @@
 //! The directory of users and organizations as administrators browse it: checked list
-//! parameters, page links and look-ups by either id. The JSON API and the admin pages answer from
-//! the same functions.
+//! parameters and look-ups by either id (pages and their links: `db::pagination::Window`). The
+//! JSON API and the admin pages answer from the same functions.
 
 use sqlx::AnyPool;
 
 use crate::db::organizations::{self, Organization};
-use crate::db::pagination::{self, PageStart, Window};
-use crate::db::users::{self, User, UserPage};
+use crate::db::pagination::{self, PageStart};
+use crate::db::users::{self, User};
 use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_LIMIT: u32 = 25;
@@ -60,40 +60,6 @@ impl<'a> ListParams<'a> {
     }
 }
 
-/// The page after `page`, if there is one.
-pub fn next_start(page: &UserPage) -> Option<PageStart> {
-    page.users
-        .last()
-        .filter(|_| page.has_older)
-        .map(|u| PageStart::After(u.id))
-}
-
-/// The page before `page`, if there is one.
-pub fn previous_start(page: &UserPage) -> Option<PageStart> {
-    page.users
-        .first()
-        .filter(|_| page.has_newer)
-        .map(|u| PageStart::Before(u.id))
-}
-
-/// The starts of the pages after and before `window`, whose rows have the ids `id` gives.
-pub fn window_starts<T>(
-    window: &Window<T>,
-    id: impl Fn(&T) -> i64,
-) -> (Option<PageStart>, Option<PageStart>) {
-    let next = window
-        .rows
-        .last()
-        .filter(|_| window.has_older)
-        .map(|row| PageStart::After(id(row)));
-    let previous = window
-        .rows
-        .first()
-        .filter(|_| window.has_newer)
-        .map(|row| PageStart::Before(id(row)));
-    (next, previous)
-}
-
 fn truncate(text: &str) -> String {
     text.chars().take(40).collect()
 }
@@ -135,13 +101,10 @@ pub async fn find_organization(pool: &AnyPool, id: &str) -> ApiResult<Organizati
     found.ok_or(ApiError::NotFound)
 }
 
-/// Whether `id` is a Clerk id with `prefix`: the prefix, then letters, digits and `_` (anything
-/// else, a NUL byte among them, which PostgreSQL refuses in text, never reaches a query).
+/// Whether `id` is a Clerk id with `prefix` of at most 64 characters (anything else, a NUL byte
+/// among them, which PostgreSQL refuses in text, never reaches a query).
 fn is_clerk_id(id: &str, prefix: &str) -> bool {
-    id.len() <= 64
-        && id.strip_prefix(prefix).is_some_and(|rest| {
-            !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        })
+    id.len() <= 64 && crate::clerk::token::is_clerk_id(id, prefix)
 }
 
 fn bad(message: impl Into<String>) -> ApiError {

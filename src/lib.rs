@@ -16,6 +16,7 @@ pub mod config;
 pub mod db;
 pub mod directory;
 pub mod error;
+pub(crate) mod generation;
 pub(crate) mod headers;
 pub mod moderation;
 pub mod observability;

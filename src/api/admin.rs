@@ -8,7 +8,7 @@ use crate::auth::Admin;
 use crate::db::pagination;
 use crate::db::users::{self, User};
 use crate::db::Db;
-use crate::directory::{find, next_start, ListParams};
+use crate::directory::{find, ListParams};
 use crate::error::{ApiResult, AuthErrors, BadRequest};
 
 /// A page of users, newest first.
@@ -37,9 +37,9 @@ pub async fn list(
 ) -> ApiResult<Json<UserList>> {
     let params = ListParams::parse(q, limit, cursor)?;
     let page = users::search(db, params.query, params.start, params.limit).await?;
-    let next_cursor = next_start(&page).and_then(pagination::encode);
+    let next_cursor = page.next().and_then(pagination::encode);
     Ok(Json(UserList {
-        users: page.users,
+        users: page.rows,
         next_cursor,
     }))
 }

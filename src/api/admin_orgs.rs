@@ -10,7 +10,7 @@ use crate::db::memberships::{self, Membership};
 use crate::db::organizations::{self, Organization};
 use crate::db::pagination;
 use crate::db::Db;
-use crate::directory::{find_organization, window_starts, ListParams};
+use crate::directory::{find_organization, ListParams};
 use crate::error::{ApiResult, AuthErrors, BadRequest};
 
 /// A page of organizations, newest first.
@@ -51,10 +51,9 @@ pub async fn list(
 ) -> ApiResult<Json<OrganizationList>> {
     let params = ListParams::parse(q, limit, cursor)?;
     let page = organizations::search(db, params.query, params.start, params.limit).await?;
-    let (next, _) = window_starts(&page, |o| o.id);
     Ok(Json(OrganizationList {
+        next_cursor: page.next().and_then(pagination::encode),
         organizations: page.rows,
-        next_cursor: next.and_then(pagination::encode),
     }))
 }
 
@@ -78,12 +77,11 @@ pub async fn show(
     let params = ListParams::parse(None, limit, cursor)?;
     let organization = find_organization(db, id).await?;
     let page = memberships::members(db, &organization.clerk_id, params.start, params.limit).await?;
-    let (next, _) = window_starts(&page, |m| m.id);
     Ok(Json(OrganizationDetail {
         members_count: memberships::count_members(db, &organization.clerk_id).await?,
         organization,
+        next_cursor: page.next().and_then(pagination::encode),
         members: page.rows,
-        next_cursor: next.and_then(pagination::encode),
     }))
 }
 

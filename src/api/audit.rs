@@ -8,7 +8,7 @@ use crate::auth::Admin;
 use crate::db::audit_events::{self, AuditEvent};
 use crate::db::{pagination, Db};
 use crate::error::{ApiResult, AuthErrors, BadRequest};
-use crate::moderation::audit::{next_start, AuditParams};
+use crate::moderation::audit::AuditParams;
 
 /// A page of the audit trail, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -40,9 +40,9 @@ pub async fn list(
 ) -> ApiResult<Json<AuditList>> {
     let params = AuditParams::parse(actor, target, action, limit, cursor)?;
     let page = audit_events::list(db, params.filter, params.start, params.limit).await?;
-    let next_cursor = next_start(&page).and_then(pagination::encode);
+    let next_cursor = page.next().and_then(pagination::encode);
     Ok(Json(AuditList {
-        events: page.events,
+        events: page.rows,
         next_cursor,
     }))
 }

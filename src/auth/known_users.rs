@@ -2,8 +2,9 @@
 //!
 //! A row (and with it its deny state: deleted, banned) is kept at most [`CACHE_SECS`], the bound
 //! DESIGN.md promises for a change made through another instance; a webhook received here forgets
-//! it at once. `last_seen_at` is noted in memory and written in batches by [`KnownUsers::flush`],
-//! at most once per user per [`LAST_SEEN_RESOLUTION_SECS`]. The same batches record each user's
+//! it at once, and a row read before that forget is not kept (`crate::generation`).
+//! `last_seen_at` is noted in memory and written in batches by [`KnownUsers::flush`], at most
+//! once per user per [`LAST_SEEN_RESOLUTION_SECS`]. The same batches record each user's
 //! first sighting of a UTC day for the dashboard's counters (`db::activity`): a sighting is
 //! marked as a day's first when the last one this instance knows of (the row's `last_seen_at`, or
 //! its own last note) fell on another day, so the counters are read and moved about once per user
@@ -14,7 +15,7 @@
 //! request of an unknown user would read the database.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use moka::sync::Cache;
 
 use crate::db::activity::{self, day_of, Sighting};
 use crate::db::users::{self, User};
+use crate::generation::Generation;
 
 /// How long a row may be served from memory.
 pub const CACHE_SECS: u64 = 5;
@@ -48,9 +50,8 @@ pub struct Known {
 #[derive(Clone)]
 pub struct KnownUsers {
     rows: Cache<String, Arc<Known>>,
-    /// Moves on every forget: a row read or written before a forget is not kept (it may predate
-    /// the change the forget is for). See [`KnownUsers::keep`].
-    generation: Arc<AtomicU64>,
+    /// Moves on every forget: a row read or written before one is not kept.
+    generation: Arc<Generation>,
     /// Users found to have no row.
     absent: Cache<String, ()>,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
@@ -75,7 +76,7 @@ impl Default for KnownUsers {
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
             pending: Arc::new(Mutex::new(HashMap::new())),
-            generation: Arc::new(AtomicU64::new(0)),
+            generation: Arc::default(),
         }
     }
 }
@@ -88,7 +89,7 @@ impl KnownUsers {
     /// Where the forgets are: read it before reading or writing a row, and give it to
     /// [`Self::keep`].
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation.read()
     }
 
     /// Keeps `user` as read or written after [`Self::generation`] was `read_at`; a forget since
@@ -101,7 +102,7 @@ impl KnownUsers {
         let clerk_id = &known.user.clerk_id;
         self.absent.invalidate(clerk_id);
         self.rows.insert(clerk_id.clone(), Arc::clone(&known));
-        if self.generation() != read_at {
+        if self.generation.moved_since(read_at) {
             self.rows.invalidate(clerk_id);
         }
         known
@@ -109,7 +110,7 @@ impl KnownUsers {
 
     /// Forgets a user whose row just changed (a webhook, an admin action).
     pub fn forget(&self, clerk_id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.advance();
         self.rows.invalidate(clerk_id);
         self.absent.invalidate(clerk_id);
     }
@@ -130,7 +131,7 @@ impl KnownUsers {
         let read_at = self.generation();
         let Some(user) = users::find_by_clerk_id(pool, clerk_id).await? else {
             self.absent.insert(clerk_id.to_owned(), ());
-            if self.generation() != read_at {
+            if self.generation.moved_since(read_at) {
                 self.absent.invalidate(clerk_id);
             }
             return Ok(None);

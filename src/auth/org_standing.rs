@@ -7,7 +7,6 @@
 //! forgets it at once. Where nothing is known (webhooks for organizations not set up, or not yet
 //! delivered), the token is trusted as Clerk's SDK trusts it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +17,7 @@ use crate::clerk::token::org::Scoped;
 use crate::clerk::token::SessionClaims;
 use crate::db::memberships;
 use crate::db::organizations::Organization;
+use crate::generation::Generation;
 
 pub use super::known_users::CACHE_SECS;
 
@@ -124,9 +124,8 @@ impl OrgStanding {
 #[derive(Clone)]
 pub struct OrgStandings {
     cache: Cache<String, Arc<OrgStanding>>,
-    /// Moves on every forget: a look-up that read the database before a forget does not keep
-    /// what it read (it may predate the change the forget is for).
-    generation: Arc<AtomicU64>,
+    /// Moves on every forget: a standing read before one is not kept.
+    generation: Arc<Generation>,
 }
 
 impl Default for OrgStandings {
@@ -136,7 +135,7 @@ impl Default for OrgStandings {
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
-            generation: Arc::new(AtomicU64::new(0)),
+            generation: Arc::default(),
         }
     }
 }
@@ -158,12 +157,11 @@ impl OrgStandings {
         if let Some(known) = self.cache.get(&key) {
             return Ok(known);
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let read_at = self.generation.read();
         let (org, membership) = memberships::standing(pool, user_id, org_id).await?;
         let standing = Arc::new(OrgStanding::of(org, membership));
         self.cache.insert(key.clone(), Arc::clone(&standing));
-        // A forget since the read (before or after this insert) undoes the insert.
-        if self.generation.load(Ordering::Acquire) != generation {
+        if self.generation.moved_since(read_at) {
             self.cache.invalidate(&key);
         }
         Ok(standing)
@@ -171,13 +169,13 @@ impl OrgStandings {
 
     /// Forgets one membership whose row just changed.
     pub fn forget(&self, user_id: &str, org_id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.advance();
         self.cache.invalidate(&key(user_id, org_id));
     }
 
     /// Forgets everything (an organization changed: its name, or every membership of it).
     pub fn forget_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.advance();
         self.cache.invalidate_all();
     }
 }

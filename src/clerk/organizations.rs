@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::backend_api::{null_as_default, BackendApi, BackendApiError, Budget, MAX_LIST_BYTES};
+use super::token::is_clerk_id;
 
 /// An organization. Times are Clerk's, in milliseconds.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -56,11 +57,6 @@ pub struct OrganizationRef {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct DeletedOrganization {
     pub id: String,
-}
-
-/// A Clerk id this app puts into a Backend API path: a prefix, `_` and base62 only.
-fn is_clerk_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// A list answer: `{data, total_count}`, or a bare array.
@@ -125,17 +121,13 @@ impl BackendApi {
         limit: u32,
         offset: u64,
     ) -> Result<Option<Vec<BackendMembership>>, BackendApiError> {
-        if !is_clerk_id(org_id) {
+        if !is_clerk_id(org_id, "org_") {
             return Ok(None);
         }
-        let path = format!("/v1/organizations/{org_id}/memberships?limit={limit}&offset={offset}");
-        let (status, body) = self.get_path(&path, MAX_LIST_BYTES, Budget::Wait).await?;
-        match status.as_u16() {
-            200..=299 => parse_list(&body, "membership").map(Some),
-            404 => Ok(None),
-            401 | 403 => Err(BackendApiError::SecretKeyInvalid),
-            _ => Err(BackendApiError::Unavailable(format!("answered {status}"))),
-        }
+        self.memberships(&format!(
+            "{org_id}/memberships?limit={limit}&offset={offset}"
+        ))
+        .await
     }
 
     /// `GET /v1/organizations/{id}/memberships?user_id=`: one user's memberships of an
@@ -145,13 +137,22 @@ impl BackendApi {
         org_id: &str,
         user_id: &str,
     ) -> Result<Option<Vec<BackendMembership>>, BackendApiError> {
-        if !is_clerk_id(org_id) {
+        if !is_clerk_id(org_id, "org_") {
             return Ok(None);
         }
-        if !is_clerk_id(user_id) {
+        if !is_clerk_id(user_id, "user_") {
             return Ok(Some(Vec::new()));
         }
-        let path = format!("/v1/organizations/{org_id}/memberships?user_id={user_id}&limit=10");
+        self.memberships(&format!("{org_id}/memberships?user_id={user_id}&limit=10"))
+            .await
+    }
+
+    /// `GET /v1/organizations/{query}`, a list of memberships; `Ok(None)` on a 404.
+    async fn memberships(
+        &self,
+        query: &str,
+    ) -> Result<Option<Vec<BackendMembership>>, BackendApiError> {
+        let path = format!("/v1/organizations/{query}");
         let (status, body) = self.get_path(&path, MAX_LIST_BYTES, Budget::Wait).await?;
         match status.as_u16() {
             200..=299 => parse_list(&body, "membership").map(Some),
@@ -163,7 +164,7 @@ impl BackendApi {
 
     /// `GET /v1/organizations/{id}`: whether Clerk has the organization right now.
     pub async fn organization_presence(&self, org_id: &str) -> Result<Presence, BackendApiError> {
-        if !is_clerk_id(org_id) {
+        if !is_clerk_id(org_id, "org_") {
             return Ok(Presence::Gone);
         }
         let path = format!("/v1/organizations/{org_id}");
@@ -214,9 +215,9 @@ mod tests {
 
     #[test]
     fn only_clerk_ids_reach_a_path() {
-        assert!(is_clerk_id("org_2abcDEF"));
+        assert!(is_clerk_id("org_2abcDEF", "org_"));
         for bad in ["", "org/../users", "org_1?x=1", "org_1%2F", &"o".repeat(65)] {
-            assert!(!is_clerk_id(bad), "{bad}");
+            assert!(!is_clerk_id(bad, "org_"), "{bad}");
         }
     }
 }

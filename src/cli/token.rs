@@ -29,9 +29,7 @@ pub(super) struct Extra {
 }
 
 fn is_machine_id(id: &str) -> bool {
-    id.strip_prefix("mch_").is_some_and(|rest| {
-        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    })
+    crate::clerk::token::is_clerk_id(id, "mch_")
 }
 
 /// `clerk-rocket token`: a token signed by the local development key.

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
-use super::pagination::PageStart;
+use super::pagination::{Keyed, PageStart, Window};
 use super::{query, query_as, unit};
 
 /// One attempt by an administrator.
@@ -106,12 +106,10 @@ pub struct AuditFilter<'a> {
     pub action: Option<&'a str>,
 }
 
-/// One page of the trail, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditPage {
-    pub events: Vec<AuditEvent>,
-    pub has_older: bool,
-    pub has_newer: bool,
+impl Keyed for AuditEvent {
+    fn key(&self) -> i64 {
+        self.id
+    }
 }
 
 /// A page of the rows matching `filter`, newest first, by keyset on `id`.
@@ -120,7 +118,7 @@ pub async fn list(
     filter: AuditFilter<'_>,
     start: PageStart,
     limit: u32,
-) -> Result<AuditPage, sqlx::Error> {
+) -> Result<Window<AuditEvent>, sqlx::Error> {
     let (bound, order, anchor) = start.keyset();
     let mut conditions = String::new();
     let mut values = Vec::new();
@@ -147,10 +145,5 @@ pub async fn list(
     let mut unit = unit(pool).await?;
     let rows = statement.fetch_all(&mut *unit).await?;
     unit.finish().await?;
-    let page = start.window(rows.into_iter().map(AuditEvent::from).collect(), limit);
-    Ok(AuditPage {
-        events: page.rows,
-        has_older: page.has_older,
-        has_newer: page.has_newer,
-    })
+    Ok(start.window(rows.into_iter().map(AuditEvent::from).collect(), limit))
 }

@@ -5,13 +5,15 @@
 //! membership keeps its row as a tombstone: a late `organizationMembership.updated` cannot bring
 //! it back (a user who rejoins gets a new membership id, hence a new row).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
 use super::organizations::Organization;
-use super::pagination::{PageStart, Window};
-use super::users::{rfc3339, Tombstone};
-use super::{query, query_as, query_scalar, unit};
+use super::pagination::{Keyed, PageStart, Window};
+use super::users::rfc3339;
+use super::{query, query_as, query_scalar, unit, Tombstone};
 
 /// A membership as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -42,6 +44,12 @@ pub struct Membership {
     #[serde(with = "rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub deleted_at: Option<i64>,
+}
+
+impl Keyed for Membership {
+    fn key(&self) -> i64 {
+        self.id
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -187,11 +195,10 @@ pub async fn mark_deleted(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(match (existing, result.rows_affected()) {
-        (_, 0) => Tombstone::Already,
-        (None, _) => Tombstone::New,
-        (Some(_), _) => Tombstone::Marked,
-    })
+    Ok(Tombstone::written(
+        existing.is_some(),
+        result.rows_affected(),
+    ))
 }
 
 /// Ends every live membership of an organization (it was deleted).
@@ -275,21 +282,34 @@ pub async fn of_user(
     let sql = format!(
         "SELECT {COLUMNS} FROM memberships WHERE user_clerk_id = $1 ORDER BY id DESC LIMIT $2"
     );
+    // Their organizations in one more statement, not one per membership.
+    let orgs_sql = format!(
+        "SELECT {} FROM organizations WHERE clerk_id IN \
+             (SELECT org_clerk_id FROM memberships WHERE user_clerk_id = $1)",
+        super::organizations::COLUMNS
+    );
     let mut unit = unit(pool).await?;
     let rows = query_as::<MembershipRow>(&sql)
         .bind(user_clerk_id)
         .bind(i64::from(limit))
         .fetch_all(&mut *unit)
         .await?;
-    let mut listed = Vec::with_capacity(rows.len());
-    for row in rows {
-        let membership = Membership::from(row);
-        let org = super::organizations::find_by_clerk_id_in(&mut unit, &membership.organization_id)
-            .await?;
-        listed.push((membership, org));
-    }
+    let orgs: HashMap<String, Organization> = query_as::<Organization>(&orgs_sql)
+        .bind(user_clerk_id)
+        .fetch_all(&mut *unit)
+        .await?
+        .into_iter()
+        .map(|org| (org.clerk_id.clone(), org))
+        .collect();
     unit.finish().await?;
-    Ok(listed)
+    Ok(rows
+        .into_iter()
+        .map(Membership::from)
+        .map(|m| {
+            let org = orgs.get(&m.organization_id).cloned();
+            (m, org)
+        })
+        .collect())
 }
 
 /// What this database knows of one user's place in one organization: the organization's row,

@@ -127,6 +127,30 @@ pub fn settings_of(app: &figment::Figment) -> Result<Settings, UrlError> {
     })
 }
 
+/// What marking a row deleted did (users, organizations and memberships keep tombstones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tombstone {
+    /// The row was unknown here: a tombstone row now stands in its place, so that a late
+    /// `created` or `updated` event cannot bring it to life.
+    New,
+    /// The row is now marked deleted.
+    Marked,
+    /// It already was.
+    Already,
+}
+
+impl Tombstone {
+    /// What a marking write did, from whether the row `existed` before it and how many rows
+    /// the write changed (none: it was marked already).
+    fn written(existed: bool, rows_affected: u64) -> Tombstone {
+        match (existed, rows_affected) {
+            (_, 0) => Tombstone::Already,
+            (false, _) => Tombstone::New,
+            (true, _) => Tombstone::Marked,
+        }
+    }
+}
+
 /// A `LIKE … ESCAPE '\\'` pattern matching text that contains `query`, lower-cased (compare it
 /// with a `lower(…)` expression).
 pub(crate) fn substring_pattern(query: &str) -> String {

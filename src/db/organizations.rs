@@ -7,9 +7,9 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
-use super::pagination::{PageStart, Window};
-use super::users::{rfc3339, Tombstone};
-use super::{query, query_as, query_scalar, substring_pattern, unit};
+use super::pagination::{Keyed, PageStart, Window};
+use super::users::rfc3339;
+use super::{query, query_as, query_scalar, substring_pattern, unit, Tombstone};
 
 /// An organization as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -34,7 +34,13 @@ pub struct Organization {
     pub deleted_at: Option<i64>,
 }
 
-const COLUMNS: &str =
+impl Keyed for Organization {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+pub(super) const COLUMNS: &str =
     "id, clerk_id, name, slug, image_url, created_at, updated_at, clerk_updated_at, deleted_at";
 
 /// What Clerk says about an organization, as stored.
@@ -161,11 +167,10 @@ pub async fn mark_deleted(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(match (existing, result.rows_affected()) {
-        (_, 0) => Tombstone::Already,
-        (None, _) => Tombstone::New,
-        (Some(_), _) => Tombstone::Marked,
-    })
+    Ok(Tombstone::written(
+        existing.is_some(),
+        result.rows_affected(),
+    ))
 }
 
 /// The Clerk ids of every organization not marked deleted (for `clerk-rocket sync`).

@@ -14,10 +14,34 @@ pub enum PageStart {
 }
 
 /// One page of rows, newest first, and whether the list goes on either side of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window<T> {
     pub rows: Vec<T>,
     pub has_older: bool,
     pub has_newer: bool,
+}
+
+/// A row of a keyset list: its `id`, the list's key.
+pub trait Keyed {
+    fn key(&self) -> i64;
+}
+
+impl<T: Keyed> Window<T> {
+    /// Where the page after this one starts, if there is one.
+    pub fn next(&self) -> Option<PageStart> {
+        self.rows
+            .last()
+            .filter(|_| self.has_older)
+            .map(|row| PageStart::After(row.key()))
+    }
+
+    /// Where the page before this one starts, if there is one.
+    pub fn previous(&self) -> Option<PageStart> {
+        self.rows
+            .first()
+            .filter(|_| self.has_newer)
+            .map(|row| PageStart::Before(row.key()))
+    }
 }
 
 impl PageStart {

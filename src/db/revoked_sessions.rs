@@ -5,12 +5,12 @@
 //! token that verifies for up to a minute. Its id is stored here (in the database, so that every
 //! instance sees it) and refused until `expires_at`, after which no token of it can be valid.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::{AnyConnection, AnyPool};
 
 use super::{query, query_scalar, unit};
+use crate::generation::Generation;
 
 /// How long a revoked session id is kept: far beyond the life of any session token of it.
 pub const RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -73,9 +73,8 @@ pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
 /// A revocation received by this instance clears its entry at once ([`Revocations::forget`]).
 pub struct Revocations {
     cache: moka::future::Cache<String, bool>,
-    /// Moves on every forget: an answer read before a forget is not kept (it may predate the
-    /// revocation the forget is for).
-    generation: AtomicU64,
+    /// Moves on every forget: an answer read before one is not kept.
+    generation: Generation,
 }
 
 impl Default for Revocations {
@@ -85,7 +84,7 @@ impl Default for Revocations {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build(),
-            generation: AtomicU64::new(0),
+            generation: Generation::default(),
         }
     }
 }
@@ -102,12 +101,12 @@ impl Revocations {
         if let Some(known) = self.cache.get(session_id).await {
             return Ok(known);
         }
-        let read_at = self.generation.load(Ordering::Acquire);
+        let read_at = self.generation.read();
         let answer = self
             .cache
             .try_get_with_by_ref(session_id, is_revoked(pool, session_id, now))
             .await;
-        if self.generation.load(Ordering::Acquire) != read_at {
+        if self.generation.moved_since(read_at) {
             self.cache.invalidate(session_id).await;
         }
         answer.map_err(|e| match &*e {
@@ -121,7 +120,7 @@ impl Revocations {
 
     /// Drops what this instance remembers about `session_id`.
     pub async fn forget(&self, session_id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.advance();
         self.cache.invalidate(session_id).await;
     }
 }

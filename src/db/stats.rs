@@ -93,7 +93,7 @@ pub async fn user_stats(pool: &AnyPool, now: i64) -> Result<UserStats, sqlx::Err
     unit.finish().await?;
     let newest = users::search(pool, "", PageStart::First, NEWEST)
         .await?
-        .users;
+        .rows;
     Ok(UserStats {
         totals: Totals {
             users: all,

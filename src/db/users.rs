@@ -14,8 +14,8 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
-use super::pagination::PageStart;
-use super::{is_sqlite, query, query_as, query_scalar, substring_pattern, unit};
+use super::pagination::{Keyed, PageStart, Window};
+use super::{is_sqlite, query, query_as, query_scalar, substring_pattern, unit, Tombstone};
 
 /// A user as stored locally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -100,6 +100,25 @@ impl From<UserRow> for User {
 const COLUMNS: &str = "id, clerk_id, email, username, first_name, last_name, image_url, role, \
                        banned, created_at, updated_at, last_seen_at, clerk_updated_at, claims_iat, \
                        deleted_at, sessions_revoked_at";
+
+impl User {
+    /// One word for people: `deleted`, `banned` or `active`.
+    pub fn state(&self) -> &'static str {
+        if self.deleted_at.is_some() {
+            "deleted"
+        } else if self.banned {
+            "banned"
+        } else {
+            "active"
+        }
+    }
+}
+
+impl Keyed for User {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
 
 /// The row of `clerk_id`, tombstones included.
 pub async fn find_by_clerk_id(pool: &AnyPool, clerk_id: &str) -> Result<Option<User>, sqlx::Error> {
@@ -275,18 +294,6 @@ pub async fn upsert_profile(
     Ok(row.is_some())
 }
 
-/// What [`mark_deleted`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tombstone {
-    /// The user was unknown here: a tombstone row now stands in its place, so that a late
-    /// `user.created` or `user.updated` cannot bring it to life.
-    New,
-    /// The row is now marked deleted.
-    Marked,
-    /// It already was.
-    Already,
-}
-
 /// Marks the user deleted at `now`, keeping its row (id, profile, history). Never undone.
 pub async fn mark_deleted(
     conn: &mut AnyConnection,
@@ -309,11 +316,10 @@ pub async fn mark_deleted(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(match (existing, result.rows_affected()) {
-        (_, 0) => Tombstone::Already,
-        (None, _) => Tombstone::New,
-        (Some(_), _) => Tombstone::Marked,
-    })
+    Ok(Tombstone::written(
+        existing.is_some(),
+        result.rows_affected(),
+    ))
 }
 
 /// The Clerk ids of every user not marked deleted (for `clerk-rocket sync`).
@@ -417,16 +423,6 @@ pub(crate) mod rfc3339 {
     }
 }
 
-/// One page of users, newest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserPage {
-    pub users: Vec<User>,
-    /// Whether older users follow the last one of this page.
-    pub has_older: bool,
-    /// Whether newer users precede the first one.
-    pub has_newer: bool,
-}
-
 /// Queries shorter than this cannot use the trigram indexes and scan the table instead.
 pub const MIN_INDEXED_QUERY: usize = 3;
 
@@ -437,7 +433,7 @@ pub async fn search(
     query: &str,
     start: PageStart,
     limit: u32,
-) -> Result<UserPage, sqlx::Error> {
+) -> Result<Window<User>, sqlx::Error> {
     let query = query.trim();
     let (bound, order, anchor) = start.keyset();
     let filter = if query.is_empty() {
@@ -477,12 +473,7 @@ pub async fn search(
     let mut unit = unit(pool).await?;
     let rows = statement.fetch_all(&mut *unit).await?;
     unit.finish().await?;
-    let page = start.window(rows.into_iter().map(User::from).collect(), limit);
-    Ok(UserPage {
-        users: page.rows,
-        has_older: page.has_older,
-        has_newer: page.has_newer,
-    })
+    Ok(start.window(rows.into_iter().map(User::from).collect(), limit))
 }
 
 pub async fn find_by_id(pool: &AnyPool, id: i64) -> Result<Option<User>, sqlx::Error> {

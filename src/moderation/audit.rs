@@ -1,7 +1,7 @@
 //! The audit trail as administrators read it: checked filters and cursors, and page links. The
 //! JSON API and the `/admin/audit` page answer from the same functions.
 
-use crate::db::audit_events::{AuditFilter, AuditPage};
+use crate::db::audit_events::AuditFilter;
 use crate::db::pagination::{self, PageStart};
 use crate::directory::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::error::ApiError;
@@ -85,22 +85,6 @@ fn clerk_id<'a>(name: &str, value: Option<&'a str>) -> Result<Option<&'a str>, A
             "{name} must be a Clerk user id (user_…)"
         ))),
     }
-}
-
-/// The page after `page`, if there is one.
-pub fn next_start(page: &AuditPage) -> Option<PageStart> {
-    page.events
-        .last()
-        .filter(|_| page.has_older)
-        .map(|e| PageStart::After(e.id))
-}
-
-/// The page before `page`, if there is one.
-pub fn previous_start(page: &AuditPage) -> Option<PageStart> {
-    page.events
-        .first()
-        .filter(|_| page.has_newer)
-        .map(|e| PageStart::Before(e.id))
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@ use rocket::{Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
-use super::{encode, format_time, Layout, PageResult};
+use super::{encode, format_time, page_link, Layout, PageResult};
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
-use crate::db::pagination::{self, PageStart};
+use crate::db::pagination::PageStart;
 use crate::db::users::{self, User};
 use crate::db::Db;
-use crate::directory::{find, next_start, previous_start, ListParams};
+use crate::directory::{find, ListParams};
 // Administrators' actions and their audit trail on the user's page.
 use super::admin_actions::status_line;
 use super::audit::AuditLine;
@@ -41,31 +41,14 @@ impl<'a> Row<'a> {
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
-        let state = if user.deleted_at.is_some() {
-            "deleted"
-        } else if user.banned {
-            "banned"
-        } else {
-            "active"
-        };
         Row {
             user,
             name,
-            state,
+            state: user.state(),
             created: format_time(user.created_at),
             last_seen: user.last_seen_at.map(format_time),
         }
     }
-}
-
-/// A link to the list with the same search, starting elsewhere.
-fn list_link(query: &str, start: Option<PageStart>) -> Option<String> {
-    let cursor = pagination::encode(start?)?;
-    Some(format!(
-        "/admin/users?q={}&cursor={}",
-        encode(query),
-        cursor
-    ))
 }
 
 #[rocket::get("/admin/users?<q>&<cursor>")]
@@ -79,15 +62,15 @@ async fn list(
     let admin = visitor.require_admin(clerk)?;
     let params = ListParams::parse(q, None, cursor)?;
     let page = users::search(db, params.query, params.start, params.limit).await?;
-    let rows: Vec<Row> = page.users.iter().map(Row::new).collect();
+    let rows: Vec<Row> = page.rows.iter().map(Row::new).collect();
     Ok(Template::render(
         "admin/users",
         context! {
             layout: Layout::new(clerk, Some(&admin)),
             q: params.query,
             rows,
-            next: list_link(params.query, next_start(&page)),
-            previous: list_link(params.query, previous_start(&page)),
+            next: page_link("/admin/users", &[("q", params.query)], page.next()),
+            previous: page_link("/admin/users", &[("q", params.query)], page.previous()),
         },
     ))
 }
@@ -112,7 +95,7 @@ async fn show(
         ..AuditFilter::default()
     };
     let audit = audit_events::list(db, filter, PageStart::First, ON_USER_PAGE).await?;
-    let events: Vec<AuditLine> = audit.events.iter().map(AuditLine::new).collect();
+    let events: Vec<AuditLine> = audit.rows.iter().map(AuditLine::new).collect();
     let (status_kind, status) = status_line(done, refused).unzip();
     let held = memberships::of_user(db, &user.clerk_id, MEMBERSHIPS_ON_USER_PAGE).await?;
     let memberships: Vec<MemberRow> = held

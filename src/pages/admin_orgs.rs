@@ -5,14 +5,13 @@ use rocket::{Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
-use super::{encode, format_time, Layout, PageResult};
+use super::{format_time, page_link, Layout, PageResult};
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
 use crate::db::memberships::{self, Membership};
 use crate::db::organizations::{self, Organization};
-use crate::db::pagination::{self, PageStart};
 use crate::db::Db;
-use crate::directory::{find_organization, window_starts, ListParams};
+use crate::directory::{find_organization, ListParams};
 
 /// An organization as a row of the table.
 #[derive(Serialize)]
@@ -62,18 +61,6 @@ impl<'a> MemberRow<'a> {
     }
 }
 
-/// A link to the list with the same search, starting elsewhere.
-fn list_link(query: &str, start: Option<PageStart>) -> Option<String> {
-    let cursor = pagination::encode(start?)?;
-    Some(format!("/admin/orgs?q={}&cursor={cursor}", encode(query)))
-}
-
-/// A link to another page of an organization's members.
-fn members_link(org: &Organization, start: Option<PageStart>) -> Option<String> {
-    let cursor = pagination::encode(start?)?;
-    Some(format!("/admin/orgs/{}?cursor={cursor}", org.id))
-}
-
 #[rocket::get("/admin/orgs?<q>&<cursor>")]
 async fn list(
     visitor: Visitor,
@@ -85,7 +72,6 @@ async fn list(
     let admin = visitor.require_admin(clerk)?;
     let params = ListParams::parse(q, None, cursor)?;
     let page = organizations::search(db, params.query, params.start, params.limit).await?;
-    let (next, previous) = window_starts(&page, |o| o.id);
     let rows: Vec<OrgRow> = page.rows.iter().map(OrgRow::new).collect();
     Ok(Template::render(
         "admin/orgs",
@@ -93,8 +79,8 @@ async fn list(
             layout: Layout::new(clerk, Some(&admin)),
             q: params.query,
             rows,
-            next: list_link(params.query, next),
-            previous: list_link(params.query, previous),
+            next: page_link("/admin/orgs", &[("q", params.query)], page.next()),
+            previous: page_link("/admin/orgs", &[("q", params.query)], page.previous()),
         },
     ))
 }
@@ -111,8 +97,8 @@ async fn show(
     let params = ListParams::parse(None, None, cursor)?;
     let org = find_organization(db, id).await?;
     let page = memberships::members(db, &org.clerk_id, params.start, params.limit).await?;
-    let (next, previous) = window_starts(&page, |m| m.id);
     let members: Vec<MemberRow> = page.rows.iter().map(|m| MemberRow::new(m, None)).collect();
+    let path = format!("/admin/orgs/{}", org.id);
     Ok(Template::render(
         "admin/org",
         context! {
@@ -122,8 +108,8 @@ async fn show(
             deleted: org.deleted_at.map(format_time),
             members_count: memberships::count_members(db, &org.clerk_id).await?,
             members,
-            next: members_link(&org, next),
-            previous: members_link(&org, previous),
+            next: page_link(&path, &[], page.next()),
+            previous: page_link(&path, &[], page.previous()),
         },
     ))
 }

@@ -4,13 +4,13 @@ use rocket::{Route, State};
 use rocket_dyn_templates::{context, Template};
 use serde::Serialize;
 
-use super::{encode, format_time, Layout, PageResult};
+use super::{encode, format_time, page_link, Layout, PageResult};
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
 use crate::db::audit_events::{self, AuditEvent, AuditFilter};
-use crate::db::pagination::{self, PageStart};
+use crate::db::pagination::PageStart;
 use crate::db::Db;
-use crate::moderation::audit::{next_start, previous_start, AuditParams};
+use crate::moderation::audit::AuditParams;
 use crate::moderation::Action;
 
 /// An audit event as a row of a table: its time for people, its parameters as text.
@@ -40,13 +40,12 @@ impl<'a> AuditLine<'a> {
 
 /// A link to the trail with the same filters, starting elsewhere.
 fn list_link(filter: &AuditFilter<'_>, start: Option<PageStart>) -> Option<String> {
-    let cursor = pagination::encode(start?)?;
-    Some(format!(
-        "/admin/audit?actor={}&target={}&action={}&cursor={cursor}",
-        encode(filter.actor.unwrap_or("")),
-        encode(filter.target.unwrap_or("")),
-        encode(filter.action.unwrap_or("")),
-    ))
+    let params = [
+        ("actor", filter.actor.unwrap_or("")),
+        ("target", filter.target.unwrap_or("")),
+        ("action", filter.action.unwrap_or("")),
+    ];
+    page_link("/admin/audit", &params, start)
 }
 
 #[rocket::get("/admin/audit?<actor>&<target>&<action>&<cursor>")]
@@ -62,7 +61,7 @@ async fn list(
     let admin = visitor.require_admin(clerk)?;
     let params = AuditParams::parse(actor, target, action, None, cursor)?;
     let page = audit_events::list(db, params.filter, params.start, params.limit).await?;
-    let lines: Vec<AuditLine> = page.events.iter().map(AuditLine::new).collect();
+    let lines: Vec<AuditLine> = page.rows.iter().map(AuditLine::new).collect();
     Ok(Template::render(
         "admin/audit",
         context! {
@@ -72,8 +71,8 @@ async fn list(
             action: params.filter.action.unwrap_or(""),
             actions: Action::NAMES,
             lines,
-            next: list_link(&params.filter, next_start(&page)),
-            previous: list_link(&params.filter, previous_start(&page)),
+            next: list_link(&params.filter, page.next()),
+            previous: list_link(&params.filter, page.previous()),
         },
     ))
 }

@@ -14,15 +14,15 @@ use rocket::request::Request;
 use rocket::response::stream::{stream, TextStream};
 use rocket::response::{self, Responder, Response};
 use rocket::{Route, State};
-use time::format_description::well_known::Rfc3339;
 
 use super::PageResult;
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
 use crate::db::pagination::PageStart;
-use crate::db::users::{self, User, UserPage};
+use crate::db::pagination::Window;
+use crate::db::users::{self, rfc3339, User};
 use crate::db::Db;
-use crate::directory::{next_start, ListParams};
+use crate::directory::ListParams;
 
 /// Users read per query.
 pub const CHUNK: u32 = 1000;
@@ -51,21 +51,8 @@ pub fn push_cell(out: &mut String, value: &str) {
     }
 }
 
-fn time_cell(secs: Option<i64>) -> String {
-    secs.and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
-}
-
 /// Appends one user as a CSV record, CRLF-terminated.
 pub fn push_row(out: &mut String, user: &User) {
-    let state = if user.deleted_at.is_some() {
-        "deleted"
-    } else if user.banned {
-        "banned"
-    } else {
-        "active"
-    };
     let _ = write!(out, "{},", user.id);
     for text in [
         user.clerk_id.as_str(),
@@ -74,7 +61,7 @@ pub fn push_row(out: &mut String, user: &User) {
         user.first_name.as_deref().unwrap_or(""),
         user.last_name.as_deref().unwrap_or(""),
         user.role.as_deref().unwrap_or(""),
-        state,
+        user.state(),
     ] {
         push_cell(out, text);
         out.push(',');
@@ -87,14 +74,14 @@ pub fn push_row(out: &mut String, user: &User) {
     ];
     let last = times.len() - 1;
     for (i, at) in times.into_iter().enumerate() {
-        out.push_str(&time_cell(at));
+        out.push_str(&at.map(rfc3339::format).unwrap_or_default());
         out.push_str(if i == last { "\r\n" } else { "," });
     }
 }
 
-fn chunk(page: &UserPage) -> String {
-    let mut out = String::with_capacity(page.users.len() * 200);
-    for user in &page.users {
+fn chunk(page: &Window<User>) -> String {
+    let mut out = String::with_capacity(page.rows.len() * 200);
+    for user in &page.rows {
         push_row(&mut out, user);
     }
     out
@@ -137,7 +124,7 @@ async fn export(
         let mut page = first;
         loop {
             yield chunk(&page);
-            let Some(start) = next_start(&page) else { break };
+            let Some(start) = page.next() else { break };
             page = match users::search(&pool, &query, start, CHUNK).await {
                 Ok(next) => next,
                 Err(e) => {

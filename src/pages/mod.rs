@@ -16,6 +16,8 @@ mod layout;
 pub(crate) mod redirect;
 mod rendered;
 
+use std::fmt::Write as _;
+
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
 use rocket::{Route, State};
@@ -23,10 +25,22 @@ use rocket_dyn_templates::{context, Metadata, Template};
 
 use crate::auth::Visitor;
 use crate::clerk::Clerk;
+use crate::db::pagination::{self, PageStart};
 pub use error::{html_catchers, PageError, PageResult};
 use layout::{display_name, format_time, Layout};
 pub use redirect::encode;
 pub use rendered::RenderedPages;
+
+/// A link to another page of a keyset list at `path`, keeping its `params` (a search, filters):
+/// `path?name=value&…&cursor=…`; `None` when there is no such page.
+fn page_link(path: &str, params: &[(&str, &str)], start: Option<PageStart>) -> Option<String> {
+    let cursor = pagination::encode(start?)?;
+    let mut link = format!("{path}?");
+    for (name, value) in params {
+        let _ = write!(link, "{name}={}&", encode(value));
+    }
+    Some(format!("{link}cursor={cursor}"))
+}
 
 /// A page, or a redirect instead of it.
 #[derive(rocket::Responder)]

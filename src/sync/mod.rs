@@ -18,8 +18,8 @@ pub mod profile;
 
 use crate::clerk::backend_api::{BackendApi, BackendApiError, BackendUser};
 use crate::clerk::token::now;
-use crate::db::users::{self, Tombstone};
-use crate::db::write_transaction;
+use crate::db::users;
+use crate::db::{write_transaction, Tombstone};
 use profile::{Applied, ClerkProfile};
 
 /// Users per page (Clerk allows 1 to 500).

@@ -9,7 +9,7 @@ use super::profile::Applied;
 use crate::clerk::organizations::{BackendMembership, BackendOrganization};
 use crate::db::memberships::{self, Membership, StoredMembership};
 use crate::db::organizations::{self, Organization, StoredOrganization};
-use crate::db::users::Tombstone;
+use crate::db::Tombstone;
 
 fn stored_organization(org: &BackendOrganization) -> StoredOrganization {
     let text = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());

@@ -18,8 +18,7 @@ use super::{DriftSummary, SyncError};
 use crate::clerk::backend_api::BackendApi;
 use crate::clerk::organizations::Presence;
 use crate::clerk::token::now;
-use crate::db::users::Tombstone;
-use crate::db::{memberships, organizations, write_transaction};
+use crate::db::{memberships, organizations, write_transaction, Tombstone};
 
 /// What a run of the organizations part changed (or, dry, would change).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

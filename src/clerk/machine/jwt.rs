@@ -4,21 +4,14 @@
 use serde_json::{Map, Value};
 
 use super::{MachineToken, TokenType};
-use crate::clerk::token::{AuthError, Reason};
+use crate::clerk::token::{is_clerk_id, AuthError, Reason};
 
 /// The registered claims that are not custom claims of an M2M token.
 const REGISTERED: [&str; 6] = ["iss", "sub", "exp", "nbf", "iat", "jti"];
 
-/// Longest Clerk id accepted as a subject.
-const MAX_ID_CHARS: usize = 128;
-
 fn clerk_id(value: Option<&Value>, prefix: &str) -> Option<String> {
     let id = value?.as_str()?;
-    let rest = id.strip_prefix(prefix)?;
-    (id.len() <= MAX_ID_CHARS
-        && !rest.is_empty()
-        && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    .then(|| id.to_owned())
+    is_clerk_id(id, prefix).then(|| id.to_owned())
 }
 
 /// A space-separated string, or an array of strings.

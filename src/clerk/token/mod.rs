@@ -30,7 +30,7 @@ pub use header::{
 pub use org::{ActiveOrg, Authorization, Scoped};
 use reason::fail;
 pub use reason::{AuthError, Reason};
-pub use rules::{explain_claims, ClaimCheck, Rules};
+pub use rules::{explain_claims, is_clerk_id, ClaimCheck, Rules};
 
 /// The verified contents of a Clerk session token that this app uses.
 #[derive(Debug, Clone, PartialEq)]

@@ -210,8 +210,9 @@ pub(super) fn time(claims: &Claims, name: &str) -> Result<Option<f64>, ()> {
     }
 }
 
-/// Whether `id` looks like a Clerk id of this kind: the prefix, then letters, digits and `_`.
-fn is_clerk_id(id: &str, prefix: &str) -> bool {
+/// Whether `id` looks like a Clerk id of this kind: the prefix, then letters, digits and `_`
+/// (at most 128 characters). Anything else never reaches a query or a Backend API path.
+pub fn is_clerk_id(id: &str, prefix: &str) -> bool {
     id.len() <= MAX_ID_CHARS
         && id.strip_prefix(prefix).is_some_and(|rest| {
             !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')

@@ -153,9 +153,7 @@ pub(super) fn machines(settings: &MachineSettings, local: bool, out: &mut Vec<Fi
 }
 
 fn is_machine_id(id: &str) -> bool {
-    id.strip_prefix("mch_").is_some_and(|rest| {
-        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    })
+    crate::clerk::token::is_clerk_id(id, "mch_")
 }
 
 #[cfg(test)]
