@@ -5,6 +5,10 @@
 
 use rocket::serde::json::{json, Json, Value};
 
+/// The app's allocator (src/main.rs): the floor is built the same way.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[rocket::get("/health")]
 fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))

@@ -75,6 +75,8 @@ pub fn build(figment: Figment) -> Rocket<Build> {
     init_logging(&figment);
     let static_files = FileServer::new(static_dir(&figment), Options::Index | Options::Missing);
     rocket::custom(figment)
+        // Shield's headers are set by `SecurityHeaders`, with ours, in one pass.
+        .attach(rocket::shield::Shield::new())
         .attach(observability::stage())
         .attach(db::stage())
         .attach(auth::stage())

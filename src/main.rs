@@ -5,6 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// glibc's malloc locked its arenas on most requests under load: a request's memory is often
+/// freed by the other worker (`perf`, bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[rocket::main]
 async fn main() -> ExitCode {
     if let Err(e) = dotenvy::dotenv() {

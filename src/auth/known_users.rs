@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
@@ -40,20 +40,22 @@ const MAX_ROWS: u64 = 50_000;
 /// Sightings waiting for a flush at most; beyond, new ones wait for the next minute.
 const MAX_PENDING: usize = 100_000;
 
-/// A row as served, and when this instance last noted its user as seen.
+/// A row as served, when it was read, and when this instance last noted its user as seen.
 pub struct Known {
     pub user: Arc<User>,
+    /// When the row was read or written: it is served at most [`CACHE_SECS`] from then.
+    pub read: Instant,
     noted: AtomicI64,
 }
 
 /// Cheap to clone: clones share the rows and the pending sightings.
 #[derive(Clone)]
 pub struct KnownUsers {
-    rows: Cache<String, Arc<Known>>,
+    rows: Cache<String, Arc<Known>, foldhash::fast::RandomState>,
     /// Moves on every forget: a row read or written before one is not kept.
     generation: Arc<Generation>,
     /// Users found to have no row.
-    absent: Cache<String, ()>,
+    absent: Cache<String, (), foldhash::fast::RandomState>,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
 }
 
@@ -70,11 +72,11 @@ impl Default for KnownUsers {
             rows: Cache::builder()
                 .max_capacity(MAX_ROWS)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             absent: Cache::builder()
                 .max_capacity(MAX_ROWS)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             pending: Arc::new(Mutex::new(HashMap::new())),
             generation: Arc::default(),
         }
@@ -97,6 +99,7 @@ impl KnownUsers {
     pub fn keep(&self, user: Arc<User>, read_at: u64) -> Arc<Known> {
         let known = Arc::new(Known {
             noted: AtomicI64::new(user.last_seen_at.unwrap_or(0)),
+            read: Instant::now(),
             user,
         });
         let clerk_id = &known.user.clerk_id;

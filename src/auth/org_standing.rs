@@ -123,7 +123,7 @@ impl OrgStanding {
 /// Cheap to clone: clones share the cache.
 #[derive(Clone)]
 pub struct OrgStandings {
-    cache: Cache<String, Arc<OrgStanding>>,
+    cache: Cache<String, Arc<OrgStanding>, foldhash::fast::RandomState>,
     /// Moves on every forget: a standing read before one is not kept.
     generation: Arc<Generation>,
 }
@@ -134,7 +134,7 @@ impl Default for OrgStandings {
             cache: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             generation: Arc::default(),
         }
     }

@@ -1,11 +1,12 @@
 //! From verified claims to the local user row.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rocket::Request;
 use rocket_db_pools::Database as _;
 
-use super::known_users::KnownUsers;
+use super::known_users::{Known, KnownUsers, CACHE_SECS};
 use crate::clerk::backend_api::BackendApiError;
 use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
@@ -52,10 +53,17 @@ pub async fn resolve(
     let now = now();
     // Before any read: what this request reads is kept only if no change was received since.
     let read_at = known.generation();
-    if revocations
+    let revocations_read_at = revocations.generation();
+    if let Some(memo) = session.memo.get::<Resolved>() {
+        if memo.holds(known, revocations) {
+            known.note_seen(&memo.known, now);
+            return Ok(Arc::clone(&memo.known.user));
+        }
+    }
+    let revocation = revocations
         .is_revoked(pool, &session.session_id, now)
-        .await?
-    {
+        .await?;
+    if revocation.revoked {
         return Err(AuthError::new(
             Reason::SessionRevoked,
             "Clerk ended this session (signed out, removed or revoked); sign in again",
@@ -98,6 +106,13 @@ pub async fn resolve(
             None => known.keep(user, read_at),
         };
         known.note_seen(&entry, now);
+        // This token, this row and this revocation answer give this user until either changes.
+        session.memo.set(Arc::new(Resolved {
+            fresh_until: entry.read.min(revocation.read) + Duration::from_secs(CACHE_SECS),
+            users_generation: read_at,
+            revocations_generation: revocations_read_at,
+            known: Arc::clone(&entry),
+        }));
         return Ok(entry.user.clone());
     }
     // First sight, or a newer token with another profile. Deleted or banned meanwhile:
@@ -107,6 +122,26 @@ pub async fn resolve(
     admissible(&entry.user, session)?;
     known.note_written(&entry, now);
     Ok(Arc::clone(&entry.user))
+}
+
+/// A session's user as [`resolve`] found it, kept with the token's claims so that the next
+/// request with the same token needs no look-up: admitted, its profile current for this token.
+/// It holds while nothing was forgotten since (a webhook or admin action on this instance moves
+/// the generations) and for no longer than the older of the row and the revocation answer may
+/// be served ([`CACHE_SECS`]), the bound for a change made through another instance.
+struct Resolved {
+    known: Arc<Known>,
+    fresh_until: Instant,
+    users_generation: u64,
+    revocations_generation: u64,
+}
+
+impl Resolved {
+    fn holds(&self, known: &KnownUsers, revocations: &Revocations) -> bool {
+        known.generation() == self.users_generation
+            && revocations.generation() == self.revocations_generation
+            && Instant::now() < self.fresh_until
+    }
 }
 
 /// Refuses a machine credential (an API key, an OAuth access token) acting for `user_id` when

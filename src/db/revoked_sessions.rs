@@ -5,7 +5,7 @@
 //! token that verifies for up to a minute. Its id is stored here (in the database, so that every
 //! instance sees it) and refused until `expires_at`, after which no token of it can be valid.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::{AnyConnection, AnyPool};
 
@@ -72,9 +72,17 @@ pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
 /// The per-instance cache in front of [`is_revoked`]: answers are kept at most [`CACHE_SECS`].
 /// A revocation received by this instance clears its entry at once ([`Revocations::forget`]).
 pub struct Revocations {
-    cache: moka::future::Cache<String, bool>,
+    cache: moka::future::Cache<String, Answer, foldhash::fast::RandomState>,
     /// Moves on every forget: an answer read before one is not kept.
     generation: Generation,
+}
+
+/// Whether a session was revoked, and when the database said so: a memo built on the answer
+/// holds no longer than [`CACHE_SECS`] from then.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    pub revoked: bool,
+    pub read: Instant,
 }
 
 impl Default for Revocations {
@@ -83,7 +91,7 @@ impl Default for Revocations {
             cache: moka::future::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             generation: Generation::default(),
         }
     }
@@ -96,16 +104,22 @@ impl Revocations {
         pool: &AnyPool,
         session_id: &str,
         now: i64,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Answer, sqlx::Error> {
         // A warm request stops here: the single-flight path below costs more even on a hit.
         if let Some(known) = self.cache.get(session_id).await {
             return Ok(known);
         }
         let read_at = self.generation.read();
-        let answer = self
-            .cache
-            .try_get_with_by_ref(session_id, is_revoked(pool, session_id, now))
-            .await;
+        let read = async {
+            let instant = Instant::now();
+            is_revoked(pool, session_id, now)
+                .await
+                .map(|revoked| Answer {
+                    revoked,
+                    read: instant,
+                })
+        };
+        let answer = self.cache.try_get_with_by_ref(session_id, read).await;
         if self.generation.moved_since(read_at) {
             self.cache.invalidate(session_id).await;
         }
@@ -116,6 +130,12 @@ impl Revocations {
             sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
             other => sqlx::Error::Protocol(other.to_string()),
         })
+    }
+
+    /// Where the forgets are: a memo made of answers read at one generation is stale once it
+    /// moved.
+    pub fn generation(&self) -> u64 {
+        self.generation.read()
     }
 
     /// Drops what this instance remembers about `session_id`.

@@ -28,7 +28,7 @@ struct Rendered {
 
 #[derive(Clone)]
 pub struct RenderedPages {
-    pages: Cache<(&'static str, String), Arc<Rendered>>,
+    pages: Cache<(&'static str, String), Arc<Rendered>, foldhash::fast::RandomState>,
 }
 
 impl Default for RenderedPages {
@@ -37,7 +37,7 @@ impl Default for RenderedPages {
             pages: Cache::builder()
                 .max_capacity(MAX_PAGES)
                 .time_to_live(KEEP_FOR)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 }

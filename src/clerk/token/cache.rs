@@ -22,6 +22,9 @@ const REFUSED_FOR: Duration = Duration::from_secs(60);
 /// The most memory the verdicts may take, roughly, in bytes.
 const MAX_BYTES: u64 = 32 * 1024 * 1024;
 
+/// What an accepted token's [`super::Memo`] may hold, roughly (a user row and its bookkeeping).
+const MEMO_BYTES: usize = 1024;
+
 pub(super) type Digest = [u8; 32];
 
 /// What a verified token yields: kept no longer than its expiration.
@@ -88,7 +91,8 @@ impl<T> moka::Expiry<Digest, Entry<T>> for EntryExpiry {
 
 /// Verdicts on tokens that yield a `T`.
 pub struct VerdictCache<T> {
-    entries: Cache<Digest, Entry<T>>,
+    /// foldhash, seeded per process: SipHash of the keys showed in `perf` of every request.
+    entries: Cache<Digest, Entry<T>, foldhash::fast::RandomState>,
 }
 
 impl<T: Expiring + Send + Sync + 'static> Default for VerdictCache<T> {
@@ -98,7 +102,7 @@ impl<T: Expiring + Send + Sync + 'static> Default for VerdictCache<T> {
                 .max_capacity(MAX_BYTES)
                 .weigher(|_, entry: &Entry<T>| entry.bytes)
                 .expire_after(EntryExpiry)
-                .build(),
+                .build_with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 }
@@ -181,9 +185,14 @@ impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
             Verdict::Refused(error) if is_permanent(error.reason) => REFUSED_FOR,
             Verdict::Refused(_) => return,
         };
-        // The claims as parsed take a few times the token's size.
-        let bytes =
-            u32::try_from(token_len.saturating_mul(4).saturating_add(256)).unwrap_or(u32::MAX);
+        // The claims as parsed take a few times the token's size; an accepted session's memo
+        // may hold its user row beside them.
+        let memo = match &verdict {
+            Verdict::Accepted { .. } => MEMO_BYTES,
+            Verdict::Refused(_) => 0,
+        };
+        let bytes = u32::try_from(token_len.saturating_mul(4).saturating_add(256 + memo))
+            .unwrap_or(u32::MAX);
         self.entries.insert(
             digest,
             Entry {

@@ -10,6 +10,7 @@ mod cache;
 mod describe;
 mod has;
 mod header;
+mod memo;
 pub mod org;
 mod reason;
 mod rules;
@@ -27,6 +28,7 @@ pub use header::{
     inspect, inspect_header, is_at_jwt, unverified_claims, unverified_header, Expect, TokenHeader,
     MAX_TOKEN_BYTES, OPAQUE_PREFIXES,
 };
+pub use memo::Memo;
 pub use org::{ActiveOrg, Authorization, Scoped};
 use reason::fail;
 pub use reason::{AuthError, Reason};
@@ -51,6 +53,8 @@ pub struct SessionClaims {
     pub claims: Map<String, Value>,
     /// The organization, features, plan and factor ages the token carries (v1 or v2 claims).
     pub authorization: Authorization,
+    /// What the app derived from these claims last (see [`Memo`]); not a claim.
+    pub memo: Memo,
 }
 
 /// Verifies session tokens against a key store and [`Rules`].
@@ -284,5 +288,6 @@ fn check_claims(
         role,
         authorization: Authorization::decode(&claims),
         claims,
+        memo: Memo::default(),
     })
 }
