@@ -111,6 +111,15 @@ impl KnownUsers {
         known
     }
 
+    /// Keeps a row this request just wrote (first sight, or a newer token's profile): like
+    /// [`Self::keep`], and what was derived from the row as it was before (the memos of the
+    /// user's other tokens, `auth::user`) no longer holds.
+    pub fn keep_written(&self, user: Arc<User>, read_at: u64) -> Arc<Known> {
+        let known = self.keep(user, read_at);
+        self.generation.advance();
+        known
+    }
+
     /// Forgets a user whose row just changed (a webhook, an admin action).
     pub fn forget(&self, clerk_id: &str) {
         self.generation.advance();

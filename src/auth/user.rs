@@ -118,7 +118,7 @@ pub async fn resolve(
     // First sight, or a newer token with another profile. Deleted or banned meanwhile:
     // `record_seen` leaves a tombstone as it is.
     let user = users::record_seen(pool, &seen).await?;
-    let entry = known.keep(Arc::new(user), read_at);
+    let entry = known.keep_written(Arc::new(user), read_at);
     admissible(&entry.user, session)?;
     known.note_written(&entry, now);
     Ok(Arc::clone(&entry.user))

@@ -8,16 +8,16 @@
 //! verifier refuses a machine token that the machine verifier accepts).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use moka::sync::Cache;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::Weighter;
 
 use super::reason::{AuthError, Reason};
 use super::SessionClaims;
 use crate::clerk::keys::KeyStore;
 
-/// How long a permanent refusal is remembered.
-const REFUSED_FOR: Duration = Duration::from_secs(60);
+/// How long a permanent refusal is remembered, in seconds.
+const REFUSED_FOR: i64 = 60;
 
 /// The most memory the verdicts may take, roughly, in bytes.
 const MAX_BYTES: u64 = 32 * 1024 * 1024;
@@ -62,7 +62,8 @@ impl<T> Clone for Verdict<T> {
 
 struct Entry<T> {
     verdict: Verdict<T>,
-    ttl: Duration,
+    /// The unix second from which the entry no longer holds (checked on every read).
+    until: i64,
     bytes: u32,
 }
 
@@ -70,39 +71,39 @@ impl<T> Clone for Entry<T> {
     fn clone(&self) -> Self {
         Entry {
             verdict: self.verdict.clone(),
-            ttl: self.ttl,
+            until: self.until,
             bytes: self.bytes,
         }
     }
 }
 
-struct EntryExpiry;
+/// Entries weigh their estimated bytes, so that the cache is bounded in memory.
+#[derive(Clone, Copy)]
+struct ByBytes;
 
-impl<T> moka::Expiry<Digest, Entry<T>> for EntryExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &Digest,
-        entry: &Entry<T>,
-        _created_at: std::time::Instant,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
+impl<T> Weighter<Digest, Entry<T>> for ByBytes {
+    fn weight(&self, _key: &Digest, entry: &Entry<T>) -> u64 {
+        u64::from(entry.bytes)
     }
 }
 
 /// Verdicts on tokens that yield a `T`.
 pub struct VerdictCache<T> {
     /// foldhash, seeded per process: SipHash of the keys showed in `perf` of every request.
-    entries: Cache<Digest, Entry<T>, foldhash::fast::RandomState>,
+    entries: Cache<Digest, Entry<T>, ByBytes, foldhash::fast::RandomState>,
 }
 
 impl<T: Expiring + Send + Sync + 'static> Default for VerdictCache<T> {
     fn default() -> Self {
         VerdictCache {
-            entries: Cache::builder()
-                .max_capacity(MAX_BYTES)
-                .weigher(|_, entry: &Entry<T>| entry.bytes)
-                .expire_after(EntryExpiry)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            entries: Cache::with(
+                // Typical entries (a Clerk session token of about 1 KB) weigh about 5 KB.
+                usize::try_from(MAX_BYTES / 4096).unwrap_or(usize::MAX),
+                MAX_BYTES,
+                ByBytes,
+                foldhash::fast::RandomState::default(),
+                DefaultLifecycle::default(),
+            ),
         }
     }
 }
@@ -119,15 +120,11 @@ impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
     /// The verdict on the token of `digest`, if one is kept and still holds at `now`.
     pub(super) fn get(&self, digest: &Digest, now: i64) -> Option<Verdict<T>> {
         let entry = self.entries.get(digest)?;
-        match &entry.verdict {
-            Verdict::Accepted { claims, .. }
-                if claims.expires_at().is_none_or(|exp| now >= exp) =>
-            {
-                self.entries.invalidate(digest);
-                None
-            }
-            verdict => Some(verdict.clone()),
+        if now >= entry.until {
+            self.entries.remove(digest);
+            return None;
         }
+        Some(entry.verdict)
     }
 
     /// The kept answer on the token of `digest`: an acceptance only until its `exp` and while
@@ -144,7 +141,7 @@ impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
                 if keys.still_has(kid.as_deref()) {
                     return Some(Ok(claims));
                 }
-                self.entries.invalidate(digest);
+                self.entries.remove(digest);
                 None
             }
             Verdict::Refused(error) => Some(Err(error)),
@@ -172,17 +169,12 @@ impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
 
     /// Keeps the verdict on a token of `token_len` bytes, when it may be kept.
     fn keep(&self, digest: Digest, verdict: Verdict<T>, token_len: usize, now: i64) {
-        let ttl = match &verdict {
-            Verdict::Accepted { claims, .. } => {
-                match claims
-                    .expires_at()
-                    .map(|exp| u64::try_from(exp.saturating_sub(now)))
-                {
-                    Some(Ok(secs)) if secs > 0 => Duration::from_secs(secs),
-                    _ => return,
-                }
-            }
-            Verdict::Refused(error) if is_permanent(error.reason) => REFUSED_FOR,
+        let until = match &verdict {
+            Verdict::Accepted { claims, .. } => match claims.expires_at() {
+                Some(exp) if exp > now => exp,
+                _ => return,
+            },
+            Verdict::Refused(error) if is_permanent(error.reason) => now + REFUSED_FOR,
             Verdict::Refused(_) => return,
         };
         // The claims as parsed take a few times the token's size; an accepted session's memo
@@ -197,7 +189,7 @@ impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
             digest,
             Entry {
                 verdict,
-                ttl,
+                until,
                 bytes,
             },
         );
