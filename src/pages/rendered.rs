@@ -4,9 +4,10 @@
 //! of a warm `/profile` in `perf` (about a quarter of the request).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use moka::sync::Cache;
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::UnitWeighter;
 use rocket::response::content::RawHtml;
 use rocket_dyn_templates::Metadata;
 
@@ -20,24 +21,37 @@ const KEEP_FOR: Duration = Duration::from_secs(5);
 const MAX_PAGES: u64 = 5_000;
 
 struct Rendered {
+    /// When it stops being served (checked on read: the cache has no expiry of its own).
+    until: Instant,
     user: Arc<User>,
     session_id: String,
     role: Option<String>,
     html: String,
 }
 
-#[derive(Clone)]
+/// quick_cache, as the token verdicts (`clerk::token::cache`): moka's get showed in `perf`.
+type Pages = Cache<
+    (&'static str, String),
+    Arc<Rendered>,
+    UnitWeighter,
+    foldhash::fast::RandomState,
+    DefaultLifecycle<(&'static str, String), Arc<Rendered>>,
+>;
+
 pub struct RenderedPages {
-    pages: Cache<(&'static str, String), Arc<Rendered>, foldhash::fast::RandomState>,
+    pages: Pages,
 }
 
 impl Default for RenderedPages {
     fn default() -> Self {
         RenderedPages {
-            pages: Cache::builder()
-                .max_capacity(MAX_PAGES)
-                .time_to_live(KEEP_FOR)
-                .build_with_hasher(foldhash::fast::RandomState::default()),
+            pages: Cache::with(
+                usize::try_from(MAX_PAGES).unwrap_or(usize::MAX),
+                MAX_PAGES,
+                UnitWeighter,
+                foldhash::fast::RandomState::default(),
+                DefaultLifecycle::default(),
+            ),
         }
     }
 }
@@ -56,6 +70,7 @@ impl RenderedPages {
         let role = current.role();
         if let Some(kept) = self.pages.get(&key) {
             if Arc::ptr_eq(&kept.user, &current.user)
+                && Instant::now() < kept.until
                 && kept.session_id == current.session.session_id
                 && kept.role.as_deref() == role
             {
@@ -68,6 +83,7 @@ impl RenderedPages {
         self.pages.insert(
             key,
             Arc::new(Rendered {
+                until: Instant::now() + KEEP_FOR,
                 user: Arc::clone(&current.user),
                 session_id: current.session.session_id.clone(),
                 role: role.map(str::to_owned),
