@@ -34,8 +34,10 @@ pub const LAST_SEEN_RESOLUTION_SECS: i64 = 60;
 /// How often noted sightings are written.
 pub const FLUSH_SECS: u64 = 10;
 
-/// Rows kept at most (each a few hundred bytes).
-const MAX_ROWS: u64 = 50_000;
+/// Rows kept at most (each about 600 bytes with the cache's own bookkeeping). More users than
+/// this seen within [`CACHE_SECS`] cost extra reads, not memory (`bench/run --memory`: a million
+/// distinct tokens of 100,000 users kept about 45,000 rows alive at 50,000).
+const MAX_ROWS: u64 = 20_000;
 
 /// Sightings waiting for a flush at most; beyond, new ones wait for the next minute.
 const MAX_PENDING: usize = 100_000;

@@ -1,6 +1,6 @@
 //! From verified claims to the local user row.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use rocket::Request;
@@ -55,9 +55,9 @@ pub async fn resolve(
     let read_at = known.generation();
     let revocations_read_at = revocations.generation();
     if let Some(memo) = session.memo.get::<Resolved>() {
-        if memo.holds(known, revocations) {
-            known.note_seen(&memo.known, now);
-            return Ok(Arc::clone(&memo.known.user));
+        if let Some(entry) = memo.holds(known, revocations) {
+            known.note_seen(&entry, now);
+            return Ok(Arc::clone(&entry.user));
         }
     }
     let revocation = revocations
@@ -111,7 +111,7 @@ pub async fn resolve(
             fresh_until: entry.read.min(revocation.read) + Duration::from_secs(CACHE_SECS),
             users_generation: read_at,
             revocations_generation: revocations_read_at,
-            known: Arc::clone(&entry),
+            known: Arc::downgrade(&entry),
         }));
         return Ok(entry.user.clone());
     }
@@ -128,19 +128,23 @@ pub async fn resolve(
 /// request with the same token needs no look-up: admitted, its profile current for this token.
 /// It holds while nothing was forgotten since (a webhook or admin action on this instance moves
 /// the generations) and for no longer than the older of the row and the revocation answer may
-/// be served ([`CACHE_SECS`]), the bound for a change made through another instance.
+/// be served ([`CACHE_SECS`]), the bound for a change made through another instance. The row
+/// is held weakly: the user cache alone keeps rows in memory, so that a flood of distinct tokens
+/// (each kept until its `exp`) cannot keep old rows alive.
 struct Resolved {
-    known: Arc<Known>,
+    known: Weak<Known>,
     fresh_until: Instant,
     users_generation: u64,
     revocations_generation: u64,
 }
 
 impl Resolved {
-    fn holds(&self, known: &KnownUsers, revocations: &Revocations) -> bool {
-        known.generation() == self.users_generation
+    /// The row, while the memo holds.
+    fn holds(&self, known: &KnownUsers, revocations: &Revocations) -> Option<Arc<Known>> {
+        let holds = known.generation() == self.users_generation
             && revocations.generation() == self.revocations_generation
-            && Instant::now() < self.fresh_until
+            && Instant::now() < self.fresh_until;
+        holds.then(|| self.known.upgrade()).flatten()
     }
 }
 

@@ -85,11 +85,17 @@ pub struct Answer {
     pub read: Instant,
 }
 
+/// Answers kept at most (each about 200 bytes with the cache's own bookkeeping).
+const MAX_ANSWERS: u64 = 20_000;
+
 impl Default for Revocations {
     fn default() -> Self {
         Revocations {
             cache: moka::future::Cache::builder()
-                .max_capacity(100_000)
+                // A warm request reads its token's memo (`auth::user`), not this: the answers
+                // serve the first request of a token and the requests of one instant (single
+                // flight), so fewer are kept than sessions are active (memory, `bench/run --memory`).
+                .max_capacity(MAX_ANSWERS)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             generation: Generation::default(),

@@ -17,6 +17,7 @@ pub(crate) mod redirect;
 mod rendered;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use rocket::response::content::RawHtml;
 use rocket::response::Redirect;
@@ -97,7 +98,7 @@ fn profile(
     clerk: &State<Clerk>,
     rendered: &State<RenderedPages>,
     templates: Metadata<'_>,
-) -> PageResult<RawHtml<String>> {
+) -> PageResult<RawHtml<Arc<str>>> {
     let current = visitor.require()?;
     let role = current.role().unwrap_or("member");
     rendered.render(&templates, "profile", &current, || {

@@ -26,7 +26,8 @@ struct Rendered {
     user: Arc<User>,
     session_id: String,
     role: Option<String>,
-    html: String,
+    /// Shared with every answer that serves it: a kept page is sent, not copied.
+    html: Arc<str>,
 }
 
 /// quick_cache, as the token verdicts (`clerk::token::cache`): moka's get showed in `perf`.
@@ -65,7 +66,7 @@ impl RenderedPages {
         template: &'static str,
         current: &CurrentUser,
         context: impl FnOnce() -> C,
-    ) -> PageResult<RawHtml<String>> {
+    ) -> PageResult<RawHtml<Arc<str>>> {
         let key = (template, current.user.clerk_id.clone());
         let role = current.role();
         if let Some(kept) = self.pages.get(&key) {
@@ -74,12 +75,13 @@ impl RenderedPages {
                 && kept.session_id == current.session.session_id
                 && kept.role.as_deref() == role
             {
-                return Ok(RawHtml(kept.html.clone()));
+                return Ok(RawHtml(Arc::clone(&kept.html)));
             }
         }
         let (_, html) = templates.render(template, context()).ok_or_else(|| {
             PageError::Refused(ApiError::Internal(format!("template {template} failed")))
         })?;
+        let html: Arc<str> = Arc::from(html);
         self.pages.insert(
             key,
             Arc::new(Rendered {
@@ -87,7 +89,7 @@ impl RenderedPages {
                 user: Arc::clone(&current.user),
                 session_id: current.session.session_id.clone(),
                 role: role.map(str::to_owned),
-                html: html.clone(),
+                html: Arc::clone(&html),
             }),
         );
         Ok(RawHtml(html))

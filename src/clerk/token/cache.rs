@@ -22,8 +22,9 @@ const REFUSED_FOR: i64 = 60;
 /// The most memory the verdicts may take, roughly, in bytes.
 const MAX_BYTES: u64 = 32 * 1024 * 1024;
 
-/// What an accepted token's [`super::Memo`] may hold, roughly (a user row and its bookkeeping).
-const MEMO_BYTES: usize = 1024;
+/// What an accepted token's [`super::Memo`] takes, roughly (a weak reference to a user row, and
+/// the times and generations it holds for).
+const MEMO_BYTES: usize = 96;
 
 pub(super) type Digest = [u8; 32];
 
@@ -178,7 +179,7 @@ impl<T: Expiring + Send + Sync + 'static> VerdictCache<T> {
             Verdict::Refused(_) => return,
         };
         // The claims as parsed take a few times the token's size; an accepted session's memo
-        // may hold its user row beside them.
+        // a little more (its row is held weakly, by the user cache).
         let memo = match &verdict {
             Verdict::Accepted { .. } => MEMO_BYTES,
             Verdict::Refused(_) => 0,
