@@ -7,6 +7,7 @@
 //! before or after the insert undoes it either way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 #[derive(Debug, Default)]
 pub struct Generation(AtomicU64);
@@ -26,4 +27,28 @@ impl Generation {
     pub fn moved_since(&self, read_at: u64) -> bool {
         self.read() != read_at
     }
+
+    /// The generation and the instant, noted together before a read.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            generation: self.read(),
+            at: Instant::now(),
+        }
+    }
+
+    /// Moves it on from `from` only: the new generation, or `None` when a forget came first.
+    pub fn advance_from(&self, from: u64) -> Option<u64> {
+        self.0
+            .compare_exchange(from, from + 1, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| from + 1)
+    }
+}
+
+/// When a value was read, as the generation before the read and the instant: what is derived
+/// from it holds while the generation stays, and for a bounded time from the instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub generation: u64,
+    pub at: Instant,
 }

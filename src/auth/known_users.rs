@@ -17,13 +17,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use moka::sync::Cache;
 
 use crate::db::activity::{self, day_of, Sighting};
 use crate::db::users::{self, User};
-use crate::generation::Generation;
+use crate::generation::{Generation, Mark};
 
 /// How long a row may be served from memory.
 pub const CACHE_SECS: u64 = 5;
@@ -45,8 +45,9 @@ const MAX_PENDING: usize = 100_000;
 /// A row as served, when it was read, and when this instance last noted its user as seen.
 pub struct Known {
     pub user: Arc<User>,
-    /// When the row was read or written: it is served at most [`CACHE_SECS`] from then.
-    pub read: Instant,
+    /// When the row was read or written (noted before): it is served at most [`CACHE_SECS`]
+    /// from then, and what is derived from it holds only while no forget came since.
+    pub read: Mark,
     noted: AtomicI64,
 }
 
@@ -90,24 +91,28 @@ impl KnownUsers {
         self.rows.get(clerk_id)
     }
 
-    /// Where the forgets are: read it before reading or writing a row, and give it to
-    /// [`Self::keep`].
+    /// Where the forgets are now.
     pub fn generation(&self) -> u64 {
         self.generation.read()
     }
 
-    /// Keeps `user` as read or written after [`Self::generation`] was `read_at`; a forget since
-    /// then (before or after this insert) leaves it out of memory.
-    pub fn keep(&self, user: Arc<User>, read_at: u64) -> Arc<Known> {
+    /// Note it before reading or writing a row, and give it to [`Self::keep`].
+    pub fn mark(&self) -> Mark {
+        self.generation.mark()
+    }
+
+    /// Keeps `user` as read or written after `read`; a forget since then (before or after this
+    /// insert) leaves it out of memory.
+    pub fn keep(&self, user: Arc<User>, read: Mark) -> Arc<Known> {
         let known = Arc::new(Known {
             noted: AtomicI64::new(user.last_seen_at.unwrap_or(0)),
-            read: Instant::now(),
+            read,
             user,
         });
         let clerk_id = &known.user.clerk_id;
         self.absent.invalidate(clerk_id);
         self.rows.insert(clerk_id.clone(), Arc::clone(&known));
-        if self.generation.moved_since(read_at) {
+        if self.generation.moved_since(read.generation) {
             self.rows.invalidate(clerk_id);
         }
         known
@@ -115,11 +120,20 @@ impl KnownUsers {
 
     /// Keeps a row this request just wrote (first sight, or a newer token's profile): like
     /// [`Self::keep`], and what was derived from the row as it was before (the memos of the
-    /// user's other tokens, `auth::user`) no longer holds.
-    pub fn keep_written(&self, user: Arc<User>, read_at: u64) -> Arc<Known> {
-        let known = self.keep(user, read_at);
-        self.generation.advance();
-        known
+    /// user's other tokens, `auth::user`) no longer holds, since the generation moves on. The
+    /// row itself is marked with the new generation, unless a forget came first (then it is not
+    /// kept).
+    pub fn keep_written(&self, user: Arc<User>, read: Mark) -> Arc<Known> {
+        match self.generation.advance_from(read.generation) {
+            Some(generation) => self.keep(
+                user,
+                Mark {
+                    generation,
+                    at: read.at,
+                },
+            ),
+            None => self.keep(user, read),
+        }
     }
 
     /// Forgets a user whose row just changed (a webhook, an admin action).
@@ -142,15 +156,15 @@ impl KnownUsers {
         if self.absent.contains_key(clerk_id) {
             return Ok(None);
         }
-        let read_at = self.generation();
+        let read = self.mark();
         let Some(user) = users::find_by_clerk_id(pool, clerk_id).await? else {
             self.absent.insert(clerk_id.to_owned(), ());
-            if self.generation.moved_since(read_at) {
+            if self.generation.moved_since(read.generation) {
                 self.absent.invalidate(clerk_id);
             }
             return Ok(None);
         };
-        Ok(Some(Arc::clone(&self.keep(Arc::new(user), read_at).user)))
+        Ok(Some(Arc::clone(&self.keep(Arc::new(user), read).user)))
     }
 
     /// Notes that the user of `known` was seen at `now`; written by the next flush when the last
@@ -246,27 +260,50 @@ mod tests {
     }
 
     #[test]
+    fn a_written_row_moves_the_generation_unless_a_forget_came_first() {
+        let known = KnownUsers::default();
+        let before = known.mark();
+        let written = known.keep_written(user("user_w", None), before);
+        assert_eq!(known.generation(), before.generation + 1);
+        assert_eq!(
+            written.read.generation,
+            known.generation(),
+            "marked as of the write"
+        );
+        assert!(known.get("user_w").is_some());
+
+        let read = known.mark();
+        known.forget("user_other");
+        let late = known.keep_written(user("user_late_write", None), read);
+        assert_ne!(late.read.generation, known.generation());
+        assert!(
+            known.get("user_late_write").is_none(),
+            "written before a forget: not kept"
+        );
+    }
+
+    #[test]
     fn a_sighting_is_the_days_first_only_after_a_sighting_of_another_day() {
         let midnight = 20_788 * 86_400;
         let known = KnownUsers::default();
-        let late = known.keep(user("user_late", Some(midnight - 30)), 0);
+        let late = known.keep(user("user_late", Some(midnight - 30)), known.mark());
         known.note_seen(&late, midnight + 60);
         assert_eq!(pending(&known, "user_late"), Some((midnight + 60, true)));
         // A later note of the same batch keeps the mark.
         known.note_seen(&late, midnight + 200);
         assert_eq!(pending(&known, "user_late"), Some((midnight + 200, true)));
 
-        let early = known.keep(user("user_early", Some(midnight + 5)), 0);
+        let early = known.keep(user("user_early", Some(midnight + 5)), known.mark());
         known.note_seen(&early, midnight + 100);
         assert_eq!(pending(&known, "user_early"), Some((midnight + 100, false)));
 
-        let never = known.keep(user("user_never", None), 0);
+        let never = known.keep(user("user_never", None), known.mark());
         known.note_seen(&never, midnight + 100);
         assert_eq!(pending(&known, "user_never"), Some((midnight + 100, true)));
 
         // Written on the request path: the day is recorded by the flush, and the next note
         // within the resolution is not pending again.
-        let fresh = known.keep(user("user_fresh", Some(midnight + 100)), 0);
+        let fresh = known.keep(user("user_fresh", Some(midnight + 100)), known.mark());
         known.note_written(&fresh, midnight + 100);
         assert_eq!(pending(&known, "user_fresh"), Some((midnight + 100, true)));
     }

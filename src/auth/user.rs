@@ -52,8 +52,7 @@ pub async fn resolve(
 ) -> Result<Arc<User>, ApiError> {
     let now = now();
     // Before any read: what this request reads is kept only if no change was received since.
-    let read_at = known.generation();
-    let revocations_read_at = revocations.generation();
+    let read_at = known.mark();
     if let Some(memo) = session.memo.get::<Resolved>() {
         if let Some(entry) = memo.holds(known, revocations) {
             known.note_seen(&entry, now);
@@ -107,10 +106,12 @@ pub async fn resolve(
         };
         known.note_seen(&entry, now);
         // This token, this row and this revocation answer give this user until either changes.
+        // Each answer's own mark (not this request's): a row or answer read before a forget,
+        // and served after it, gives a memo that never holds.
         session.memo.set(Arc::new(Resolved {
-            fresh_until: entry.read.min(revocation.read) + Duration::from_secs(CACHE_SECS),
-            users_generation: read_at,
-            revocations_generation: revocations_read_at,
+            fresh_until: entry.read.at.min(revocation.read.at) + Duration::from_secs(CACHE_SECS),
+            users_generation: entry.read.generation,
+            revocations_generation: revocation.read.generation,
             known: Arc::downgrade(&entry),
         }));
         return Ok(entry.user.clone());

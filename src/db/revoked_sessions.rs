@@ -5,12 +5,12 @@
 //! token that verifies for up to a minute. Its id is stored here (in the database, so that every
 //! instance sees it) and refused until `expires_at`, after which no token of it can be valid.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::{AnyConnection, AnyPool};
 
 use super::{query, query_scalar, unit};
-use crate::generation::Generation;
+use crate::generation::{Generation, Mark};
 
 /// How long a revoked session id is kept: far beyond the life of any session token of it.
 pub const RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -77,12 +77,12 @@ pub struct Revocations {
     generation: Generation,
 }
 
-/// Whether a session was revoked, and when the database said so: a memo built on the answer
-/// holds no longer than [`CACHE_SECS`] from then.
+/// Whether a session was revoked, and when the database said so (noted before the query): a
+/// memo built on the answer holds while no revocation came since, and at most [`CACHE_SECS`].
 #[derive(Debug, Clone, Copy)]
 pub struct Answer {
     pub revoked: bool,
-    pub read: Instant,
+    pub read: Mark,
 }
 
 /// Answers kept at most (each about 200 bytes with the cache's own bookkeeping).
@@ -116,13 +116,14 @@ impl Revocations {
             return Ok(known);
         }
         let read_at = self.generation.read();
+        // Noted inside the read: a request that joins another's read gets that read's mark.
         let read = async {
-            let instant = Instant::now();
+            let mark = self.generation.mark();
             is_revoked(pool, session_id, now)
                 .await
                 .map(|revoked| Answer {
                     revoked,
-                    read: instant,
+                    read: mark,
                 })
         };
         let answer = self.cache.try_get_with_by_ref(session_id, read).await;
