@@ -52,3 +52,62 @@ pub struct Mark {
     pub generation: u64,
     pub at: Instant,
 }
+
+/// How many stripes a [`Striped`] has.
+const STRIPES: usize = 256;
+
+/// Generations by key, in stripes: a forget moves only its key's stripe, so that what was derived
+/// from other keys (the memo of another user's token) still holds. Keys of one stripe share it:
+/// a forget of one ends what was derived from the others too, which is safe.
+pub struct Striped {
+    stripes: Box<[Generation]>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Default for Striped {
+    fn default() -> Self {
+        Striped {
+            stripes: (0..STRIPES).map(|_| Generation::default()).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+}
+
+impl Striped {
+    /// The generation of `key`'s stripe: note it before reading what is kept under `key`, and
+    /// move it on when `key` is forgotten.
+    pub fn of(&self, key: &str) -> &Generation {
+        // The modulo keeps the index in range whatever the hash; STRIPES is a power of two.
+        #[allow(clippy::cast_possible_truncation)] // only the low bits are used
+        let index = (std::hash::BuildHasher::hash_one(&self.hasher, key) as usize) % STRIPES;
+        &self.stripes[index]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forget_moves_its_keys_stripe_only() {
+        let striped = Striped::default();
+        let a = "user_a";
+        let b = (0..10_000)
+            .map(|i| format!("user_{i}"))
+            .find(|k| !std::ptr::eq(striped.of(k), striped.of(a)))
+            .expect("256 stripes");
+        let (at_a, at_b) = (striped.of(a).read(), striped.of(&b).read());
+        striped.of(a).advance();
+        assert!(striped.of(a).moved_since(at_a));
+        assert!(
+            !striped.of(&b).moved_since(at_b),
+            "another key's stripe stays"
+        );
+        assert!(
+            std::ptr::eq(striped.of(a), striped.of(a)),
+            "a key keeps its stripe"
+        );
+        assert_eq!(striped.of(a).advance_from(at_a), None, "moved already");
+        assert_eq!(striped.of(a).advance_from(at_a + 1), Some(at_a + 2));
+    }
+}

@@ -23,7 +23,7 @@ use moka::sync::Cache;
 
 use crate::db::activity::{self, day_of, Sighting};
 use crate::db::users::{self, User};
-use crate::generation::{Generation, Mark};
+use crate::generation::{Mark, Striped};
 
 /// How long a row may be served from memory.
 pub const CACHE_SECS: u64 = 5;
@@ -55,8 +55,9 @@ pub struct Known {
 #[derive(Clone)]
 pub struct KnownUsers {
     rows: Cache<String, Arc<Known>, foldhash::fast::RandomState>,
-    /// Moves on every forget: a row read or written before one is not kept.
-    generation: Arc<Generation>,
+    /// Moves on every forget of a user (by stripe): a row read or written before one is not
+    /// kept, and what was derived from it no longer holds.
+    generations: Arc<Striped>,
     /// Users found to have no row.
     absent: Cache<String, (), foldhash::fast::RandomState>,
     pending: Arc<Mutex<HashMap<String, Pending>>>,
@@ -81,7 +82,7 @@ impl Default for KnownUsers {
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build_with_hasher(foldhash::fast::RandomState::default()),
             pending: Arc::new(Mutex::new(HashMap::new())),
-            generation: Arc::default(),
+            generations: Arc::default(),
         }
     }
 }
@@ -91,14 +92,14 @@ impl KnownUsers {
         self.rows.get(clerk_id)
     }
 
-    /// Where the forgets are now.
-    pub fn generation(&self) -> u64 {
-        self.generation.read()
+    /// Where the forgets of `clerk_id` are now.
+    pub fn generation(&self, clerk_id: &str) -> u64 {
+        self.generations.of(clerk_id).read()
     }
 
-    /// Note it before reading or writing a row, and give it to [`Self::keep`].
-    pub fn mark(&self) -> Mark {
-        self.generation.mark()
+    /// Note it before reading or writing the row of `clerk_id`, and give it to [`Self::keep`].
+    pub fn mark(&self, clerk_id: &str) -> Mark {
+        self.generations.of(clerk_id).mark()
     }
 
     /// Keeps `user` as read or written after `read`; a forget since then (before or after this
@@ -112,7 +113,7 @@ impl KnownUsers {
         let clerk_id = &known.user.clerk_id;
         self.absent.invalidate(clerk_id);
         self.rows.insert(clerk_id.clone(), Arc::clone(&known));
-        if self.generation.moved_since(read.generation) {
+        if self.generations.of(clerk_id).moved_since(read.generation) {
             self.rows.invalidate(clerk_id);
         }
         known
@@ -124,7 +125,11 @@ impl KnownUsers {
     /// row itself is marked with the new generation, unless a forget came first (then it is not
     /// kept).
     pub fn keep_written(&self, user: Arc<User>, read: Mark) -> Arc<Known> {
-        match self.generation.advance_from(read.generation) {
+        match self
+            .generations
+            .of(&user.clerk_id)
+            .advance_from(read.generation)
+        {
             Some(generation) => self.keep(
                 user,
                 Mark {
@@ -138,7 +143,7 @@ impl KnownUsers {
 
     /// Forgets a user whose row just changed (a webhook, an admin action).
     pub fn forget(&self, clerk_id: &str) {
-        self.generation.advance();
+        self.generations.of(clerk_id).advance();
         self.rows.invalidate(clerk_id);
         self.absent.invalidate(clerk_id);
     }
@@ -156,10 +161,10 @@ impl KnownUsers {
         if self.absent.contains_key(clerk_id) {
             return Ok(None);
         }
-        let read = self.mark();
+        let read = self.mark(clerk_id);
         let Some(user) = users::find_by_clerk_id(pool, clerk_id).await? else {
             self.absent.insert(clerk_id.to_owned(), ());
-            if self.generation.moved_since(read.generation) {
+            if self.generations.of(clerk_id).moved_since(read.generation) {
                 self.absent.invalidate(clerk_id);
             }
             return Ok(None);
@@ -262,20 +267,20 @@ mod tests {
     #[test]
     fn a_written_row_moves_the_generation_unless_a_forget_came_first() {
         let known = KnownUsers::default();
-        let before = known.mark();
+        let before = known.mark("user_w");
         let written = known.keep_written(user("user_w", None), before);
-        assert_eq!(known.generation(), before.generation + 1);
+        assert_eq!(known.generation("user_w"), before.generation + 1);
         assert_eq!(
             written.read.generation,
-            known.generation(),
+            known.generation("user_w"),
             "marked as of the write"
         );
         assert!(known.get("user_w").is_some());
 
-        let read = known.mark();
-        known.forget("user_other");
+        let read = known.mark("user_late_write");
+        known.forget("user_late_write");
         let late = known.keep_written(user("user_late_write", None), read);
-        assert_ne!(late.read.generation, known.generation());
+        assert_ne!(late.read.generation, known.generation("user_late_write"));
         assert!(
             known.get("user_late_write").is_none(),
             "written before a forget: not kept"
@@ -286,24 +291,33 @@ mod tests {
     fn a_sighting_is_the_days_first_only_after_a_sighting_of_another_day() {
         let midnight = 20_788 * 86_400;
         let known = KnownUsers::default();
-        let late = known.keep(user("user_late", Some(midnight - 30)), known.mark());
+        let late = known.keep(
+            user("user_late", Some(midnight - 30)),
+            known.mark("user_late"),
+        );
         known.note_seen(&late, midnight + 60);
         assert_eq!(pending(&known, "user_late"), Some((midnight + 60, true)));
         // A later note of the same batch keeps the mark.
         known.note_seen(&late, midnight + 200);
         assert_eq!(pending(&known, "user_late"), Some((midnight + 200, true)));
 
-        let early = known.keep(user("user_early", Some(midnight + 5)), known.mark());
+        let early = known.keep(
+            user("user_early", Some(midnight + 5)),
+            known.mark("user_early"),
+        );
         known.note_seen(&early, midnight + 100);
         assert_eq!(pending(&known, "user_early"), Some((midnight + 100, false)));
 
-        let never = known.keep(user("user_never", None), known.mark());
+        let never = known.keep(user("user_never", None), known.mark("user_never"));
         known.note_seen(&never, midnight + 100);
         assert_eq!(pending(&known, "user_never"), Some((midnight + 100, true)));
 
         // Written on the request path: the day is recorded by the flush, and the next note
         // within the resolution is not pending again.
-        let fresh = known.keep(user("user_fresh", Some(midnight + 100)), known.mark());
+        let fresh = known.keep(
+            user("user_fresh", Some(midnight + 100)),
+            known.mark("user_fresh"),
+        );
         known.note_written(&fresh, midnight + 100);
         assert_eq!(pending(&known, "user_fresh"), Some((midnight + 100, true)));
     }

@@ -52,9 +52,9 @@ pub async fn resolve(
 ) -> Result<Arc<User>, ApiError> {
     let now = now();
     // Before any read: what this request reads is kept only if no change was received since.
-    let read_at = known.mark();
+    let read_at = known.mark(&session.user_id);
     if let Some(memo) = session.memo.get::<Resolved>() {
-        if let Some(entry) = memo.holds(known, revocations) {
+        if let Some(entry) = memo.holds(known, revocations, session) {
             known.note_seen(&entry, now);
             return Ok(Arc::clone(&entry.user));
         }
@@ -127,11 +127,12 @@ pub async fn resolve(
 
 /// A session's user as [`resolve`] found it, kept with the token's claims so that the next
 /// request with the same token needs no look-up: admitted, its profile current for this token.
-/// It holds while nothing was forgotten since (a webhook or admin action on this instance moves
-/// the generations) and for no longer than the older of the row and the revocation answer may
-/// be served ([`CACHE_SECS`]), the bound for a change made through another instance. The row
-/// is held weakly: the user cache alone keeps rows in memory, so that a flood of distinct tokens
-/// (each kept until its `exp`) cannot keep old rows alive.
+/// It holds while nothing of its user or session was forgotten since (a webhook, an admin
+/// action or a newer token's profile on this instance moves their generations, by stripe), and
+/// for no longer than the older of the row and the revocation answer may be served
+/// ([`CACHE_SECS`]), the bound for a change made through another instance. The row is held
+/// weakly: the user cache alone keeps rows in memory, so that a flood of distinct tokens (each
+/// kept until its `exp`) cannot keep old rows alive.
 struct Resolved {
     known: Weak<Known>,
     fresh_until: Instant,
@@ -141,9 +142,14 @@ struct Resolved {
 
 impl Resolved {
     /// The row, while the memo holds.
-    fn holds(&self, known: &KnownUsers, revocations: &Revocations) -> Option<Arc<Known>> {
-        let holds = known.generation() == self.users_generation
-            && revocations.generation() == self.revocations_generation
+    fn holds(
+        &self,
+        known: &KnownUsers,
+        revocations: &Revocations,
+        session: &SessionClaims,
+    ) -> Option<Arc<Known>> {
+        let holds = known.generation(&session.user_id) == self.users_generation
+            && revocations.generation(&session.session_id) == self.revocations_generation
             && Instant::now() < self.fresh_until;
         holds.then(|| self.known.upgrade()).flatten()
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::{AnyConnection, AnyPool};
 
 use super::{query, query_scalar, unit};
-use crate::generation::{Generation, Mark};
+use crate::generation::{Mark, Striped};
 
 /// How long a revoked session id is kept: far beyond the life of any session token of it.
 pub const RETENTION_SECS: i64 = 7 * 24 * 60 * 60;
@@ -74,7 +74,7 @@ pub async fn prune(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
 pub struct Revocations {
     cache: moka::future::Cache<String, Answer, foldhash::fast::RandomState>,
     /// Moves on every forget: an answer read before one is not kept.
-    generation: Generation,
+    generations: Striped,
 }
 
 /// Whether a session was revoked, and when the database said so (noted before the query): a
@@ -98,7 +98,7 @@ impl Default for Revocations {
                 .max_capacity(MAX_ANSWERS)
                 .time_to_live(Duration::from_secs(CACHE_SECS))
                 .build_with_hasher(foldhash::fast::RandomState::default()),
-            generation: Generation::default(),
+            generations: Striped::default(),
         }
     }
 }
@@ -115,10 +115,11 @@ impl Revocations {
         if let Some(known) = self.cache.get(session_id).await {
             return Ok(known);
         }
-        let read_at = self.generation.read();
+        let generation = self.generations.of(session_id);
+        let read_at = generation.read();
         // Noted inside the read: a request that joins another's read gets that read's mark.
         let read = async {
-            let mark = self.generation.mark();
+            let mark = generation.mark();
             is_revoked(pool, session_id, now)
                 .await
                 .map(|revoked| Answer {
@@ -127,7 +128,7 @@ impl Revocations {
                 })
         };
         let answer = self.cache.try_get_with_by_ref(session_id, read).await;
-        if self.generation.moved_since(read_at) {
+        if generation.moved_since(read_at) {
             self.cache.invalidate(session_id).await;
         }
         answer.map_err(|e| match &*e {
@@ -139,15 +140,15 @@ impl Revocations {
         })
     }
 
-    /// Where the forgets are: a memo made of answers read at one generation is stale once it
-    /// moved.
-    pub fn generation(&self) -> u64 {
-        self.generation.read()
+    /// Where the forgets of `session_id` are: a memo made of an answer read at one generation is
+    /// stale once it moved.
+    pub fn generation(&self, session_id: &str) -> u64 {
+        self.generations.of(session_id).read()
     }
 
     /// Drops what this instance remembers about `session_id`.
     pub async fn forget(&self, session_id: &str) {
-        self.generation.advance();
+        self.generations.of(session_id).advance();
         self.cache.invalidate(session_id).await;
     }
 }
