@@ -1,5 +1,10 @@
 //! A count of a cache's forgets, so that it keeps nothing read before one.
 //!
+//! A [`Mark`] is the generation and the instant noted before a read: what is derived from the
+//! value read (a token's memo, `auth::user`) holds while the generation stays and for a bounded
+//! time. [`Striped`] keeps generations per key (in stripes), so that a forget of one user or
+//! session leaves what was derived from the others alone.
+//!
 //! A request reads the database, then puts what it read in memory; a webhook received meanwhile
 //! commits its change and forgets the entry in between, and the request would put the old value
 //! back for the cache's whole lifetime. So a reader notes the generation first, inserts what it

@@ -51,17 +51,15 @@ pub async fn resolve(
     session: &SessionClaims,
 ) -> Result<Arc<User>, ApiError> {
     let now = now();
-    // Before any read: what this request reads is kept only if no change was received since.
-    let read_at = known.mark(&session.user_id);
     if let Some(memo) = session.memo.get::<Resolved>() {
         if let Some(entry) = memo.holds(known, revocations, session) {
             known.note_seen(&entry, now);
             return Ok(Arc::clone(&entry.user));
         }
     }
-    let revocation = revocations
-        .is_revoked(pool, &session.session_id, now)
-        .await?;
+    // Before any read: what this request reads is kept only if no change was received since.
+    let read_at = known.mark(&session.user_id);
+    let revocation = revocations.check(pool, &session.session_id, now).await?;
     if revocation.revoked {
         return Err(AuthError::new(
             Reason::SessionRevoked,

@@ -105,7 +105,7 @@ impl Default for Revocations {
 
 impl Revocations {
     /// Whether `session_id` is revoked, from the cache or the database.
-    pub async fn is_revoked(
+    pub async fn check(
         &self,
         pool: &AnyPool,
         session_id: &str,

@@ -23,11 +23,6 @@ impl Memo {
     pub fn set<T: Any + Send + Sync>(&self, value: Arc<T>) {
         *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
     }
-
-    /// Drops what is held.
-    pub fn clear(&self) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = None;
-    }
 }
 
 /// Not part of the claims: a copy starts empty.
@@ -67,7 +62,5 @@ mod tests {
         memo.set(Arc::new(8u32));
         assert_eq!(memo.get::<u32>().as_deref(), Some(&8));
         assert!(memo.clone().get::<u32>().is_none(), "a copy starts empty");
-        memo.clear();
-        assert!(memo.get::<u32>().is_none());
     }
 }
