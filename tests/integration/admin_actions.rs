@@ -14,6 +14,9 @@ backend_tests!(
     actions_in_local_mode_change_the_local_data,
     forms_act_with_their_token_and_refuse_without_it,
     the_audit_trail_by_pages_and_filters,
+    a_local_write_failing_after_clerk_is_recorded_as_what_happened,
+    a_partial_revocation_ends_here_the_sessions_clerk_ended,
+    request_ids_are_checked_before_the_audit_trail_stores_them,
 );
 
 pub(crate) const SECRET_KEY: &str = "sk_test_admin_actions";
@@ -967,4 +970,124 @@ async fn the_audit_trail_by_pages_and_filters(backend: Backend) {
         10
     );
     assert!(unescape(&user_page).contains(&format!("/admin/audit?target={admin}")));
+}
+
+/// The audit row's answer and its two facts.
+fn facts(event: &Value) -> (&str, &str, &str) {
+    (
+        event["result"].as_str().unwrap(),
+        event["clerk_outcome"].as_str().unwrap(),
+        event["local_outcome"].as_str().unwrap(),
+    )
+}
+
+async fn a_local_write_failing_after_clerk_is_recorded_as_what_happened(backend: Backend) {
+    let admin = user_id();
+    let target = user_id();
+    let (fake, app) = clerk_app_on(&backend, &admin).await;
+    let admin_tok = key_a().sign(&claims(&admin));
+    let target_tok = key_a().sign(&claims(&target));
+    for token in [&admin_tok, &target_tok] {
+        assert_eq!(served(&app, token).await.0, 200);
+    }
+    fake.serve_user_admin(&target, &[]).await;
+    app.fail_user_updates_where("NEW.banned = 1").await;
+
+    let answer = post_as(&app, &format!("/api/admin/users/{target}/ban"), &admin_tok).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (503, "local-write-failed"),
+        "{:?}",
+        answer.body
+    );
+    assert!(answer.text().contains("Clerk made the change"));
+    assert_eq!(
+        fake.requests_to(&format!("/v1/users/{target}/ban"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(app.user_row(&target).await.unwrap()["banned"], false);
+    let events = audit_of(&app, &admin_tok, &target).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(facts(&events[0]), ("local-write-failed", "done", "failed"));
+}
+
+async fn a_partial_revocation_ends_here_the_sessions_clerk_ended(backend: Backend) {
+    let admin = user_id();
+    let target = user_id();
+    let (fake, app) = clerk_app_on(&backend, &admin).await;
+    let admin_tok = key_a().sign(&claims(&admin));
+    assert_eq!(served(&app, &admin_tok).await.0, 200);
+    let (ended, failing, later) = ("sess_ended1", "sess_failing2", "sess_later3");
+    let tokens: Vec<String> = [ended, failing, later]
+        .iter()
+        .map(|sid| new_session_token(&target, sid, now() - 5))
+        .collect();
+    for token in &tokens {
+        assert_eq!(served(&app, token).await.0, 200);
+    }
+    fake.serve_user_admin(&target, &[ended, failing, later])
+        .await;
+    fake.fail_session_revoke(failing, 500).await;
+
+    let answer = post_as(
+        &app,
+        &format!("/api/admin/users/{target}/revoke-sessions"),
+        &admin_tok,
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (502, "sessions-partly-ended"),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(
+        served(&app, &tokens[0]).await,
+        (401, "session-revoked".into()),
+        "what Clerk ended ends here at once"
+    );
+    assert_eq!(served(&app, &tokens[1]).await.0, 200);
+    assert_eq!(served(&app, &tokens[2]).await.0, 200, "never reached");
+    let events = audit_of(&app, &admin_tok, &target).await;
+    assert_eq!(
+        facts(&events[0]),
+        ("sessions-partly-ended", "partial", "written")
+    );
+    assert_eq!(
+        events[0]["parameters"],
+        json!({ "sessions": 1, "listed": 3 })
+    );
+}
+
+async fn request_ids_are_checked_before_the_audit_trail_stores_them(backend: Backend) {
+    let admin = user_id();
+    let (_fake, app) = clerk_app_on(&backend, &admin).await;
+    let admin_tok = key_a().sign(&claims(&admin));
+    assert_eq!(served(&app, &admin_tok).await.0, 200);
+    let long = "r".repeat(129);
+    for (given, kept) in [
+        ("trace-42.a:b", true),
+        ("req<script>", false),
+        ("a\"b", false),
+        ("x'--", false),
+        (long.as_str(), false),
+    ] {
+        let answer = app
+            .post(
+                &format!("/api/admin/users/{admin}/ban"),
+                &[
+                    ("Authorization", &bearer(&admin_tok)),
+                    ("x-request-id", given),
+                ],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(answer.code(), "cannot-act-on-self");
+        let id = answer.header("x-request-id").unwrap().to_owned();
+        assert_eq!(id == given, kept, "{given}");
+        let events = audit_of(&app, &admin_tok, &admin).await;
+        assert_eq!(events[0]["request_id"], json!(id), "{given}");
+    }
 }
