@@ -7,14 +7,15 @@ use rocket::Request;
 use rocket_db_pools::Database as _;
 
 use super::known_users::{Known, KnownUsers, CACHE_SECS};
-use crate::clerk::backend_api::BackendApiError;
+use crate::clerk::backend_api::{BackendApiError, BackendUser};
 use crate::clerk::json::without_nul;
 use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::revoked_sessions::Revocations;
 use crate::db::users::{self, SeenUser, User};
-use crate::db::{AnyPool, Db};
+use crate::db::{write_transaction, AnyPool, Db};
 use crate::error::ApiError;
+use crate::sync::profile::{upsert_from_clerk, ClerkProfile};
 
 const ADD_EMAIL_CLAIM: &str = "the session token has no email claim. In the Clerk dashboard, open \
     Sessions > Customize session token and add {\"email\": \"{{user.primary_email_address}}\"}, \
@@ -78,10 +79,17 @@ pub async fn resolve(
     if let Some(user) = &existing {
         admissible(user, session)?;
     }
+    // Clerk's own word on the user, when the token has no email and none is stored.
+    let mut from_clerk = None;
     let email = match (&session.email, &existing) {
         (Some(email), _) => without_nul(email).into_owned(),
         (None, Some(user)) if !user.email.is_empty() => user.email.clone(),
-        (None, _) => email_from_backend_api(clerk, &session.user_id).await?,
+        (None, _) => {
+            let clerk_user = user_from_backend_api(clerk, &session.user_id).await?;
+            let email = primary_email(&clerk_user)?;
+            from_clerk = Some(clerk_user);
+            email
+        }
     };
     // Clerk's text, as the token carries it: without NUL, which PostgreSQL cannot store.
     let name = |claim: &str| {
@@ -120,7 +128,12 @@ pub async fn resolve(
     }
     // First sight, or a newer token with another profile. Deleted or banned meanwhile:
     // `record_seen` leaves a tombstone as it is.
-    let user = users::record_seen(pool, &seen).await?;
+    let mut user = users::record_seen(pool, &seen).await?;
+    if let Some(clerk_user) = &from_clerk {
+        // The Backend API's answer is authoritative, as a webhook is: its role (and when Clerk
+        // set it), ban and names are stored, in Clerk's order.
+        user = record_from_clerk(pool, clerk_user).await?.unwrap_or(user);
+    }
     let entry = known.keep_written(Arc::new(user), read_at);
     admissible(&entry.user, session)?;
     known.note_written(&entry, now);
@@ -216,18 +229,36 @@ fn admissible_user(user: &User) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn email_from_backend_api(clerk: &Clerk, user_id: &str) -> Result<String, ApiError> {
+/// `user`'s primary email, which a session needs.
+fn primary_email(user: &BackendUser) -> Result<String, ApiError> {
+    user.primary_email().map(str::to_owned).ok_or_else(|| {
+        AuthError::new(
+            Reason::EmailClaimMissing,
+            "this Clerk user has no email address",
+        )
+        .into()
+    })
+}
+
+/// Stores what the Backend API said of a user, as a webhook would (`sync::profile`); the row as
+/// now stored.
+async fn record_from_clerk(
+    pool: &AnyPool,
+    clerk_user: &BackendUser,
+) -> Result<Option<User>, ApiError> {
+    let mut tx = write_transaction(pool).await?;
+    upsert_from_clerk(&mut tx, &ClerkProfile::from(clerk_user), now()).await?;
+    let user = users::find_by_clerk_id_in(&mut tx, &clerk_user.id).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+async fn user_from_backend_api(clerk: &Clerk, user_id: &str) -> Result<BackendUser, ApiError> {
     let Some(api) = &clerk.backend_api else {
         return Err(AuthError::new(Reason::EmailClaimMissing, ADD_EMAIL_CLAIM).into());
     };
     match api.user(user_id).await {
-        Ok(user) => user.primary_email().map(str::to_owned).ok_or_else(|| {
-            AuthError::new(
-                Reason::EmailClaimMissing,
-                "this Clerk user has no email address",
-            )
-            .into()
-        }),
+        Ok(user) => Ok(user),
         Err(BackendApiError::UserNotFound(_)) => {
             Err(AuthError::new(Reason::UserNotFound, "Clerk has no such user (deleted?)").into())
         }

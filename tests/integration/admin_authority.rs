@@ -16,6 +16,7 @@ backend_tests!(
     an_admin_by_the_claim_alone_reads_but_cannot_write,
     a_demotion_in_clerk_after_an_in_app_promotion_wins,
     two_admins_demoting_each_other_at_once_leave_one,
+    a_backend_api_read_is_clerks_word_on_the_role,
 );
 
 /// Clerk with a secret key and webhooks, `admins` in `CLERK_ADMIN_USER_IDS`.
@@ -363,4 +364,52 @@ async fn two_admins_demoting_each_other_at_once_leave_one(backend: Backend) {
         403,
         "the refused one is the one the other demoted"
     );
+}
+
+/// Serves the Backend API's `GET /v1/users/{user}` with `role` in its public metadata, as of
+/// `updated_at_ms`.
+async fn serve_clerk_user(fake: &FakeClerk, user: &str, role: Option<&str>, updated_at_ms: i64) {
+    let mut body = clerk_user(user, &format!("{user}@example.test"), updated_at_ms);
+    body["public_metadata"] = role.map_or(json!({}), |role| json!({ "role": role }));
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(format!("/v1/users/{user}")))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(body))
+        .mount(&fake.server)
+        .await;
+}
+
+async fn a_backend_api_read_is_clerks_word_on_the_role(backend: Backend) {
+    let (fake, app) = app_on(&backend, "").await;
+    let start = now();
+    // A token without an email claim: the first sight asks the Backend API, whose answer (no
+    // role, as of 10 s ago) outranks the older token's claim.
+    let demoted = user_id();
+    serve_clerk_user(&fake, &demoted, None, (start - 10) * 1000).await;
+    let old = key_a().sign(&with(
+        claims(&demoted),
+        json!({ "email": null, "iat": start - 30, "nbf": start - 40,
+                "metadata": { "role": "admin" } }),
+    ));
+    let answer = app.get_as("/api/admin/users", &old).await;
+    assert_eq!((answer.status, answer.code()), (403, "forbidden"));
+    let row = app.user_row(&demoted).await.unwrap();
+    assert_eq!(
+        (&row["email"], &row["role"], &row["role_changed_at"]),
+        (
+            &json!(format!("{demoted}@example.test")),
+            &Value::Null,
+            &json!((start - 10) * 1000)
+        )
+    );
+
+    // Its role is stored as Clerk has it: an admin who may act.
+    let admin = user_id();
+    serve_clerk_user(&fake, &admin, Some("admin"), (start - 10) * 1000).await;
+    let token = key_a().sign(&with(claims(&admin), json!({ "email": null })));
+    assert_eq!(app.user_row(&demoted).await.unwrap()["first_name"], "Ada");
+    assert_eq!(served(&app, &token).await.0, 200);
+    assert_eq!(app.user_row(&admin).await.unwrap()["role"], "admin");
+    fake.serve_user_admin(&demoted, &[]).await;
+    let banned = post_as(&app, &format!("/api/admin/users/{demoted}/ban"), &token).await;
+    assert_eq!(banned.status, 200, "{:?}", banned.body);
 }
