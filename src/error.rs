@@ -320,11 +320,15 @@ pub enum ActionErrors {
     /// No such user (`not-found`).
     #[response(status = 404)]
     NotFound(#[to_schema] ErrorBody<'static>),
-    /// Refused by a rule: `cannot-act-on-self`, `last-admin`, `target-deleted`.
+    /// Refused by a rule: `cannot-act-on-self` (including any change of one's own role),
+    /// `last-admin`, `target-deleted`.
     #[response(status = 409)]
     Conflict(#[to_schema] ErrorBody<'static>),
     /// Clerk's Backend API failed, timed out, refused the change or this server's budget of
-    /// calls is spent (`clerk-backend-api-error`, `clerk-user-not-found`): nothing changed here.
+    /// calls is spent (`clerk-backend-api-error`, `clerk-user-not-found`): nothing changed here;
+    /// or Clerk ended some of the user's sessions, then failed (`sessions-partly-ended`): those
+    /// are ended here too. (A `503` is `local-write-failed` when Clerk made the change and this
+    /// server's database failed to record it, or `backend-api-not-configured`.)
     #[response(status = 502)]
     BadGateway(#[to_schema] ErrorBody<'static>),
 }

@@ -63,7 +63,8 @@ impl CurrentUser {
     }
 
     /// The role this request is served with: the stored one (Clerk's `public_metadata.role`,
-    /// from webhooks, sync or this app's own actions as Clerk answered them), else the token's
+    /// from webhooks, sync, a first sight's Backend API look-up or this app's own actions as Clerk
+    /// answered them), else the token's
     /// role claim when the token was issued after the row's last authoritative word on the role
     /// (`User::role_claim_counts`): a stored "no role" written after a token was minted means no
     /// role. The claim counts for this request only and is never stored.

@@ -52,9 +52,10 @@ pub struct User {
     /// are refused.
     #[serde(skip)]
     pub sessions_revoked_at: Option<i64>,
-    /// When the stored role was last set by an authoritative source (a webhook, `sync`, or this
-    /// app's own action as Clerk confirmed it), in **milliseconds** of Clerk's clock; `None`:
-    /// never. A token's role claim counts only when the token is newer ([`User::role_claim_counts`]).
+    /// When the stored role was last set by an authoritative source (a webhook, `sync`, a Backend
+    /// API look-up, or this app's own action as Clerk confirmed it), in **milliseconds** of
+    /// Clerk's clock; `None`: never. A token's role claim counts only when the token is newer
+    /// ([`User::role_claim_counts`]).
     #[serde(skip)]
     pub role_changed_at: Option<i64>,
 }
