@@ -14,6 +14,7 @@
 //! [`ApiError`]: crate::error::ApiError
 
 pub mod csrf;
+mod decision;
 mod forget;
 mod guards;
 mod known_users;
