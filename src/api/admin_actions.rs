@@ -1,11 +1,12 @@
 //! `/api/admin/users/<id>/ban`, `/unban`, `/revoke-sessions` and `PATCH /api/admin/users/<id>`:
 //! administrators' actions on a user, through Clerk's Backend API, applied here at once, audited.
+//! Each takes [`AdminWriter`]: the stored or configured admin role, never a token's claim alone.
 
 use rocket::serde::json::Json;
 use rocket::{Route, State};
 use serde_json::Value;
 
-use crate::auth::{Admin, Caches};
+use crate::auth::{AdminWriter, Caches};
 use crate::clerk::Clerk;
 use crate::db::users::User;
 use crate::db::Db;
@@ -23,7 +24,7 @@ pub struct RoleChange {
 }
 
 async fn act(
-    admin: &Admin,
+    admin: &AdminWriter,
     clerk: &Clerk,
     db: &Db,
     caches: &Caches<'_>,
@@ -35,11 +36,11 @@ async fn act(
         clerk_id: &admin.0.user.clerk_id,
         request_id: &request_id.0,
     };
-    let done = moderation::perform(db, clerk, actor, id, &action).await?;
-    caches
-        .forget_changed(&done.user.clerk_id, &done.ended_sessions)
-        .await;
-    Ok(Json(done.user))
+    let result = moderation::perform(db, clerk, actor, id, &action).await;
+    if let Some((clerk_id, sessions)) = moderation::changed(&result) {
+        caches.forget_changed(clerk_id, sessions).await;
+    }
+    Ok(Json(result?.user))
 }
 
 /// Bans the user at Clerk (which ends their sessions) and here: refused from their next request.
@@ -49,7 +50,7 @@ async fn act(
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::post("/admin/users/<id>/ban")]
 pub async fn ban(
-    admin: Admin,
+    admin: AdminWriter,
     clerk: &State<Clerk>,
     db: &Db,
     caches: Caches<'_>,
@@ -66,7 +67,7 @@ pub async fn ban(
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::post("/admin/users/<id>/unban")]
 pub async fn unban(
-    admin: Admin,
+    admin: AdminWriter,
     clerk: &State<Clerk>,
     db: &Db,
     caches: Caches<'_>,
@@ -83,7 +84,7 @@ pub async fn unban(
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::post("/admin/users/<id>/revoke-sessions")]
 pub async fn revoke_sessions(
-    admin: Admin,
+    admin: AdminWriter,
     clerk: &State<Clerk>,
     db: &Db,
     caches: Caches<'_>,
@@ -110,7 +111,7 @@ pub async fn revoke_sessions(
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::patch("/admin/users/<id>", data = "<body>")]
 pub async fn update(
-    admin: Admin,
+    admin: AdminWriter,
     clerk: &State<Clerk>,
     db: &Db,
     caches: Caches<'_>,

@@ -23,9 +23,14 @@ use crate::observability::{record_auth, AuthOutcome};
 #[derive(Debug, Clone)]
 pub struct Session(pub Arc<SessionClaims>);
 
-/// A signed-in administrator (see [`CurrentUser::is_admin`]).
+/// A signed-in administrator (see [`CurrentUser::is_admin`]): may read what administrators read.
 #[derive(Debug, Clone)]
 pub struct Admin(pub CurrentUser);
+
+/// A signed-in administrator who may change things (see [`CurrentUser::can_write_as_admin`]):
+/// every admin write (`POST`/`PATCH` under `/api/admin`) takes this guard, not [`Admin`].
+#[derive(Debug, Clone)]
+pub struct AdminWriter(pub CurrentUser);
 
 /// The signed-in user, created locally on first sight.
 #[derive(Debug, Clone)]
@@ -35,23 +40,50 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    /// Admin by any of: `CLERK_ADMIN_USER_IDS`; the stored role (kept from
+    /// Admin, for reading, by any of: `CLERK_ADMIN_USER_IDS`; the stored role (kept from
     /// `public_metadata.role`); this request's token's `metadata.role` or `role` claim (public
-    /// metadata through session token customisation). Nothing else grants it: `unsafe_metadata`
-    /// is never read.
+    /// metadata through session token customisation) when the claim may stand ([`Self::role`]).
+    /// Nothing else grants it: `unsafe_metadata` is never read. Writes ask more:
+    /// [`Self::can_write_as_admin`].
     pub fn is_admin(&self, clerk: &Clerk) -> bool {
-        clerk.config.admin_user_ids.contains(&self.user.clerk_id) || self.role() == Some("admin")
+        self.configured_admin(clerk) || self.role() == Some(ADMIN)
+    }
+
+    /// Admin, for changing things (every admin action, in the JSON API and the pages' forms):
+    /// `CLERK_ADMIN_USER_IDS` or the stored role, never a token's claim alone, so that a token
+    /// minted before a demotion, or a claim that Clerk's stored metadata does not back, cannot
+    /// act. In local mode this app mints the tokens itself (its sign-in is the only authority
+    /// there), and a claim that may stand counts.
+    pub fn can_write_as_admin(&self, clerk: &Clerk) -> bool {
+        self.configured_admin(clerk)
+            || self.user.role.as_deref() == Some(ADMIN)
+            || (clerk.config.local_mode() && self.claimed_role() == Some(ADMIN))
+    }
+
+    fn configured_admin(&self, clerk: &Clerk) -> bool {
+        clerk.config.admin_user_ids.contains(&self.user.clerk_id)
     }
 
     /// The role this request is served with: the stored one (Clerk's `public_metadata.role`,
-    /// from webhooks, sync or the Backend API), else the token's role claim. The claim counts for
-    /// this request only and is never stored, so admin through it ends when tokens stop carrying
-    /// it, and a demotion is not undone by a replayed older token.
+    /// from webhooks, sync or this app's own actions as Clerk answered them), else the token's
+    /// role claim when the token was issued after the row's last authoritative word on the role
+    /// (`User::role_claim_counts`): a stored "no role" written after a token was minted means no
+    /// role. The claim counts for this request only and is never stored.
     #[must_use]
     pub fn role(&self) -> Option<&str> {
-        self.user.role.as_deref().or(self.session.role.as_deref())
+        self.user.role.as_deref().or_else(|| self.claimed_role())
+    }
+
+    /// The token's role claim, when it may stand.
+    fn claimed_role(&self) -> Option<&str> {
+        self.session
+            .role
+            .as_deref()
+            .filter(|_| self.user.role_claim_counts(self.session.issued_at))
     }
 }
+
+const ADMIN: &str = "admin";
 
 /// Fails a guard: records the error for the catcher and the outcome for the request log.
 fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> {
@@ -120,6 +152,21 @@ impl<'r> FromRequest<'r> for Admin {
         let current = try_outcome!(request.guard::<CurrentUser>().await);
         match request.rocket().state::<Clerk>() {
             Some(clerk) if current.is_admin(clerk) => Outcome::Success(Admin(current)),
+            _ => refuse(request, ApiError::forbidden()),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for AdminWriter {
+    type Error = ();
+
+    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
+        let current = try_outcome!(request.guard::<CurrentUser>().await);
+        match request.rocket().state::<Clerk>() {
+            Some(clerk) if current.can_write_as_admin(clerk) => {
+                Outcome::Success(AdminWriter(current))
+            }
             _ => refuse(request, ApiError::forbidden()),
         }
     }

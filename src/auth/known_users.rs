@@ -257,6 +257,7 @@ mod tests {
             claims_iat: None,
             deleted_at: None,
             sessions_revoked_at: None,
+            role_changed_at: None,
         })
     }
 

@@ -2,10 +2,11 @@
 //!
 //! [`Session`] yields the verified claims of the request's session token; [`CurrentUser`] builds
 //! on it and yields the local user row, refusing revoked sessions and users that Clerk deleted or
-//! banned ([`user::resolve`]); [`Admin`] builds on that. A failed guard records its [`ApiError`]
-//! for the catcher. Pages use [`Visitor`] instead, which never fails: it says whether the visitor
-//! is signed in, signed out, refused, or needs a session refresh (Clerk's handshake) first. Every
-//! guard reads the token through one [`TokenSource`].
+//! banned ([`user::resolve`]); [`Admin`] (reading) and [`AdminWriter`] (changing) build on
+//! that. A failed guard records its [`ApiError`] for the catcher. Pages use [`Visitor`] instead,
+//! which never fails: it says whether the visitor is signed in, signed out, refused, or needs a
+//! session refresh (Clerk's handshake) first. Every guard reads the token through one
+//! [`TokenSource`].
 //!
 //! Those guards accept session tokens only. [`Auth<A>`] says in a route's signature which token
 //! types it accepts (sessions, M2M tokens, OAuth access tokens, API keys: `machine.rs`), and
@@ -25,7 +26,7 @@ mod stage;
 mod user;
 mod visitor;
 
-pub use guards::{Admin, Caches, CurrentUser, Session};
+pub use guards::{Admin, AdminWriter, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
 pub use machine::{
     missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,

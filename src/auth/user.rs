@@ -8,6 +8,7 @@ use rocket_db_pools::Database as _;
 
 use super::known_users::{Known, KnownUsers, CACHE_SECS};
 use crate::clerk::backend_api::BackendApiError;
+use crate::clerk::json::without_nul;
 use crate::clerk::token::{now, AuthError, Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::revoked_sessions::Revocations;
@@ -78,22 +79,25 @@ pub async fn resolve(
         admissible(user, session)?;
     }
     let email = match (&session.email, &existing) {
-        (Some(email), _) => email.clone(),
+        (Some(email), _) => without_nul(email).into_owned(),
         (None, Some(user)) if !user.email.is_empty() => user.email.clone(),
         (None, _) => email_from_backend_api(clerk, &session.user_id).await?,
     };
+    // Clerk's text, as the token carries it: without NUL, which PostgreSQL cannot store.
     let name = |claim: &str| {
         session
             .claims
             .get(claim)
             .and_then(|v| v.as_str())
+            .map(without_nul)
             .filter(|s| !s.is_empty())
     };
+    let (first_name, last_name) = (name("first_name"), name("last_name"));
     let seen = SeenUser {
         clerk_id: &session.user_id,
         email: &email,
-        first_name: name("first_name"),
-        last_name: name("last_name"),
+        first_name: first_name.as_deref(),
+        last_name: last_name.as_deref(),
         issued_at: session.issued_at.unwrap_or_default(),
         now,
     };

@@ -169,7 +169,7 @@ impl BackendApi {
         let url = format!("{}/v1/users/{user_id}", self.api_url);
         let (status, body) = self.get(url, MAX_RESPONSE_BYTES, budget).await?;
         match status.as_u16() {
-            200..=299 => serde_json::from_slice(&body)
+            200..=299 => super::json::parse(&body)
                 .map_err(|e| BackendApiError::Unavailable(format!("unexpected user object: {e}"))),
             404 => Err(BackendApiError::UserNotFound(user_id.to_owned())),
             401 | 403 => Err(BackendApiError::SecretKeyInvalid),
@@ -302,7 +302,7 @@ fn parse_user_list(body: &[u8]) -> Result<Vec<BackendUser>, BackendApiError> {
         Bare(Vec<BackendUser>),
         Paginated { data: Vec<BackendUser> },
     }
-    match serde_json::from_slice(body) {
+    match super::json::parse(body) {
         Ok(List::Bare(users) | List::Paginated { data: users }) => Ok(users),
         Err(e) => Err(BackendApiError::Unavailable(format!(
             "unexpected user list: {e}"

@@ -4,6 +4,7 @@ pub mod auth_object;
 pub mod backend_api;
 pub mod budget;
 pub mod handshake;
+pub mod json;
 pub mod keys;
 pub mod local;
 pub mod machine;

@@ -70,7 +70,7 @@ fn parse_list<T: serde::de::DeserializeOwned>(
         Paginated { data: Vec<T> },
         Bare(Vec<T>),
     }
-    match serde_json::from_slice(body) {
+    match super::json::parse(body) {
         Ok(List::Paginated { data: items } | List::Bare(items)) => Ok(items),
         Err(e) => Err(BackendApiError::Unavailable(format!(
             "unexpected {what} list: {e}"

@@ -84,7 +84,7 @@ impl BackendApi {
             .await?;
         self.forget_user(id).await;
         match status.as_u16() {
-            200..=299 => serde_json::from_slice(&answer)
+            200..=299 => super::json::parse(&answer)
                 .map_err(|e| BackendApiError::Unavailable(format!("unexpected user object: {e}"))),
             404 => Err(BackendApiError::UserNotFound(id.to_owned())),
             _ => Err(failed(status)),

@@ -239,7 +239,7 @@ impl Event {
 /// Parses a verified body. Unknown types are [`Event::Other`]; a known type whose data lacks
 /// what this app needs is an error.
 pub fn parse_event(body: &[u8]) -> Result<Event, WebhookError> {
-    let envelope: Envelope = serde_json::from_slice(body)
+    let envelope: Envelope = super::json::parse(body)
         .map_err(|e| WebhookError::InvalidPayload(format!("not an event envelope ({e})")))?;
     let kind = envelope.kind;
     let data = envelope.data;

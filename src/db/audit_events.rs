@@ -11,6 +11,7 @@ use sqlx::{AnyConnection, AnyPool};
 
 use super::pagination::{Keyed, PageStart, Window};
 use super::{query, query_as, unit};
+use crate::observability::valid_request_id;
 
 /// One attempt by an administrator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -25,8 +26,15 @@ pub struct AuditEvent {
     /// What was asked, as JSON (`{"role":"admin"}`, `{"sessions":2}`, `{}`).
     #[schema(value_type = Object)]
     pub parameters: serde_json::Value,
-    /// `ok`, or the error code the attempt was refused with.
+    /// `ok`, or the error code the attempt was answered with.
     pub result: String,
+    /// What happened at Clerk: `not-asked` (refused first, or local mode), `done`, `failed`,
+    /// `partial` (some sessions ended, not all), `reverted` (undone by the last-admin rule) or
+    /// `revert-failed`. `null` on events recorded before this was.
+    pub clerk_outcome: Option<String>,
+    /// What happened here: `written`, `not-written`, `superseded` (a newer word from Clerk was
+    /// stored already, and kept) or `failed` (the database failed after Clerk made the change).
+    pub local_outcome: Option<String>,
     #[serde(with = "super::users::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -42,6 +50,8 @@ struct AuditRow {
     target: String,
     parameters: String,
     result: String,
+    clerk_outcome: Option<String>,
+    local_outcome: Option<String>,
     created_at: i64,
     request_id: String,
 }
@@ -57,13 +67,16 @@ impl From<AuditRow> for AuditEvent {
             parameters: serde_json::from_str(&row.parameters)
                 .unwrap_or(serde_json::Value::String(row.parameters)),
             result: row.result,
+            clerk_outcome: row.clerk_outcome,
+            local_outcome: row.local_outcome,
             created_at: row.created_at,
             request_id: row.request_id,
         }
     }
 }
 
-const COLUMNS: &str = "id, actor, action, target, parameters, result, created_at, request_id";
+const COLUMNS: &str = "id, actor, action, target, parameters, result, clerk_outcome, \
+                       local_outcome, created_at, request_id";
 
 /// An attempt to record.
 #[derive(Debug, Clone)]
@@ -73,7 +86,11 @@ pub struct NewAuditEvent<'a> {
     pub target: &'a str,
     pub parameters: &'a serde_json::Value,
     pub result: &'a str,
+    pub clerk_outcome: &'a str,
+    pub local_outcome: &'a str,
     pub created_at: i64,
+    /// Stored only when [`valid_request_id`] accepts it (the request log replaces any other, so
+    /// this is a second line of defence): else empty.
     pub request_id: &'a str,
 }
 
@@ -84,7 +101,7 @@ pub async fn record(
 ) -> Result<(), sqlx::Error> {
     query(
         "INSERT INTO audit_events (actor, action, target, parameters, result, created_at, \
-         request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         request_id, clerk_outcome, local_outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(event.actor)
     .bind(event.action)
@@ -92,7 +109,13 @@ pub async fn record(
     .bind(event.parameters.to_string())
     .bind(event.result)
     .bind(event.created_at)
-    .bind(event.request_id)
+    .bind(if valid_request_id(event.request_id) {
+        event.request_id
+    } else {
+        ""
+    })
+    .bind(event.clerk_outcome)
+    .bind(event.local_outcome)
     .execute(&mut *conn)
     .await?;
     Ok(())

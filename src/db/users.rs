@@ -52,6 +52,11 @@ pub struct User {
     /// are refused.
     #[serde(skip)]
     pub sessions_revoked_at: Option<i64>,
+    /// When the stored role was last set by an authoritative source (a webhook, `sync`, or this
+    /// app's own action as Clerk confirmed it), in **milliseconds** of Clerk's clock; `None`:
+    /// never. A token's role claim counts only when the token is newer ([`User::role_claim_counts`]).
+    #[serde(skip)]
+    pub role_changed_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -72,6 +77,7 @@ struct UserRow {
     claims_iat: Option<i64>,
     deleted_at: Option<i64>,
     sessions_revoked_at: Option<i64>,
+    role_changed_at: Option<i64>,
 }
 
 impl From<UserRow> for User {
@@ -93,13 +99,14 @@ impl From<UserRow> for User {
             claims_iat: row.claims_iat,
             deleted_at: row.deleted_at,
             sessions_revoked_at: row.sessions_revoked_at,
+            role_changed_at: row.role_changed_at,
         }
     }
 }
 
 const COLUMNS: &str = "id, clerk_id, email, username, first_name, last_name, image_url, role, \
                        banned, created_at, updated_at, last_seen_at, clerk_updated_at, claims_iat, \
-                       deleted_at, sessions_revoked_at";
+                       deleted_at, sessions_revoked_at, role_changed_at";
 
 impl User {
     /// One word for people: `deleted`, `banned` or `active`.
@@ -164,6 +171,17 @@ impl User {
             && self
                 .clerk_updated_at
                 .is_none_or(|at| iat.saturating_mul(1000) > at)
+    }
+
+    /// Whether a role claim of a token issued at `iat` may stand for this user: only when the
+    /// token is newer than the row's last authoritative word on the role (whole seconds against
+    /// milliseconds: a token of the same second is not newer). A token without `iat` is older
+    /// than any such word. A stored "no role" written after a token was minted thus means no
+    /// role, whatever the token says.
+    #[must_use]
+    pub fn role_claim_counts(&self, iat: Option<i64>) -> bool {
+        self.role_changed_at
+            .is_none_or(|at| iat.is_some_and(|iat| iat.saturating_mul(1000) > at))
     }
 }
 
@@ -246,10 +264,22 @@ impl From<&User> for StoredProfile {
     }
 }
 
+/// When a role written from Clerk's word as of `clerk_updated_at` (ms) was set: then, or now
+/// when Clerk sent no time.
+fn role_as_of(clerk_updated_at: i64, now: i64) -> i64 {
+    if clerk_updated_at > 0 {
+        clerk_updated_at
+    } else {
+        now.saturating_mul(1000)
+    }
+}
+
 /// Writes Clerk's profile of `clerk_id` as of Clerk's `clerk_updated_at` (milliseconds), unless
 /// the stored row is newer or a tombstone; `false` when it was held back. The ordering test is
 /// part of the write, so of two racing events the older can never overwrite the newer. A stored
 /// email or username is kept over an empty one (a row a concurrent first request inserted).
+/// Clerk's word on the role is authoritative: it moves `role_changed_at`, and from then on only
+/// tokens issued later may claim a role.
 pub async fn upsert_profile(
     conn: &mut AnyConnection,
     clerk_id: &str,
@@ -260,8 +290,8 @@ pub async fn upsert_profile(
 ) -> Result<bool, sqlx::Error> {
     let sql = format!(
         "INSERT INTO users (clerk_id, email, username, first_name, last_name, image_url, role, \
-                            banned, created_at, updated_at, clerk_updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                            banned, created_at, updated_at, clerk_updated_at, role_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (clerk_id) DO UPDATE SET \
              email = CASE WHEN excluded.email = '' THEN users.email ELSE excluded.email END, \
              username = CASE WHEN excluded.username = '' THEN users.username \
@@ -272,7 +302,8 @@ pub async fn upsert_profile(
              role = excluded.role, \
              banned = excluded.banned, \
              updated_at = excluded.updated_at, \
-             clerk_updated_at = excluded.clerk_updated_at \
+             clerk_updated_at = excluded.clerk_updated_at, \
+             role_changed_at = excluded.role_changed_at \
          WHERE users.deleted_at IS NULL \
            AND (users.clerk_updated_at IS NULL OR users.clerk_updated_at <= excluded.clerk_updated_at) \
          RETURNING {COLUMNS}"
@@ -289,6 +320,7 @@ pub async fn upsert_profile(
         .bind(now)
         .bind(updated_at)
         .bind(clerk_updated_at)
+        .bind(role_as_of(clerk_updated_at, now))
         .fetch_optional(&mut *conn)
         .await?;
     Ok(row.is_some())
@@ -342,27 +374,50 @@ pub enum Moderation {
     SessionsRevoked,
 }
 
-/// Writes `change` to the live row `id` at `now` and returns the row as written (`None`: no live
-/// row has that id). `clerk_updated_at` is the `updated_at` (ms) of Clerk's answer to the
-/// change: it moves the row's ordering mark forward, so that a webhook sent before the change
-/// and delivered after it cannot undo it.
+/// What [`moderate`] did to a live row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderated {
+    /// The change is stored; the row as written.
+    Written(User),
+    /// The row already held a newer word from Clerk (a webhook of a later change, such as a
+    /// demotion in Clerk's dashboard, arrived first): it is kept, and returned as stored.
+    Superseded(User),
+}
+
+/// Writes `change` to the live row `id` at `now` (`None`: no live row has that id).
+/// `clerk_updated_at` is the `updated_at` (ms) of Clerk's answer to the change (`None` in local
+/// mode, where nothing orders it). A ban or a role is Clerk's word as of then, so it is written
+/// only when no newer word is stored, by the same test as webhooks (`upsert_profile`), inside
+/// the write: the later change wins by Clerk's time, whichever arrives first. The answer's time
+/// moves the row's ordering mark forward, so that a webhook sent before the change and delivered
+/// after it cannot undo it. A role moves `role_changed_at` to that time (now in local mode).
+/// Ending every session is this app's own fact and is always written.
 pub async fn moderate(
     conn: &mut AnyConnection,
     id: i64,
     change: &Moderation,
     clerk_updated_at: Option<i64>,
     now: i64,
-) -> Result<Option<User>, sqlx::Error> {
-    let column = match change {
-        Moderation::Banned(_) => "banned",
-        Moderation::Role(_) => "role",
-        Moderation::SessionsRevoked => "sessions_revoked_at",
+) -> Result<Option<Moderated>, sqlx::Error> {
+    let (column, ordered) = match change {
+        Moderation::Banned(_) => ("banned", true),
+        Moderation::Role(_) => ("role", true),
+        Moderation::SessionsRevoked => ("sessions_revoked_at", false),
+    };
+    let role_changed_at = match change {
+        Moderation::Role(_) => ", role_changed_at = $5",
+        _ => "",
+    };
+    let newest = if ordered {
+        "AND ($4 < 0 OR $4 >= COALESCE(clerk_updated_at, -1))"
+    } else {
+        ""
     };
     let sql = format!(
-        "UPDATE users SET {column} = $3, updated_at = $2, \
+        "UPDATE users SET {column} = $3, updated_at = $2{role_changed_at}, \
              clerk_updated_at = CASE WHEN $4 > COALESCE(clerk_updated_at, -1) \
                                      THEN $4 ELSE clerk_updated_at END \
-         WHERE id = $1 AND deleted_at IS NULL \
+         WHERE id = $1 AND deleted_at IS NULL {newest} \
          RETURNING {COLUMNS}"
     );
     let statement = query_as::<UserRow>(&sql).bind(id).bind(now);
@@ -371,11 +426,48 @@ pub async fn moderate(
         Moderation::Role(role) => statement.bind(role.clone()),
         Moderation::SessionsRevoked => statement.bind(now),
     };
-    let row = statement
-        .bind(clerk_updated_at.unwrap_or(-1))
+    let statement = statement.bind(clerk_updated_at.unwrap_or(-1));
+    let statement = match change {
+        Moderation::Role(_) => {
+            statement.bind(clerk_updated_at.unwrap_or_else(|| now.saturating_mul(1000)))
+        }
+        _ => statement,
+    };
+    if let Some(row) = statement.fetch_optional(&mut *conn).await? {
+        return Ok(Some(Moderated::Written(row.into())));
+    }
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
+    let kept = query_as::<UserRow>(&sql)
+        .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
-    Ok(row.map(User::from))
+    Ok(kept.map(|row| Moderated::Superseded(row.into())))
+}
+
+/// Serialises, until the end of `conn`'s transaction, the writes that may take admin power
+/// away (an administrator's demotion or ban), so that the last-admin rule, checked inside each,
+/// sees the others' outcome: PostgreSQL takes a transaction-scoped advisory lock; a SQLite write
+/// transaction (`BEGIN IMMEDIATE`) holds the database's one write lock already.
+pub async fn lock_admin_changes(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "SQLite" {
+        return Ok(());
+    }
+    // Any constant of this app's own: the key names "changes of the set of administrators".
+    // Counted so that the answer has a type the Any driver reads (the function returns void).
+    let _: i64 =
+        query_scalar("SELECT COUNT(*) FROM (SELECT pg_advisory_xact_lock(7146389201)) AS locked")
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(())
+}
+
+/// How many live, unbanned users hold the stored role `admin`.
+pub async fn count_admins(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL AND banned = 0",
+    )
+    .fetch_one(&mut *conn)
+    .await
 }
 
 /// How many live, unbanned users other than `clerk_id` hold the stored role `admin`.

@@ -14,7 +14,8 @@ use serde_json::json;
 use super::logger::{self, Format};
 use super::{AuthOutcome, Metrics};
 
-/// Request ids longer than this, or with other than visible ASCII, are replaced.
+/// Request ids longer than this, or with other characters than [`valid_request_id`] allows, are
+/// replaced.
 const MAX_REQUEST_ID: usize = 128;
 
 struct RequestState {
@@ -75,8 +76,15 @@ pub fn log_line(config: &rocket::Config, line: &str) {
 /// The request id, the auth headers, the access line and the latency histogram.
 pub struct RequestLog;
 
-fn acceptable_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())
+/// Whether a client's `x-request-id` is kept (else a new one is made): 1 to 128 letters, digits
+/// and `-_.:+/=@`, the characters of UUIDs, trace ids and base64. Nothing a header, a log line,
+/// a page or the audit trail could take for markup, quoting or a separator; the audit trail
+/// checks it again before storing one.
+pub fn valid_request_id(id: &str) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:+/=@".contains(&b))
 }
 
 /// Where new request ids come from: a random key drawn once per process, and a counter.
@@ -131,7 +139,7 @@ impl Fairing for RequestLog {
         let id = request
             .headers()
             .get_one("x-request-id")
-            .filter(|id| acceptable_id(id))
+            .filter(|id| valid_request_id(id))
             .map(str::to_owned);
         request.local_cache(|| RequestState::new(id.unwrap_or_else(new_request_id)));
     }

@@ -44,7 +44,8 @@ pub(super) struct ActionForm<'r> {
     role: Option<&'r str>,
 }
 
-/// The administrator behind a form post, once its origin and token are checked.
+/// The administrator behind a form post, once its origin and token are checked: one who may
+/// change things (`CurrentUser::can_write_as_admin`), not only read.
 fn checked_admin(
     visitor: Visitor,
     clerk: &Clerk,
@@ -53,6 +54,9 @@ fn checked_admin(
     token: Option<&str>,
 ) -> PageResult<CurrentUser> {
     let admin = visitor.require_admin(clerk)?;
+    if !admin.can_write_as_admin(clerk) {
+        return Err(PageError::Forbidden);
+    }
     if !origin.0 {
         return Err(PageError::NotAllowed(
             "this form only accepts posts from this app's own pages, not from another site".into(),
@@ -84,20 +88,20 @@ async fn act(
         request_id: &request_id.0,
     };
     let back = |outcome: &str| Redirect::to(format!("/admin/users/{}?{outcome}", encode(id)));
-    match moderation::perform(db, clerk, actor, id, &action).await {
-        Ok(done) => {
-            caches
-                .forget_changed(&done.user.clerk_id, &done.ended_sessions)
-                .await;
-            Ok(back(&format!("done={}", action.name())))
-        }
+    let result = moderation::perform(db, clerk, actor, id, &action).await;
+    if let Some((clerk_id, sessions)) = moderation::changed(&result) {
+        caches.forget_changed(clerk_id, sessions).await;
+    }
+    match result {
+        Ok(_) => Ok(back(&format!("done={}", action.name()))),
         Err(
             e @ (ActionError::OnSelf
             | ActionError::LastAdmin
             | ActionError::TargetDeleted
             | ActionError::NotConfigured
             | ActionError::ClerkUserNotFound
-            | ActionError::Clerk(_)),
+            | ActionError::Clerk(_)
+            | ActionError::SessionsPartlyEnded { .. }),
         ) => {
             if let ActionError::Clerk(cause) = &e {
                 rocket::warn!("an administrator's action failed at Clerk: {cause}");
@@ -125,7 +129,7 @@ pub(super) fn status_line(
     }
     let refused = match refused? {
         "cannot-act-on-self" => {
-            "You cannot ban yourself, end your own sessions or demote yourself."
+            "You cannot ban yourself, end your own sessions or change your own role."
         }
         "last-admin" => "This is the last administrator: make another one first.",
         "target-deleted" => "This user was deleted in Clerk: nothing can be changed.",
@@ -136,6 +140,10 @@ pub(super) fn status_line(
         "clerk-backend-api-error" => {
             "Clerk did not make the change (it failed or did not answer in time): nothing was \
              changed. Try again shortly."
+        }
+        "sessions-partly-ended" => {
+            "Clerk ended some of the user's sessions, then failed; those are ended here too. \
+             Try again to end the others."
         }
         _ => return None,
     };

@@ -5,6 +5,10 @@
 //! the list (newest first; users added meanwhile are newer than the walk and not included), each
 //! written as it is read, so memory stays flat whatever the number of users. The `csv` crate is
 //! not in the dependency tree, and one function, [`push_cell`], is all the format needs.
+//!
+//! The status line is sent before the last page is read, so a failure midway cannot change it:
+//! the file ends with a [`trailer`] row only when every page was written, and a file without one
+//! (the database failed, the connection was cut) is known to be cut short.
 
 use std::fmt::Write as _;
 
@@ -79,6 +83,16 @@ pub fn push_row(out: &mut String, user: &User) {
     }
 }
 
+/// The last row of a complete export: `#end` and the number of users, then empty fields to the
+/// header's width (no user row starts with `#`: the first column is a number).
+#[must_use]
+pub fn trailer(users: u64) -> String {
+    format!(
+        "#end,{users}{}\r\n",
+        ",".repeat(HEADER.matches(',').count() - 1)
+    )
+}
+
 fn chunk(page: &Window<User>) -> String {
     let mut out = String::with_capacity(page.rows.len() * 200);
     for user in &page.rows {
@@ -122,13 +136,19 @@ async fn export(
     let body = stream! {
         yield HEADER.to_owned();
         let mut page = first;
+        let mut written = 0u64;
         loop {
             yield chunk(&page);
-            let Some(start) = page.next() else { break };
+            written += page.rows.len() as u64;
+            let Some(start) = page.next() else {
+                yield trailer(written);
+                break;
+            };
             page = match users::search(&pool, &query, start, CHUNK).await {
                 Ok(next) => next,
                 Err(e) => {
-                    // The status line is sent already: the file ends here, and the log says why.
+                    // The status line is sent already: the file ends here without its trailer,
+                    // and the log says why.
                     rocket::error!("GET /admin/users.csv: export cut short: {e}");
                     break;
                 }
@@ -212,6 +232,7 @@ mod tests {
             claims_iat: None,
             deleted_at: None,
             sessions_revoked_at: None,
+            role_changed_at: None,
         };
         let mut out = String::new();
         push_row(&mut out, &user);
@@ -221,5 +242,11 @@ mod tests {
              2026-12-01T00:00:00Z,2026-12-01T00:00:01Z,,\r\n"
         );
         assert_eq!(HEADER.matches(',').count(), 11);
+    }
+
+    #[test]
+    fn the_trailer_has_the_header_s_width() {
+        assert_eq!(trailer(3), "#end,3,,,,,,,,,,\r\n");
+        assert_eq!(trailer(0).matches(',').count(), HEADER.matches(',').count());
     }
 }

@@ -193,7 +193,7 @@ impl TestApp {
         let pool = self.pool().await;
         let row = sqlx::query(
             "SELECT id, email, username, first_name, role, deleted_at, banned, clerk_updated_at, \
-             updated_at FROM users WHERE clerk_id = $1",
+             updated_at, role_changed_at FROM users WHERE clerk_id = $1",
         )
         .bind(clerk_id)
         .fetch_optional(&pool)
@@ -207,7 +207,7 @@ impl TestApp {
             "id": int("id"), "email": text("email"), "username": text("username"),
             "first_name": text("first_name"), "role": text("role"), "deleted_at": int("deleted_at"),
             "banned": int("banned") != Some(0), "clerk_updated_at": int("clerk_updated_at"),
-            "updated_at": int("updated_at"),
+            "updated_at": int("updated_at"), "role_changed_at": int("role_changed_at"),
         }))
     }
 
@@ -242,6 +242,30 @@ impl TestApp {
             .bind(clerk_id);
         assert_eq!(self.run(query).await, 1, "no user {clerk_id} to change");
         self.forget_user(clerk_id);
+    }
+
+    /// From now on, every update of a `users` row that `condition` holds for (SQL on `NEW`, such
+    /// as `NEW.banned = 1`) fails, as a database failing midway would: a trigger, on either
+    /// backend.
+    pub async fn fail_user_updates_where(&self, condition: &str) {
+        if self.database_url.starts_with("sqlite") {
+            self.execute(&format!(
+                "CREATE TRIGGER test_fail_update BEFORE UPDATE ON users WHEN {condition} \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            ))
+            .await;
+        } else {
+            self.execute(
+                "CREATE FUNCTION test_fail_update() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            )
+            .await;
+            self.execute(&format!(
+                "CREATE TRIGGER test_fail_update BEFORE UPDATE ON users FOR EACH ROW \
+                 WHEN ({condition}) EXECUTE FUNCTION test_fail_update()"
+            ))
+            .await;
+        }
     }
 
     /// Marks `clerk_id` banned, as a `user.updated` webhook would.

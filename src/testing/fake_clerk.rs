@@ -137,22 +137,31 @@ impl FakeClerk {
 /// The Backend API's user administration: ban, unban, metadata, sessions.
 impl FakeClerk {
     /// Serves `POST /v1/users/{id}/ban` and `/unban`, `PATCH /v1/users/{id}/metadata` (each
-    /// answering the user object with `updated_at` set to now), `GET /v1/sessions` listing
+    /// answering the user object with `updated_at` set to the time of the answer, and the role
+    /// last set through `/metadata` in its `public_metadata`), `GET /v1/sessions` listing
     /// `sessions` as the user's active ones, and `POST /v1/sessions/{sid}/revoke` for each.
     pub async fn serve_user_admin(&self, user_id: &str, sessions: &[&str]) {
-        let updated_at = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-        let user = |banned: bool| {
-            json!({ "id": user_id, "object": "user", "banned": banned, "updated_at": updated_at,
-                    "email_addresses": [], "public_metadata": {} })
-        };
-        for (verb, suffix, body) in [
-            ("POST", "/ban", user(true)),
-            ("POST", "/unban", user(false)),
-            ("PATCH", "/metadata", user(false)),
-        ] {
+        self.serve_user_admin_after(user_id, sessions, std::time::Duration::ZERO)
+            .await;
+    }
+
+    /// [`Self::serve_user_admin`], each answer of the user writes sent after `delay` (for
+    /// actions that must overlap).
+    pub async fn serve_user_admin_after(
+        &self,
+        user_id: &str,
+        sessions: &[&str],
+        delay: std::time::Duration,
+    ) {
+        let state = std::sync::Arc::new(UserAtClerk {
+            id: user_id.to_owned(),
+            state: std::sync::Mutex::new((false, Value::Null)),
+            delay,
+        });
+        for (verb, suffix) in [("POST", "/ban"), ("POST", "/unban"), ("PATCH", "/metadata")] {
             Mock::given(method(verb))
                 .and(path(format!("/v1/users/{user_id}{suffix}")))
-                .respond_with(ResponseTemplate::new(200).set_body_json(body))
+                .respond_with(UserWrite(std::sync::Arc::clone(&state)))
                 .mount(&self.server)
                 .await;
         }
@@ -178,6 +187,20 @@ impl FakeClerk {
                 .mount(&self.server)
                 .await;
         }
+    }
+
+    /// `POST /v1/sessions/{sid}/revoke` answers `status` from now on (ahead of what was served).
+    pub async fn fail_session_revoke(&self, sid: &str, status: u16) {
+        Mock::given(method("POST"))
+            .and(path(format!("/v1/sessions/{sid}/revoke")))
+            .respond_with(
+                ResponseTemplate::new(status).set_body_json(json!({ "errors": [{
+                "code": "internal_error", "message": "Something went wrong"
+            }] })),
+            )
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
     }
 
     /// Every Backend API call under `/v1/users` and `/v1/sessions` answers `status` from now on
@@ -214,6 +237,50 @@ impl FakeClerk {
                 (r.method.to_string(), target, body)
             })
             .collect()
+    }
+}
+
+/// One user as the fake Backend API keeps it between administrators' writes.
+struct UserAtClerk {
+    id: String,
+    /// Whether the user is banned, and its `public_metadata.role`.
+    state: std::sync::Mutex<(bool, Value)>,
+    delay: std::time::Duration,
+}
+
+/// Clerk's answer to a user write: the user after it, as of the moment of the answer.
+struct UserWrite(std::sync::Arc<UserAtClerk>);
+
+impl wiremock::Respond for UserWrite {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let user = &self.0;
+        let mut state = user
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match request.url.path().rsplit('/').next() {
+            Some("ban") => state.0 = true,
+            Some("unban") => state.0 = false,
+            _ => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                if let Some(role) = body["public_metadata"].get("role") {
+                    state.1 = role.clone();
+                }
+            }
+        }
+        let metadata = if state.1.is_null() {
+            json!({})
+        } else {
+            json!({ "role": state.1 })
+        };
+        let updated_at = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        ResponseTemplate::new(200)
+            .set_body_json(json!({
+                "id": user.id, "object": "user", "banned": state.0,
+                "updated_at": i64::try_from(updated_at).unwrap_or(i64::MAX),
+                "email_addresses": [], "public_metadata": metadata
+            }))
+            .set_delay(user.delay)
     }
 }
 

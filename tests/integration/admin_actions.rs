@@ -14,9 +14,12 @@ backend_tests!(
     actions_in_local_mode_change_the_local_data,
     forms_act_with_their_token_and_refuse_without_it,
     the_audit_trail_by_pages_and_filters,
+    a_local_write_failing_after_clerk_is_recorded_as_what_happened,
+    a_partial_revocation_ends_here_the_sessions_clerk_ended,
+    request_ids_are_checked_before_the_audit_trail_stores_them,
 );
 
-const SECRET_KEY: &str = "sk_test_admin_actions";
+pub(crate) const SECRET_KEY: &str = "sk_test_admin_actions";
 const HOST: (&str, &str) = ("Host", "app.example.test");
 const OWN_ORIGIN: (&str, &str) = ("Origin", "http://app.example.test");
 
@@ -27,7 +30,7 @@ fn admin_token(user: &str) -> String {
     ))
 }
 
-fn bearer(token: &str) -> String {
+pub(crate) fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
@@ -36,12 +39,12 @@ fn new_session_token(user: &str, sid: &str, iat: i64) -> String {
     key_a().sign(&with(claims(user), json!({ "sid": sid, "iat": iat })))
 }
 
-async fn post_as(app: &TestApp, uri: &str, token: &str) -> Answer {
+pub(crate) async fn post_as(app: &TestApp, uri: &str, token: &str) -> Answer {
     app.post(uri, &[("Authorization", &bearer(token))], Vec::new())
         .await
 }
 
-async fn patch_as(app: &TestApp, uri: &str, token: &str, body: &Value) -> Answer {
+pub(crate) async fn patch_as(app: &TestApp, uri: &str, token: &str, body: &Value) -> Answer {
     let request = app
         .client
         .patch(uri.to_owned())
@@ -59,7 +62,7 @@ async fn patch_as(app: &TestApp, uri: &str, token: &str, body: &Value) -> Answer
 }
 
 /// The audit events about `target`, newest first.
-async fn audit_of(app: &TestApp, admin: &str, target: &str) -> Vec<Value> {
+pub(crate) async fn audit_of(app: &TestApp, admin: &str, target: &str) -> Vec<Value> {
     let answer = app
         .get_as(
             &format!("/api/admin/audit?target={target}&limit=100"),
@@ -83,7 +86,7 @@ fn results(events: &[Value]) -> Vec<(String, String)> {
 }
 
 /// The signed-in person's request: 200, or the refusal's status and code.
-async fn served(app: &TestApp, token: &str) -> (u16, String) {
+pub(crate) async fn served(app: &TestApp, token: &str) -> (u16, String) {
     let answer = app.get_as("/api/users/me", token).await;
     (answer.status, answer.code().to_owned())
 }
@@ -252,6 +255,13 @@ async fn ban_unban_sessions_and_role_through_the_api(backend: Backend) {
         .map(|(a, r)| (a.to_owned(), r.to_owned()))
     );
     assert!(events.iter().all(|e| e["actor"] == json!(admin)));
+    assert!(
+        events
+            .iter()
+            .all(|e| (&e["clerk_outcome"], &e["local_outcome"])
+                == (&json!("done"), &json!("written"))),
+        "{events:?}"
+    );
     assert_eq!(events[0]["parameters"], json!({ "role": null }));
     assert_eq!(events[1]["parameters"], json!({ "role": "admin" }));
     assert_eq!(events[2]["parameters"], json!({ "sessions": 2 }));
@@ -263,7 +273,7 @@ async fn refusals_are_audited_and_reach_no_clerk(backend: Backend) {
     let admin = user_id();
     let target = user_id();
     let member = user_id();
-    // Admin by the token's claim only: no stored role, not configured.
+    // Admin by the stored role, not configured.
     let (fake, app) = clerk_app_on(&backend, "").await;
     let admin_tok = admin_token(&admin);
     let member_tok = key_a().sign(&claims(&member));
@@ -271,9 +281,10 @@ async fn refusals_are_audited_and_reach_no_clerk(backend: Backend) {
     for token in [&admin_tok, &member_tok, &target_tok] {
         assert_eq!(served(&app, token).await.0, 200);
     }
+    app.set_role(&admin, Some("admin")).await;
     app.set_role(&target, Some("admin")).await;
 
-    // On oneself.
+    // On oneself: giving oneself a role is refused too.
     for uri in ["ban", "revoke-sessions"] {
         let answer = post_as(&app, &format!("/api/admin/users/{admin}/{uri}"), &admin_tok).await;
         assert_eq!(
@@ -293,18 +304,18 @@ async fn refusals_are_audited_and_reach_no_clerk(backend: Backend) {
         (self_demotion.status, self_demotion.code()),
         (409, "cannot-act-on-self")
     );
-    assert_eq!(served(&app, &admin_tok).await.0, 200, "still served");
-
-    // The last stored admin.
-    let last = patch_as(
+    let self_promotion = patch_as(
         &app,
-        &format!("/api/admin/users/{target}"),
+        &format!("/api/admin/users/{admin}"),
         &admin_tok,
-        &json!({ "role": null }),
+        &json!({ "role": "admin" }),
     )
     .await;
-    assert_eq!((last.status, last.code()), (409, "last-admin"));
-    assert_eq!(app.user_row(&target).await.unwrap()["role"], "admin");
+    assert_eq!(
+        (self_promotion.status, self_promotion.code()),
+        (409, "cannot-act-on-self")
+    );
+    assert_eq!(served(&app, &admin_tok).await.0, 200, "still served");
 
     // Unknown users, bad bodies.
     let unknown = post_as(&app, "/api/admin/users/user_nobody/ban", &admin_tok).await;
@@ -387,7 +398,7 @@ async fn refusals_are_audited_and_reach_no_clerk(backend: Backend) {
         ("ban", "cannot-act-on-self"),
         ("revoke-sessions", "cannot-act-on-self"),
         ("set-role", "cannot-act-on-self"),
-        ("set-role", "last-admin"),
+        ("set-role", "cannot-act-on-self"),
         ("ban", "not-found"),
         ("unban", "not-found"),
         ("set-role", "bad-request"),
@@ -403,7 +414,6 @@ async fn refusals_are_audited_and_reach_no_clerk(backend: Backend) {
     );
 
     // With another stored admin, the demotion goes through.
-    app.set_role(&admin, Some("admin")).await;
     fake.serve_user_admin(&target, &[]).await;
     let demoted = patch_as(
         &app,
@@ -463,7 +473,9 @@ async fn a_backend_api_failure_changes_nothing_here(backend: Backend) {
     assert_eq!(events.len(), 4);
     assert!(events
         .iter()
-        .all(|e| e["result"] == "clerk-backend-api-error"));
+        .all(|e| e["result"] == "clerk-backend-api-error"
+            && e["clerk_outcome"] == "failed"
+            && e["local_outcome"] == "not-written"));
 
     // Without a secret key there is no Backend API to ask: refused, audited.
     let (_fake, keyless) =
@@ -556,7 +568,8 @@ async fn actions_in_local_mode_change_the_local_data(backend: Backend) {
     let again = issuer.mint(&target, "http://localhost", 60);
     assert_eq!(served(&app, &again).await.0, 200);
 
-    // Roles: the only stored admin cannot be demoted until the actor's own role is stored.
+    // Roles: the only stored admin cannot be demoted until another one is stored (the actor
+    // is admin by the sign-in's claim, which this app minted), nor can one promote oneself.
     let role = |role: Value| json!({ "role": role });
     let target_uri = format!("/api/admin/users/{target_id}");
     let promoted = patch_as(&app, &target_uri, &admin_tok, &role(json!("admin"))).await;
@@ -570,7 +583,28 @@ async fn actions_in_local_mode_change_the_local_data(backend: Backend) {
         &role(json!("admin")),
     )
     .await;
-    assert_eq!(own.status, 200, "promoting oneself takes nothing away");
+    assert_eq!(
+        (own.status, own.code()),
+        (409, "cannot-act-on-self"),
+        "no one changes their own role"
+    );
+    let third = LocalUser {
+        email: "grace@example.com".into(),
+        ..LocalUser::default()
+    };
+    assert_eq!(
+        served(&app, &issuer.mint(&third, "http://localhost", 60))
+            .await
+            .0,
+        200
+    );
+    let third_uri = format!("/api/admin/users/{}", user_id_for(&third.email));
+    assert_eq!(
+        patch_as(&app, &third_uri, &admin_tok, &role(json!("admin")))
+            .await
+            .status,
+        200
+    );
     let demoted = patch_as(&app, &target_uri, &admin_tok, &role(Value::Null)).await;
     assert_eq!((demoted.status, &demoted.body["role"]), (200, &Value::Null));
 
@@ -590,7 +624,7 @@ async fn actions_in_local_mode_change_the_local_data(backend: Backend) {
 }
 
 /// The value of the anti-forgery field in a page.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     let at = page
         .find("name=\"csrf\" value=\"")
         .expect("a form with a token");
@@ -942,4 +976,124 @@ async fn the_audit_trail_by_pages_and_filters(backend: Backend) {
         10
     );
     assert!(unescape(&user_page).contains(&format!("/admin/audit?target={admin}")));
+}
+
+/// The audit row's answer and its two facts.
+fn facts(event: &Value) -> (&str, &str, &str) {
+    (
+        event["result"].as_str().unwrap(),
+        event["clerk_outcome"].as_str().unwrap(),
+        event["local_outcome"].as_str().unwrap(),
+    )
+}
+
+async fn a_local_write_failing_after_clerk_is_recorded_as_what_happened(backend: Backend) {
+    let admin = user_id();
+    let target = user_id();
+    let (fake, app) = clerk_app_on(&backend, &admin).await;
+    let admin_tok = key_a().sign(&claims(&admin));
+    let target_tok = key_a().sign(&claims(&target));
+    for token in [&admin_tok, &target_tok] {
+        assert_eq!(served(&app, token).await.0, 200);
+    }
+    fake.serve_user_admin(&target, &[]).await;
+    app.fail_user_updates_where("NEW.banned = 1").await;
+
+    let answer = post_as(&app, &format!("/api/admin/users/{target}/ban"), &admin_tok).await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (503, "local-write-failed"),
+        "{:?}",
+        answer.body
+    );
+    assert!(answer.text().contains("Clerk made the change"));
+    assert_eq!(
+        fake.requests_to(&format!("/v1/users/{target}/ban"))
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(app.user_row(&target).await.unwrap()["banned"], false);
+    let events = audit_of(&app, &admin_tok, &target).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(facts(&events[0]), ("local-write-failed", "done", "failed"));
+}
+
+async fn a_partial_revocation_ends_here_the_sessions_clerk_ended(backend: Backend) {
+    let admin = user_id();
+    let target = user_id();
+    let (fake, app) = clerk_app_on(&backend, &admin).await;
+    let admin_tok = key_a().sign(&claims(&admin));
+    assert_eq!(served(&app, &admin_tok).await.0, 200);
+    let (ended, failing, later) = ("sess_ended1", "sess_failing2", "sess_later3");
+    let tokens: Vec<String> = [ended, failing, later]
+        .iter()
+        .map(|sid| new_session_token(&target, sid, now() - 5))
+        .collect();
+    for token in &tokens {
+        assert_eq!(served(&app, token).await.0, 200);
+    }
+    fake.serve_user_admin(&target, &[ended, failing, later])
+        .await;
+    fake.fail_session_revoke(failing, 500).await;
+
+    let answer = post_as(
+        &app,
+        &format!("/api/admin/users/{target}/revoke-sessions"),
+        &admin_tok,
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (502, "sessions-partly-ended"),
+        "{:?}",
+        answer.body
+    );
+    assert_eq!(
+        served(&app, &tokens[0]).await,
+        (401, "session-revoked".into()),
+        "what Clerk ended ends here at once"
+    );
+    assert_eq!(served(&app, &tokens[1]).await.0, 200);
+    assert_eq!(served(&app, &tokens[2]).await.0, 200, "never reached");
+    let events = audit_of(&app, &admin_tok, &target).await;
+    assert_eq!(
+        facts(&events[0]),
+        ("sessions-partly-ended", "partial", "written")
+    );
+    assert_eq!(
+        events[0]["parameters"],
+        json!({ "sessions": 1, "listed": 3 })
+    );
+}
+
+async fn request_ids_are_checked_before_the_audit_trail_stores_them(backend: Backend) {
+    let admin = user_id();
+    let (_fake, app) = clerk_app_on(&backend, &admin).await;
+    let admin_tok = key_a().sign(&claims(&admin));
+    assert_eq!(served(&app, &admin_tok).await.0, 200);
+    let long = "r".repeat(129);
+    for (given, kept) in [
+        ("trace-42.a:b", true),
+        ("req<script>", false),
+        ("a\"b", false),
+        ("x'--", false),
+        (long.as_str(), false),
+    ] {
+        let answer = app
+            .post(
+                &format!("/api/admin/users/{admin}/ban"),
+                &[
+                    ("Authorization", &bearer(&admin_tok)),
+                    ("x-request-id", given),
+                ],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(answer.code(), "cannot-act-on-self");
+        let id = answer.header("x-request-id").unwrap().to_owned();
+        assert_eq!(id == given, kept, "{given}");
+        let events = audit_of(&app, &admin_tok, &admin).await;
+        assert_eq!(events[0]["request_id"], json!(id), "{given}");
+    }
 }

@@ -314,6 +314,13 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     records
 }
 
+/// The last record of a complete export of `users` users: `#end`, the count, empty fields.
+fn trailer(users: usize) -> Vec<String> {
+    let mut record = vec!["#end".to_owned(), users.to_string()];
+    record.resize(12, String::new());
+    record
+}
+
 async fn csv_export_quotes_defuses_and_filters(backend: Backend) {
     let (_fake, app) = clerk_app_with(|settings| settings.on(&backend)).await;
     let cases = [
@@ -355,13 +362,18 @@ async fn csv_export_quotes_defuses_and_filters(backend: Backend) {
     ] {
         assert!(text.contains(fragment), "{fragment:?} in {text:?}");
     }
-    let records = parse_csv(&text);
+    let mut records = parse_csv(&text);
     assert_eq!(
         records.len(),
-        1 + cases.len(),
-        "the header and the matches only"
+        1 + cases.len() + 1,
+        "the header, the matches and the trailer only"
     );
     assert!(records.iter().all(|r| r.len() == 12));
+    assert_eq!(
+        records.pop().unwrap(),
+        trailer(cases.len()),
+        "a complete file says so last"
+    );
     let by_email: Vec<(&str, &str, &str)> = records[1..]
         .iter()
         .map(|r| (r[2].as_str(), r[4].as_str(), r[5].as_str()))
@@ -385,9 +397,13 @@ async fn csv_export_quotes_defuses_and_filters(backend: Backend) {
     let all = parse_csv(&app.get_as("/admin/users.csv", &admin).await.text());
     assert_eq!(
         all.len(),
-        1 + cases.len() + 2,
+        1 + cases.len() + 2 + 1,
         "with user_other and the admin"
     );
+    assert_eq!(all.last(), Some(&trailer(cases.len() + 2)));
+    let none = parse_csv(&app.get_as("/admin/users.csv?q=nobody", &admin).await.text());
+    assert_eq!(none.len(), 2, "the header and the trailer");
+    assert_eq!(none[1], trailer(0));
     assert_eq!(
         app.get_html_as("/admin/users.csv?q=%01", &admin)
             .await
@@ -426,7 +442,8 @@ async fn csv_export_streams_every_user_once_in_order(backend: Backend) {
     ] {
         let answer = app.get_as(uri, &admin).await;
         assert_eq!(answer.status, 200);
-        let records = parse_csv(&answer.text());
+        let mut records = parse_csv(&answer.text());
+        assert_eq!(records.pop(), Some(trailer(users)), "{uri}: complete");
         let ids: Vec<i64> = records[1..].iter().map(|r| r[0].parse().unwrap()).collect();
         assert_eq!(ids.len(), users, "{uri}: more rows than one chunk of 1,000");
         assert!(

@@ -4,6 +4,7 @@ mod common;
 
 mod admin;
 mod admin_actions;
+mod admin_authority;
 mod admin_stats;
 mod adversarial;
 mod authority;

@@ -16,6 +16,7 @@ backend_tests!(
     ended_removed_and_revoked_sessions_are_refused_at_once,
     a_database_failure_answers_5xx_and_the_retry_applies_once,
     old_processed_ids_and_expired_revocations_are_pruned,
+    text_holding_nul_from_clerk_is_stored_without_it,
 );
 
 /// A fake Clerk, and an app on `backend` accepting webhooks signed with [`WEBHOOK_SECRET`].
@@ -580,4 +581,66 @@ async fn old_processed_ids_and_expired_revocations_are_pruned(backend: Backend) 
         1,
         "the expired revocation is pruned"
     );
+}
+
+/// PostgreSQL refuses U+0000 in text: a name holding one failed every write of its user, and
+/// Svix retried that event, and every later one about the user (a ban included), forever.
+async fn text_holding_nul_from_clerk_is_stored_without_it(backend: Backend) {
+    let (fake, app) = clerk_app_with(|settings| {
+        settings
+            .on(&backend)
+            .with_webhook_secret()
+            .set("secret_key", "sk_test_nul")
+    })
+    .await;
+    let user = user_id();
+    let token = key_a().sign(&claims(&user));
+    assert_eq!(app.bearer(&token).await.status, 200);
+    let mut body = clerk_user(&user, &format!("{user}@example.test"), now() * 1000);
+    body["first_name"] = json!("Ad\u{0}a");
+    body["last_name"] = json!("\u{0}");
+    body["banned"] = json!(true);
+    let answer = app
+        .deliver(&msg_id(), &clerk_event("user.updated", body))
+        .await;
+    assert_eq!(
+        (answer.status, &answer.body["outcome"]),
+        (200, &json!("applied")),
+        "{:?}",
+        answer.body
+    );
+    let row = app.user_row(&user).await.unwrap();
+    assert_eq!(
+        (&row["first_name"], &row["banned"]),
+        (&json!("Ada"), &json!(true))
+    );
+    assert_eq!(app.bearer(&token).await.code(), "user-banned");
+
+    let org = unique("org");
+    let answer = app
+        .deliver(
+            &msg_id(),
+            &clerk_event(
+                "organization.created",
+                clerk_organization(&org, "Acme\u{0} Corp", "acme\u{0}", now() * 1000),
+            ),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(*) FROM organizations WHERE clerk_id = '{org}' \
+             AND name = 'Acme Corp' AND slug = 'acme'"
+        ))
+        .await,
+        1
+    );
+
+    // A Backend API read (the email of a token without one) is Clerk's text too.
+    let other = user_id();
+    fake.serve_user(&other, "gr\u{0}ace@example.test").await;
+    let no_email = key_a().sign(&with(claims(&other), json!({ "email": null })));
+    let answer = app.get_as("/api/users/me", &no_email).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["email"], "grace@example.test");
 }
