@@ -120,7 +120,8 @@ async fn visit(request: &Request<'_>, clerk: &Clerk) -> (VisitorState, AuthOutco
     let decided = decide(request, clerk).await;
     let outcome = AuthOutcome::of(decided.decision);
     match (decided.decision.status, &decided.refresh, &decided.session) {
-        (AuthStatus::SignedIn, Some(refresh @ Refresh::Reload { .. }), _) => {
+        (AuthStatus::SignedIn, Some(refresh @ Refresh::Reload { .. }), _)
+        | (AuthStatus::Handshake, Some(refresh), _) => {
             (VisitorState::Refresh(refresh.clone()), outcome)
         }
         (AuthStatus::SignedIn, _, Some(session)) => {
@@ -137,9 +138,6 @@ async fn visit(request: &Request<'_>, clerk: &Clerk) -> (VisitorState, AuthOutco
                     (VisitorState::Refused(error), outcome)
                 }
             }
-        }
-        (AuthStatus::Handshake, Some(refresh), _) => {
-            (VisitorState::Refresh(refresh.clone()), outcome)
         }
         _ => {
             // A valid token whose user cannot be served is explained, not sent to sign in.
