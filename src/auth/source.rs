@@ -136,9 +136,8 @@ fn bearer_token<'r>(request: &'r Request<'_>) -> Result<Option<&'r str>, AuthErr
     Ok(Some(rest))
 }
 
-/// The first value of the cookie `name` in the raw `Cookie` headers, without the double quotes
-/// that may enclose it (RFC 6265's cookie-value, as Clerk's parser reads it); empty counts as
-/// absent.
+/// The first value of the cookie `name` in the raw `Cookie` headers, as it is (Clerk's parser
+/// keeps double quotes too); empty counts as absent.
 pub fn cookie<'r>(request: &'r Request<'_>, name: &str) -> Option<&'r str> {
     let headers = request.headers();
     if !headers.contains("Cookie") {
@@ -154,7 +153,7 @@ pub fn cookie<'r>(request: &'r Request<'_>, name: &str) -> Option<&'r str> {
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| n.trim() == name)
-        .map(|(_, value)| unquote(value.trim()))
+        .map(|(_, value)| value.trim())
         .filter(|v| !v.is_empty())
 }
 
@@ -171,13 +170,6 @@ fn browser<'r>(request: &'r Request<'_>, config: &ClerkConfig) -> Browser<'r> {
         None,
         crate::clerk::token::now(),
     )
-}
-
-fn unquote(value: &str) -> &str {
-    value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .unwrap_or(value)
 }
 
 fn is_write(method: Method) -> bool {

@@ -44,10 +44,11 @@ pub fn handshake_url(
 ) -> String {
     let mut url = reqwest::Url::parse(&format!("https://{frontend_api}/v1/client/handshake"))
         .expect("the frontend API host was validated at start");
+    let redirect_url = without_params(redirect_url, &["__clerk_db_jwt", "__dev_session"]);
     {
         let mut query = url.query_pairs_mut();
         query
-            .append_pair("redirect_url", redirect_url)
+            .append_pair("redirect_url", &redirect_url)
             .append_pair("__clerk_api_version", CLERK_API_VERSION)
             .append_pair(
                 "suffixed_cookies",
@@ -67,12 +68,21 @@ pub fn handshake_url(
 
 /// `url` without the handshake's own query parameters (other parameters and order kept).
 pub fn without_handshake_params(url: &str) -> String {
+    without_params(url, &HANDSHAKE_PARAMS)
+}
+
+/// `url` without the query parameters `names`. As `URLSearchParams.delete` does, a query that
+/// remains is written anew (form-urlencoded), and an empty one is dropped with its `?`.
+fn without_params(url: &str, names: &[&str]) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
         return url.to_owned();
     };
+    if parsed.query().is_none() {
+        return parsed.into();
+    }
     let kept: Vec<(String, String)> = parsed
         .query_pairs()
-        .filter(|(k, _)| !HANDSHAKE_PARAMS.contains(&k.as_ref()))
+        .filter(|(k, _)| !names.contains(&k.as_ref()))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if kept.is_empty() {

@@ -7,9 +7,7 @@
 //! over a generated corpus and compares its decisions with these; the README lists where ours are
 //! deliberately stricter.
 
-use super::token::{
-    decode_loosely, is_other_class, unverified_claims, AuthError, Reason, RefreshError,
-};
+use super::token::{decode_loosely, is_other_class, AuthError, Reason, RefreshError};
 
 /// Clerk's `x-clerk-auth-status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +159,7 @@ pub fn select<'a>(
     Browser {
         session: family("__session"),
         suffixed,
-        client_uat: js_parse_int(family("__client_uat").unwrap_or_default()),
+        client_uat: js_parse_int(&percent_decoded(family("__client_uat").unwrap_or_default())),
         refresh: get_suffixed("__refresh").is_some(),
         dev_browser: dev_browser_query.or_else(|| family("__clerk_db_jwt")),
         dev_browser_in_query: dev_browser_query.is_some(),
@@ -181,7 +179,8 @@ fn uses_suffixed(
         // No publishable key: no suffixed family to choose (Clerk's SDK requires one).
         return false;
     }
-    let payload = |token: Option<&str>| token.and_then(unverified_claims);
+    // Clerk's `decodeJwt`: a token that is not three decodable parts has no claims at all.
+    let payload = |token: Option<&str>| token.and_then(decode_loosely).map(|(_, claims)| claims);
     let session_claims = payload(session);
     if let Some(_token) = session {
         let issuer = session_claims
@@ -265,6 +264,38 @@ fn js_truthy(value: &serde_json::Value) -> bool {
         serde_json::Value::String(s) => !s.is_empty(),
         _ => true,
     }
+}
+
+/// A cookie value as Clerk's cookie parser reads it: percent-decoded when it holds a `%` and
+/// decodes to UTF-8, else as it is.
+fn percent_decoded(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains('%') {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                #[allow(clippy::cast_possible_truncation)] // two hex digits
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            // decodeURIComponent throws on a lone `%`: the parser then keeps the value.
+            (b'%', _, _) => return std::borrow::Cow::Borrowed(value),
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_or(std::borrow::Cow::Borrowed(value), std::borrow::Cow::Owned)
 }
 
 /// `Number.parseInt(text) || 0`: leading white space, a sign, then decimal digits (or hex after
