@@ -574,9 +574,10 @@ async fn decisions_match_clerks_sdk_except_the_listed_differences() {
                 agreed += 1;
                 continue;
             }
-            match explained(case, clerk, &ours) {
-                Some(id) => *used.entry(id).or_default() += 1,
-                None => {
+            if let Some(id) = explained(case, clerk, &ours) {
+                *used.entry(id).or_default() += 1;
+            } else {
+                {
                     let class = format!(
                         "{} {} {}: Clerk {} {:?}, ours {} {:?}{}",
                         case.instance,
