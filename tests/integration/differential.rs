@@ -577,28 +577,26 @@ async fn decisions_match_clerks_sdk_except_the_listed_differences() {
             if let Some(id) = explained(case, clerk, &ours) {
                 *used.entry(id).or_default() += 1;
             } else {
-                {
-                    let class = format!(
-                        "{} {} {}: Clerk {} {:?}, ours {} {:?}{}",
-                        case.instance,
-                        case.token,
-                        case.carrier,
-                        clerk.status,
-                        clerk.reason,
-                        ours.status,
-                        ours.reason,
-                        if clerk.handshake == ours.handshake {
-                            ""
-                        } else {
-                            " (handshake URLs differ)"
-                        }
-                    );
-                    *classes.entry(class).or_default() += 1;
-                    unexplained.push(format!(
-                        "{route} {}: Clerk {clerk:?}, ours {ours:?}",
-                        case.id
-                    ));
-                }
+                let class = format!(
+                    "{} {} {}: Clerk {} {:?}, ours {} {:?}{}",
+                    case.instance,
+                    case.token,
+                    case.carrier,
+                    clerk.status,
+                    clerk.reason,
+                    ours.status,
+                    ours.reason,
+                    if clerk.handshake == ours.handshake {
+                        ""
+                    } else {
+                        " (handshake URLs differ)"
+                    }
+                );
+                *classes.entry(class).or_default() += 1;
+                unexplained.push(format!(
+                    "{route} {}: Clerk {clerk:?}, ours {ours:?}",
+                    case.id
+                ));
             }
         }
     }
