@@ -404,7 +404,11 @@ async fn attempt(
             clerk: AtClerk::Done,
             here: Here::Failed,
         }),
-        Err(e) => Err(Failure::refused(ActionError::Database(e))),
+        Err(e) => Err(Failure {
+            error: ActionError::Database(e),
+            clerk: AtClerk::NotAsked,
+            here: Here::Failed,
+        }),
     }
 }
 
@@ -641,10 +645,8 @@ async fn revert(clerk: &Clerk, user: &User, action: &Action) -> AtClerk {
     };
     let undone = match action {
         Action::Ban => api.unban_user(&user.clerk_id).await,
-        Action::SetRole(_) => {
-            api.set_user_role(&user.clerk_id, user.role.as_deref())
-                .await
-        }
+        // Refused because the target was the last administrator: it was one.
+        Action::SetRole(_) => api.set_user_role(&user.clerk_id, Some(ADMIN)).await,
         Action::Unban | Action::RevokeSessions => return AtClerk::Done,
     };
     match undone {

@@ -111,6 +111,7 @@ async fn show(
             clerk_updated: user.clerk_updated_at.map(format_time),
             deleted: user.deleted_at.map(format_time),
             is_self: admin.user.clerk_id == user.clerk_id,
+            can_act: admin.can_write_as_admin(clerk),
             csrf_field: FIELD,
             csrf: csrf.token(&admin.session.session_id),
             status,

@@ -150,7 +150,7 @@ async fn a_token_minted_before_a_demotion_loses_every_admin_route_and_page(backe
     let y_old = claiming_admin(&y, start - 15);
     assert!(all(&admin_reads(&app, &y_old, &member).await, 200));
     let y_csrf = csrf_of(
-        &app.get_html_as(&format!("/admin/users/{member}"), &y_old)
+        &app.get_html_as(&format!("/admin/users/{member}/confirm/ban"), &y_old)
             .await
             .text(),
     );
@@ -189,8 +189,19 @@ async fn an_admin_by_the_claim_alone_reads_but_cannot_write(backend: Backend) {
     let token = claiming_admin(&claimed, now());
     let reads = admin_reads(&app, &token, &member).await;
     assert!(all(&reads, 200), "{reads:?}");
+    // The user's page shows no actions to an admin who cannot act; the confirmation step
+    // still holds a form (with the session's token) whose post is refused.
+    let page = app
+        .get_html_as(&format!("/admin/users/{member}"), &token)
+        .await
+        .text();
+    assert!(
+        page.contains("You can read as an administrator, not act"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"promote\""));
     let csrf = csrf_of(
-        &app.get_html_as(&format!("/admin/users/{member}"), &token)
+        &app.get_html_as(&format!("/admin/users/{member}/confirm/ban"), &token)
             .await
             .text(),
     );
