@@ -324,8 +324,16 @@ pub fn json_catchers() -> Vec<Catcher> {
 // NOTE: never built: the variants describe ApiError's answers for the document only.
 #[allow(dead_code)]
 pub enum AuthErrors {
+    /// A browser's document request (`Sec-Fetch-Dest: document`) signed in by cookies that must go
+    /// through Clerk's handshake first: `Location` is the frontend API's handshake URL, and
+    /// `x-clerk-auth-status: handshake` with `x-clerk-auth-reason` say why (never for a fetch or
+    /// an `Authorization` header).
+    #[response(status = 307)]
+    Handshake,
     /// Not signed in, or the token was refused; `WWW-Authenticate` and the body name the reason
-    /// (`session-token-missing`, `token-expired`, `user-deleted`, `session-revoked`, …).
+    /// (`session-token-missing`, `token-expired`, `session-token-but-no-client-uat`,
+    /// `user-deleted`, `session-revoked`, …); `x-clerk-auth-reason` carries Clerk's request
+    /// reason (`session-token-expired-refresh-non-eligible-no-refresh-cookie`, …).
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorBody<'static>),
     /// Signed in, but refused: a banned user (`user-banned`) or, on admin routes, not an admin
