@@ -12,6 +12,7 @@ use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
 use rocket::Catcher;
 
+use crate::clerk::handshake;
 use crate::clerk::token::{AuthError, Reason};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +44,11 @@ pub enum ApiError {
     Conflict {
         code: &'static str,
         message: String,
+    },
+    /// A browser's document request that must go through Clerk's handshake first (307).
+    Handshake {
+        location: String,
+        redirect_count: u32,
     },
     /// Clerk's Backend API failed or refused a change (502): nothing was changed here.
     BadGateway {
@@ -129,7 +135,7 @@ impl ApiError {
     pub fn status(&self) -> Status {
         match self {
             ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
-            ApiError::Auth(_) => Status::Unauthorized,
+            ApiError::Auth(_) | ApiError::Handshake { .. } => Status::Unauthorized,
             ApiError::Forbidden(_) => Status::Forbidden,
             ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
             ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
@@ -153,6 +159,7 @@ impl ApiError {
             ApiError::NotFound => "not-found",
             ApiError::Internal(_) => "internal-error",
             ApiError::NoActiveOrganization => "no-active-organization",
+            ApiError::Handshake { .. } => "handshake",
         }
     }
 
@@ -165,6 +172,7 @@ impl ApiError {
             | ApiError::Conflict { message, .. }
             | ApiError::BadGateway { message, .. } => message,
             ApiError::NotFound => "no such resource",
+            ApiError::Handshake { .. } => "the session is refreshed through Clerk first",
             ApiError::Internal(_) => "the server failed to handle this request",
             ApiError::NoActiveOrganization => {
                 "the session has no active organization (choose one with Clerk's organization \
@@ -236,6 +244,21 @@ impl<'r> Responder<'r, 'static> for ApiError {
         if let ApiError::Internal(detail) = &self {
             rocket::error!("{} {}: {detail}", request.method(), request.uri().path());
         }
+        if let ApiError::Handshake {
+            location,
+            redirect_count,
+        } = self
+        {
+            return Response::build()
+                .status(Status::TemporaryRedirect)
+                .raw_header("Location", location)
+                .raw_header("Cache-Control", "no-store")
+                .raw_header(
+                    "Set-Cookie",
+                    handshake::redirect_count_cookie(redirect_count + 1, 2),
+                )
+                .ok();
+        }
         let status = self.status();
         // Bad requests keep their own status (400, 413, 422…) when they come from a catcher.
         let body = rocket::serde::json::serde_json::to_string(&ErrorBody {
@@ -285,6 +308,7 @@ fn json_catcher(status: Status, request: &Request<'_>) -> (Status, ApiError) {
     let error = ApiError::for_catcher(status, request);
     let status = match &error {
         ApiError::BadRequest(_) => status,
+        ApiError::Handshake { .. } => Status::TemporaryRedirect,
         e => e.status(),
     };
     (status, error)
@@ -300,8 +324,16 @@ pub fn json_catchers() -> Vec<Catcher> {
 // NOTE: never built: the variants describe ApiError's answers for the document only.
 #[allow(dead_code)]
 pub enum AuthErrors {
+    /// A browser's document request (`Sec-Fetch-Dest: document`) signed in by cookies that must go
+    /// through Clerk's handshake first: `Location` is the frontend API's handshake URL, and
+    /// `x-clerk-auth-status: handshake` with `x-clerk-auth-reason` say why (never for a fetch or
+    /// an `Authorization` header).
+    #[response(status = 307)]
+    Handshake,
     /// Not signed in, or the token was refused; `WWW-Authenticate` and the body name the reason
-    /// (`session-token-missing`, `token-expired`, `user-deleted`, `session-revoked`, …).
+    /// (`session-token-missing`, `token-expired`, `session-token-but-no-client-uat`,
+    /// `user-deleted`, `session-revoked`, …); `x-clerk-auth-reason` carries Clerk's request
+    /// reason (`session-token-expired-refresh-non-eligible-no-refresh-cookie`, …).
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorBody<'static>),
     /// Signed in, but refused: a banned user (`user-banned`) or, on admin routes, not an admin

@@ -6,10 +6,12 @@ use rocket::outcome::{try_outcome, Outcome};
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
 
+use super::decision::decide;
 use super::known_users::KnownUsers;
 use super::org_standing::OrgStandings;
-use super::source::TokenSource;
 use super::user;
+use super::visitor::Refresh;
+use crate::clerk::request_state::AuthStatus;
 use crate::clerk::token::{Reason, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::revoked_sessions::Revocations;
@@ -88,13 +90,7 @@ const ADMIN: &str = "admin";
 fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> {
     // Not an admin is still signed in.
     if !matches!(&error, ApiError::Forbidden(e) if e.reason == Reason::NotAdmin) {
-        record_auth(
-            request,
-            AuthOutcome {
-                status: "signed-out",
-                reason: Some(error.code()),
-            },
-        );
+        record_auth(request, AuthOutcome::signed_out(error.code()));
     }
     Outcome::Error((error.record(request), ()))
 }
@@ -103,31 +99,35 @@ fn refuse<T>(request: &Request<'_>, error: ApiError) -> request::Outcome<T, ()> 
 impl<'r> FromRequest<'r> for Session {
     type Error = ();
 
+    /// The request's one decision (`decision.rs`): a header token verified, or the browser's
+    /// cookies decided by Clerk's rules, so that the JSON API honours `__client_uat` as pages do.
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        // Cached: a route with several guards verifies the token once.
-        let verified = request
-            .local_cache_async(async {
-                let clerk = request
-                    .guard::<&State<Clerk>>()
-                    .await
-                    .succeeded()
-                    .ok_or_else(|| ApiError::Internal("Clerk state is not managed".into()))?;
-                let (token, _carrier) = TokenSource::of(request, &clerk.config)?.token()?;
-                clerk.verifier.verify(token).await.map_err(ApiError::from)
-            })
-            .await;
-        match verified {
-            Ok(claims) => {
-                record_auth(
-                    request,
-                    AuthOutcome {
-                        status: "signed-in",
-                        reason: None,
-                    },
-                );
-                Outcome::Success(Session(claims.clone()))
+        let Some(clerk) = request.guard::<&State<Clerk>>().await.succeeded() else {
+            return refuse(
+                request,
+                ApiError::Internal("Clerk state is not managed".into()),
+            );
+        };
+        let decided = decide(request, clerk).await;
+        record_auth(request, AuthOutcome::of(decided.decision));
+        match (decided.decision.status, &decided.session, &decided.refresh) {
+            (AuthStatus::SignedIn, Some(session), _) => Outcome::Success(Session(session.clone())),
+            (
+                AuthStatus::Handshake,
+                _,
+                Some(Refresh::Handshake {
+                    location,
+                    redirect_count,
+                    ..
+                }),
+            ) => {
+                let error = ApiError::Handshake {
+                    location: location.clone(),
+                    redirect_count: *redirect_count,
+                };
+                Outcome::Error((error.record(request), ()))
             }
-            Err(e) => refuse(request, e.clone()),
+            _ => Outcome::Error((ApiError::from(decided.error()).record(request), ())),
         }
     }
 }

@@ -257,23 +257,11 @@ impl<'r, A: Accepts> FromRequest<'r> for Auth<A> {
                 Outcome::Forward(f) => Outcome::Forward(f),
             },
             Path::Machine(Ok(token)) => {
-                record_auth(
-                    request,
-                    AuthOutcome {
-                        status: "signed-in",
-                        reason: None,
-                    },
-                );
+                record_auth(request, AuthOutcome::SIGNED_IN);
                 Outcome::Success(Auth::new(AuthObject::Machine(token), None))
             }
             Path::Machine(Err(e)) => {
-                record_auth(
-                    request,
-                    AuthOutcome {
-                        status: "signed-out",
-                        reason: Some(e.code()),
-                    },
-                );
+                record_auth(request, AuthOutcome::signed_out(e.code()));
                 Outcome::Error((e.record(request), ()))
             }
         }

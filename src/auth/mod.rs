@@ -15,6 +15,7 @@
 //! [`ApiError`]: crate::error::ApiError
 
 pub mod csrf;
+mod decision;
 mod forget;
 mod guards;
 mod known_users;

@@ -9,7 +9,8 @@
 use rocket::http::Method;
 use rocket::request::Request;
 
-use crate::clerk::token::{unverified_claims, AuthError, Reason};
+use crate::clerk::request_state::{self, Browser, CookieInstance};
+use crate::clerk::token::{AuthError, Reason};
 use crate::config::ClerkConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,17 +20,17 @@ pub enum Carrier {
 }
 
 /// A request's session token and where it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum TokenSource<'r> {
     /// `Authorization: Bearer <token>`: an API client, with no browser session to refresh.
     Header(&'r str),
-    /// The browser's cookies: the session token (if any), whether it is the suffixed one, and
-    /// `__client_uat` of the same family (unix seconds of the client's last change; 0 = signed
-    /// out; `None` when absent).
+    /// The browser's cookies, chosen by Clerk's rules (`clerk::request_state::select`): the
+    /// session token (if any), whether it is the suffixed family, and `__client_uat` of that
+    /// family (unix seconds of the client's last change; 0 = signed out or absent).
     Cookie {
         token: Option<&'r str>,
         suffixed: bool,
-        client_uat: Option<i64>,
+        client_uat: f64,
     },
 }
 
@@ -40,8 +41,11 @@ impl<'r> TokenSource<'r> {
         if let Some(token) = bearer_token(request)? {
             return Ok(TokenSource::Header(token));
         }
-        let cookie = session_cookie(request, config);
-        if cookie.is_some() && is_write(request.method()) && !allowed_origin(request, config) {
+        let browser = browser(request, config);
+        if browser.session.is_some()
+            && is_write(request.method())
+            && !allowed_origin(request, config)
+        {
             // A browser attaches cookies to cross-site form posts and fetches: a write signed in
             // by cookie must come from a page of ours.
             return Err(AuthError::new(
@@ -50,11 +54,10 @@ impl<'r> TokenSource<'r> {
                  is another site's, or absent); API clients send Authorization: Bearer instead",
             ));
         }
-        let suffixed = cookie.is_some_and(|c| c.suffixed);
         Ok(TokenSource::Cookie {
-            token: cookie.map(|c| c.token),
-            suffixed,
-            client_uat: client_uat(request, config, suffixed),
+            token: browser.session,
+            suffixed: browser.suffixed,
+            client_uat: browser.client_uat,
         })
     }
 
@@ -133,7 +136,8 @@ fn bearer_token<'r>(request: &'r Request<'_>) -> Result<Option<&'r str>, AuthErr
     Ok(Some(rest))
 }
 
-/// The first value of the cookie `name` in the raw `Cookie` headers; empty counts as absent.
+/// The first value of the cookie `name` in the raw `Cookie` headers, as it is (Clerk's parser
+/// keeps double quotes too); empty counts as absent.
 pub fn cookie<'r>(request: &'r Request<'_>, name: &str) -> Option<&'r str> {
     let headers = request.headers();
     if !headers.contains("Cookie") {
@@ -153,66 +157,19 @@ pub fn cookie<'r>(request: &'r Request<'_>, name: &str) -> Option<&'r str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The session cookie chosen for this request, and whether it is the suffixed one.
-#[derive(Debug, Clone, Copy)]
-struct SessionCookie<'r> {
-    token: &'r str,
-    suffixed: bool,
-}
-
-fn session_cookie<'r>(request: &'r Request<'_>, config: &ClerkConfig) -> Option<SessionCookie<'r>> {
-    let plain = cookie(request, "__session");
-    let suffixed = config
-        .instance
-        .cookie_suffix
-        .as_deref()
-        .and_then(|sfx| cookie(request, &format!("__session_{sfx}")));
-    let (token, suffixed) = match (plain, suffixed) {
-        (Some(plain), Some(suffixed)) => {
-            if prefer_plain(plain, suffixed, &config.instance.issuer) {
-                (plain, false)
-            } else {
-                (suffixed, true)
-            }
-        }
-        (Some(plain), None) => (plain, false),
-        (None, Some(suffixed)) => (suffixed, true),
-        (None, None) => return None,
-    };
-    Some(SessionCookie { token, suffixed })
-}
-
-fn client_uat(request: &Request<'_>, config: &ClerkConfig, suffixed: bool) -> Option<i64> {
-    let suffixed_name = config
-        .instance
-        .cookie_suffix
-        .as_deref()
-        .map(|sfx| format!("__client_uat_{sfx}"));
-    let value = match (suffixed, suffixed_name) {
-        (true, Some(name)) => cookie(request, &name).or_else(|| cookie(request, "__client_uat")),
-        (false, Some(name)) => cookie(request, "__client_uat").or_else(|| cookie(request, &name)),
-        (_, None) => cookie(request, "__client_uat"),
-    }?;
-    Some(value.parse::<i64>().unwrap_or(0))
-}
-
-/// Both cookies present: the unsuffixed one may belong to another app on the same site
-/// (Clerk's suffixed-cookie rules, spec §1). Prefer the one from our issuer, then the newer.
-fn prefer_plain(plain: &str, suffixed: &str, issuer: &str) -> bool {
-    let info = |token: &str| {
-        let claims = unverified_claims(token)?;
-        let ours = claims.get("iss").and_then(|v| v.as_str()) == Some(issuer);
-        let iat = claims
-            .get("iat")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(0);
-        Some((ours, iat))
-    };
-    match (info(plain), info(suffixed)) {
-        (Some((true, plain_iat)), Some((true, suffixed_iat))) => plain_iat > suffixed_iat,
-        (Some((true, _)), Some((false, _)) | None) => true,
-        _ => false,
-    }
+/// The browser's Clerk cookies, chosen by Clerk's rules.
+fn browser<'r>(request: &'r Request<'_>, config: &ClerkConfig) -> Browser<'r> {
+    let instance = &config.instance;
+    request_state::select(
+        &|name: &str| cookie(request, name),
+        CookieInstance {
+            frontend_api: instance.frontend_api.as_deref(),
+            suffix: instance.cookie_suffix.as_deref(),
+            production: instance.production,
+        },
+        None,
+        crate::clerk::token::now(),
+    )
 }
 
 fn is_write(method: Method) -> bool {

@@ -3,10 +3,7 @@
 //! sends the browser back. Pure functions: deciding, building the URL, reading the answer.
 
 use super::backend_api::CLERK_API_VERSION;
-use super::token::{unverified_claims, AuthError, Reason};
 
-/// After this many handshakes in a row the browser is treated as signed out (spec §4).
-pub const MAX_REDIRECTS: u32 = 3;
 pub const REDIRECT_COUNT_COOKIE: &str = "__clerk_redirect_count";
 pub const NONCE_PARAM: &str = "__clerk_handshake_nonce";
 /// Query parameters that belong to the handshake and are removed from the URL afterwards.
@@ -18,62 +15,10 @@ pub const HANDSHAKE_PARAMS: [&str; 5] = [
     "__dev_session",
 ];
 
-/// What the cookies of a page request say, before the token is verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CookieState {
-    /// No client and no token: a signed-out browser.
-    SignedOut,
-    /// Verify the token as it is.
-    Verify,
-    /// The browser's Clerk client is live but the token cannot be used: refresh it.
-    Refresh(&'static str),
-}
-
-/// The cookie path of Clerk's state machine, steps 6–10 (spec §4). `client_uat` is the
-/// `__client_uat` cookie (unix seconds, 0 = signed out, `None` = absent).
-pub fn cookie_state(session: Option<&str>, client_uat: Option<i64>) -> CookieState {
-    cookie_state_with(session, client_uat, |token| {
-        unverified_claims(token).and_then(|c| c.get("iat").and_then(serde_json::Value::as_i64))
-    })
-}
-
-/// [`cookie_state`], reading a token's `iat` with `issued_at` (which may know it already).
-pub fn cookie_state_with(
-    session: Option<&str>,
-    client_uat: Option<i64>,
-    issued_at: impl FnOnce(&str) -> Option<i64>,
-) -> CookieState {
-    let live_client = client_uat.unwrap_or(0) > 0;
-    match (session, live_client) {
-        (None, false) => CookieState::SignedOut,
-        (Some(_), false) => CookieState::Refresh("session-token-but-no-client-uat"),
-        (None, true) => CookieState::Refresh("client-uat-but-no-session-token"),
-        (Some(token), true) => match (issued_at(token), client_uat) {
-            (Some(iat), Some(uat)) if iat < uat => {
-                CookieState::Refresh("session-token-iat-before-client-uat")
-            }
-            _ => CookieState::Verify,
-        },
-    }
-}
-
-/// Which verification failures a refresh can cure (spec §4, `handleSessionTokenError`).
-pub fn refreshable(error: &AuthError) -> Option<&'static str> {
-    match error.reason {
-        Reason::TokenExpired => Some("session-token-expired"),
-        Reason::TokenNotActiveYet => Some("session-token-nbf"),
-        Reason::TokenIatInTheFuture => Some("session-token-iat-in-the-future"),
-        _ => None,
-    }
-}
-
-/// Whether a request may be redirected: a GET for a document (never fetch/XHR or a POST).
-pub fn eligible(method_is_get: bool, sec_fetch_dest: Option<&str>, accept: Option<&str>) -> bool {
-    method_is_get
-        && match sec_fetch_dest {
-            Some(dest) => dest == "document" || dest == "iframe",
-            None => accept.is_some_and(|a| a.starts_with("text/html")),
-        }
+/// The loop counter's cookie for an answer that refreshes the session: `count` in a row so far,
+/// for `max_age` seconds (Clerk's handshake sets 2; the interstitial needs ClerkJS's load time).
+pub fn redirect_count_cookie(count: u32, max_age: u32) -> String {
+    format!("{REDIRECT_COUNT_COOKIE}={count}; Path=/; SameSite=Lax; HttpOnly; Max-Age={max_age}")
 }
 
 /// The longest handshake nonce looked up; Clerk's are far shorter.
@@ -99,10 +44,11 @@ pub fn handshake_url(
 ) -> String {
     let mut url = reqwest::Url::parse(&format!("https://{frontend_api}/v1/client/handshake"))
         .expect("the frontend API host was validated at start");
+    let redirect_url = without_params(redirect_url, &["__clerk_db_jwt", "__dev_session"]);
     {
         let mut query = url.query_pairs_mut();
         query
-            .append_pair("redirect_url", redirect_url)
+            .append_pair("redirect_url", &redirect_url)
             .append_pair("__clerk_api_version", CLERK_API_VERSION)
             .append_pair(
                 "suffixed_cookies",
@@ -122,12 +68,21 @@ pub fn handshake_url(
 
 /// `url` without the handshake's own query parameters (other parameters and order kept).
 pub fn without_handshake_params(url: &str) -> String {
+    without_params(url, &HANDSHAKE_PARAMS)
+}
+
+/// `url` without the query parameters `names`. As `URLSearchParams.delete` does, a query that
+/// remains is written anew (form-urlencoded), and an empty one is dropped with its `?`.
+fn without_params(url: &str, names: &[&str]) -> String {
     let Ok(mut parsed) = reqwest::Url::parse(url) else {
         return url.to_owned();
     };
+    if parsed.query().is_none() {
+        return parsed.into();
+    }
     let kept: Vec<(String, String)> = parsed
         .query_pairs()
-        .filter(|(k, _)| !HANDSHAKE_PARAMS.contains(&k.as_ref()))
+        .filter(|(k, _)| !names.contains(&k.as_ref()))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if kept.is_empty() {
@@ -153,33 +108,6 @@ pub fn session_from_directives(directives: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookie_states_follow_the_spec() {
-        assert_eq!(cookie_state(None, None), CookieState::SignedOut);
-        assert_eq!(cookie_state(None, Some(0)), CookieState::SignedOut);
-        assert_eq!(
-            cookie_state(Some("x"), None),
-            CookieState::Refresh("session-token-but-no-client-uat")
-        );
-        assert_eq!(
-            cookie_state(None, Some(5)),
-            CookieState::Refresh("client-uat-but-no-session-token")
-        );
-    }
-
-    #[test]
-    fn only_document_gets_are_eligible() {
-        assert!(eligible(true, Some("document"), None));
-        assert!(eligible(
-            true,
-            None,
-            Some("text/html,application/xhtml+xml")
-        ));
-        assert!(!eligible(false, Some("document"), None));
-        assert!(!eligible(true, Some("empty"), Some("text/html")));
-        assert!(!eligible(true, None, Some("application/json")));
-    }
 
     #[test]
     fn only_nonces_of_a_sane_shape_are_looked_up() {

@@ -9,6 +9,8 @@ pub mod keys;
 pub mod local;
 pub mod machine;
 pub mod organizations;
+pub mod request_state;
+pub mod session_refresh;
 pub mod token;
 pub mod user_admin;
 pub mod webhook;

@@ -17,6 +17,8 @@ use prometheus::{
 use rocket::http::ContentType;
 use rocket::{Route, State};
 
+use crate::clerk::request_state::{AuthStatus, Decision};
+use crate::clerk::token::Reason;
 use crate::clerk::Clerk;
 use crate::db::Db;
 pub use logger::{flush as flush_logs, init as init_logging};
@@ -25,10 +27,33 @@ pub use request_log::{log_line, record_auth, request_id, valid_request_id, Reque
 /// How a request was authenticated, as Clerk's SDK reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthOutcome {
-    /// `signed-in`, `signed-out` or `handshake`.
-    pub status: &'static str,
-    /// A reason code when not signed in (`token-expired`, …) or when refreshing.
+    pub status: AuthStatus,
+    /// Clerk's reason when not signed in (`session-token-but-no-client-uat`, …), or ours for a
+    /// refusal Clerk's SDK does not make (`user-banned`, …).
     pub reason: Option<&'static str>,
+}
+
+impl AuthOutcome {
+    pub const SIGNED_IN: AuthOutcome = AuthOutcome {
+        status: AuthStatus::SignedIn,
+        reason: None,
+    };
+
+    /// A request decision as Clerk's headers report it.
+    pub fn of(decision: Decision) -> AuthOutcome {
+        AuthOutcome {
+            status: decision.status,
+            reason: decision.reason.map(Reason::code),
+        }
+    }
+
+    /// Signed out for `code`.
+    pub fn signed_out(code: &'static str) -> AuthOutcome {
+        AuthOutcome {
+            status: AuthStatus::SignedOut,
+            reason: Some(code),
+        }
+    }
 }
 
 /// Metric handles this thread resolved, by app instance and label values: resolving one through
@@ -156,6 +181,7 @@ impl Metrics {
         });
         histogram.observe(elapsed.as_secs_f64());
         if let Some(AuthOutcome { status, reason }) = outcome {
+            let status = status.as_str();
             let text = |s: &str| (s.as_ptr() as usize, s.len());
             let key = (self.id, text(status), reason.map(text));
             COUNTERS.with_borrow_mut(|handles| {

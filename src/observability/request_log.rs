@@ -152,7 +152,7 @@ impl Fairing for RequestLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         response.set_header(Header::new("x-request-id", state.id.clone()));
         if let Some(outcome) = outcome {
-            response.set_header(Header::new("x-clerk-auth-status", outcome.status));
+            response.set_header(Header::new("x-clerk-auth-status", outcome.status.as_str()));
             if let Some(reason) = outcome.reason {
                 response.set_header(Header::new("x-clerk-auth-reason", reason));
             }
@@ -166,7 +166,8 @@ impl Fairing for RequestLog {
         if config.log_level == rocket::config::LogLevel::Off {
             return;
         }
-        let (auth, reason) = outcome.map_or(("-", "-"), |o| (o.status, o.reason.unwrap_or("-")));
+        let (auth, reason) =
+            outcome.map_or(("-", "-"), |o| (o.status.as_str(), o.reason.unwrap_or("-")));
         // Tenths of a millisecond, rounded, in integers (float formatting showed in `perf`).
         let tenths = (elapsed.as_micros() + 50) / 100;
         match logger::format() {
@@ -185,7 +186,7 @@ impl Fairing for RequestLog {
                     "path": request.uri().path().as_str(),
                     "status": status,
                     "ms": f64::from(u32::try_from(tenths).unwrap_or(u32::MAX)) / 10.0,
-                    "auth": outcome.map(|o| o.status),
+                    "auth": outcome.map(|o| o.status.as_str()),
                     "reason": outcome.and_then(|o| o.reason),
                     "request_id": state.id,
                 })

@@ -55,7 +55,10 @@ impl<'r> Responder<'r, 'static> for PageError {
                 .status(Status::TemporaryRedirect)
                 .raw_header("Location", location)
                 .raw_header("Cache-Control", "no-store")
-                .raw_header("Set-Cookie", redirect_count_cookie(redirect_count + 1, 2))
+                .raw_header(
+                    "Set-Cookie",
+                    handshake::redirect_count_cookie(redirect_count + 1, 2),
+                )
                 .ok(),
             PageError::Refresh(Refresh::Reload { location }) => Response::build()
                 .status(Status::TemporaryRedirect)
@@ -73,7 +76,10 @@ impl<'r> Responder<'r, 'static> for PageError {
                 Response::build_from(page)
                     .raw_header("Cache-Control", "no-store")
                     // Long enough for ClerkJS to load and reload the page once.
-                    .raw_header("Set-Cookie", redirect_count_cookie(redirect_count + 1, 30))
+                    .raw_header(
+                        "Set-Cookie",
+                        handshake::redirect_count_cookie(redirect_count + 1, 30),
+                    )
                     .ok()
             }
             PageError::Forbidden => html_page(
@@ -120,13 +126,6 @@ impl<'r> Responder<'r, 'static> for PageError {
             }
         }
     }
-}
-
-fn redirect_count_cookie(count: u32, max_age: u32) -> String {
-    format!(
-        "{}={count}; Path=/; SameSite=Lax; HttpOnly; Max-Age={max_age}",
-        handshake::REDIRECT_COUNT_COOKIE
-    )
 }
 
 /// A themed HTML page for `status`, with the layout (banner, styles) of every page.

@@ -13,6 +13,14 @@ use super::keys::now;
 use super::webhooks::{sign_webhook, WEBHOOK_SECRET};
 
 /// The `Accept` header of a browser asking for a page, which decides between HTML and JSON errors.
+/// The cookies of a browser signed in with `token` as ClerkJS leaves them: the session token, a
+/// live client (`__client_uat`, older than any token) and a development browser token (which
+/// production instances ignore).
+#[must_use]
+pub fn browser_cookies(token: &str) -> String {
+    format!("__session={token}; __client_uat=1; __clerk_db_jwt=dvb_test")
+}
+
 pub const ACCEPT_HTML: (&str, &str) = ("Accept", "text/html,application/xhtml+xml");
 
 /// The app under test. Clones share one app, so that concurrent requests are made from clones
@@ -67,7 +75,7 @@ impl TestApp {
     pub async fn cookie(&self, token: &str) -> Answer {
         self.get(
             "/api/users/clerk-test/",
-            &[("Cookie", &format!("__session={token}"))],
+            &[("Cookie", &browser_cookies(token))],
         )
         .await
     }

@@ -34,7 +34,7 @@ mod webhooks;
 
 pub use crate::backend_tests;
 pub use answer::Answer;
-pub use app::{TestApp, ACCEPT_HTML};
+pub use app::{browser_cookies, TestApp, ACCEPT_HTML};
 pub use backend::{backends, postgres_or_skip, scratch_dir, Backend};
 pub use fake_clerk::{http_date, FakeClerk};
 pub use keys::{

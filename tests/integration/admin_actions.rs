@@ -369,7 +369,10 @@ async fn refusals_are_audited_and_reach_no_clerk(backend: Backend) {
                 ("Origin", "https://evil.example"),
                 (
                     "Cookie",
-                    &format!("__session={admin_tok}; __client_uat={}", now() - 10),
+                    &format!(
+                        "__session={admin_tok}; __client_uat={}; __clerk_db_jwt=dvb_test",
+                        now() - 10
+                    ),
                 ),
             ],
             Vec::new(),
@@ -822,7 +825,10 @@ type Headers = Vec<(&'static str, String)>;
 
 /// Clerk's cookies as a browser sends them, the client's last change before the token.
 fn browser_cookie(token: &str) -> String {
-    format!("__session={token}; __client_uat={}", now() - 10)
+    format!(
+        "__session={token}; __client_uat={}; __clerk_db_jwt=dvb_test",
+        now() - 10
+    )
 }
 
 /// A browser's page request or form post from this app's own page.

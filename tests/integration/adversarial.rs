@@ -140,7 +140,7 @@ async fn redirect_urls_a_location_header_cannot_hold_fall_back_to_root() {
         let page = app
             .get(
                 &format!("/sign-in?redirect_url={bad}"),
-                &[ACCEPT_HTML, ("Cookie", &format!("__session={token}"))],
+                &[ACCEPT_HTML, ("Cookie", &browser_cookies(&token))],
             )
             .await;
         assert_eq!(page.status, 303, "{bad}: {}", page.text());
@@ -353,7 +353,7 @@ async fn cookie_writes_must_come_from_an_allowed_origin() {
     let app = app_with_writes(&fake).await;
     let user = user_id();
     let token = key_a().sign(&claims(&user));
-    let cookie = format!("__session={token}");
+    let cookie = browser_cookies(&token);
     let host = ("Host", "api.example.test");
     for headers in [
         vec![("Origin", "https://evil.example")],
@@ -442,7 +442,7 @@ async fn no_answer_reflects_an_origin_with_credentials() {
     fake.serve_jwks(&[key_a()]).await;
     let app = app_with_writes(&fake).await;
     let token = key_a().sign(&claims(&user_id()));
-    let cookie = format!("__session={token}");
+    let cookie = browser_cookies(&token);
     let evil = ("Origin", "https://evil.example");
     let mut answers = Vec::new();
     for uri in [
@@ -543,10 +543,13 @@ async fn every_handshake_cookie_reaches_the_browser_in_order() {
         let directives = same_name_twice(&key_a().sign(&claims(&user)));
         serve_handshake_payload(&fake, "nonce-twice", &directives).await;
         let answer = if live {
-            let cookie = "__clerk_handshake_nonce=nonce-twice";
+            let cookie = format!(
+                "__clerk_handshake_nonce=nonce-twice; __client_uat={}",
+                now()
+            );
             app.get(
                 "/profile",
-                &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", cookie)],
+                &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", &cookie)],
             )
             .await
         } else {
@@ -612,7 +615,7 @@ async fn nonces_are_resolved_only_for_document_gets_of_a_sane_shape() {
         ),
         (
             "/api/users/me?__clerk_handshake_nonce=n4",
-            vec![DOCUMENT, ACCEPT_HTML],
+            vec![("Sec-Fetch-Dest", "empty"), ACCEPT_HTML],
         ),
         // Not a nonce Clerk would issue.
         (
@@ -634,6 +637,7 @@ async fn nonces_are_resolved_only_for_document_gets_of_a_sane_shape() {
     ] {
         let mut headers = headers;
         headers.push(HOST);
+        headers.push(("Cookie", "__clerk_db_jwt=dvb_test"));
         let answer = app.get(uri, &headers).await;
         assert!(answer.status < 500, "{uri}: {}", answer.status);
         if uri.starts_with("/api") {
@@ -714,7 +718,10 @@ async fn every_backend_api_call_keeps_to_one_budget() {
     let started = std::time::Instant::now();
     for i in 0..10 {
         let uri = format!("/?__clerk_handshake_nonce=random-{i}");
-        let page = app.get(&uri, &[DOCUMENT, ACCEPT_HTML, HOST]).await;
+        let dev_browser = ("Cookie", "__clerk_db_jwt=dvb_test");
+        let page = app
+            .get(&uri, &[DOCUMENT, ACCEPT_HTML, HOST, dev_browser])
+            .await;
         assert_eq!(page.status, 200, "pages just do not resolve the nonce");
     }
     let calls = fake.hits(PAYLOAD).await;

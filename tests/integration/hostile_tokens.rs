@@ -218,14 +218,24 @@ async fn when_a_cookie_name_repeats_the_first_one_counts() {
     let first_good = app
         .get(
             "/api/users/clerk-test/",
-            &[("Cookie", &format!("__session={good}; __session={bad}"))],
+            &[(
+                "Cookie",
+                &format!(
+                    "__session={good}; __session={bad}; __client_uat=1; __clerk_db_jwt=dvb_test"
+                ),
+            )],
         )
         .await;
     assert_eq!(first_good.status, 200);
     let first_bad = app
         .get(
             "/api/users/clerk-test/",
-            &[("Cookie", &format!("__session={bad}; __session={good}"))],
+            &[(
+                "Cookie",
+                &format!(
+                    "__session={bad}; __session={good}; __client_uat=1; __clerk_db_jwt=dvb_test"
+                ),
+            )],
         )
         .await;
     assert_eq!(

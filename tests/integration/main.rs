@@ -11,6 +11,7 @@ mod authority;
 mod browser;
 mod check;
 mod cli;
+mod differential;
 mod faults;
 mod hostile_tokens;
 mod hot_path;

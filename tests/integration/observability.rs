@@ -52,7 +52,12 @@ async fn auth_status_headers_as_clerk_sets_them() {
         .bearer(&key_a().sign(&with(claims(&user_id()), json!({ "exp": now() - 60 }))))
         .await;
     assert_eq!(expired.header("x-clerk-auth-status"), Some("signed-out"));
-    assert_eq!(expired.header("x-clerk-auth-reason"), Some("token-expired"));
+    // Clerk's request reason; the body keeps the token's own (`token-expired`).
+    assert_eq!(
+        expired.header("x-clerk-auth-reason"),
+        Some("session-token-expired-refresh-non-eligible-no-refresh-cookie")
+    );
+    assert_eq!(expired.code(), "token-expired");
     let missing_email = app
         .bearer(&key_a().sign(&with(claims(&user_id()), json!({ "email": null }))))
         .await;
@@ -86,7 +91,7 @@ async fn metrics_count_outcomes_fetches_and_latency() {
     assert_eq!(
         metric(
             &text,
-            "clerk_auth_outcomes_total{reason=\"token-expired\",status=\"signed-out\"}"
+            "clerk_auth_outcomes_total{reason=\"session-token-expired-refresh-non-eligible-no-refresh-cookie\",status=\"signed-out\"}"
         ),
         Some(3.0),
         "{text}"

@@ -26,7 +26,7 @@ async fn clerk_pages(secret: bool, live: bool) -> (FakeClerk, TestApp) {
 }
 
 fn session_cookies(token: &str, client_uat: i64) -> String {
-    format!("__session={token}; __client_uat={client_uat}")
+    format!("__session={token}; __client_uat={client_uat}; __clerk_db_jwt=dvb_test")
 }
 
 #[tokio::test]
@@ -337,7 +337,7 @@ async fn an_expired_cookie_with_a_live_client_starts_the_handshake() {
     let location = page.header("Location").unwrap();
     let expected = format!(
         "https://{ISSUER_HOST}/v1/client/handshake?redirect_url=http%3A%2F%2Fapp.example.test%2Fprofile%3Ftab%3D1\
-         &__clerk_api_version=2026-05-12&suffixed_cookies=false&__clerk_hs_reason=session-token-expired&format=nonce&__session={token}"
+         &__clerk_api_version=2026-05-12&suffixed_cookies=false&__clerk_hs_reason=session-token-expired-refresh-non-eligible-no-refresh-cookie&format=nonce&__session={token}&__clerk_db_jwt=dvb_test"
     );
     assert_eq!(location, expected);
     assert_eq!(page.header("Cache-Control"), Some("no-store"));
@@ -394,7 +394,10 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
                 ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
-                ("Cookie", &format!("__client_uat={}", now())),
+                (
+                    "Cookie",
+                    &format!("__client_uat={}; __clerk_db_jwt=dvb_test", now()),
+                ),
             ],
         )
         .await;
@@ -410,7 +413,10 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
                 ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
-                ("Cookie", &format!("__session={fresh}")),
+                (
+                    "Cookie",
+                    &format!("__session={fresh}; __clerk_db_jwt=dvb_test"),
+                ),
             ],
         )
         .await;
@@ -439,7 +445,12 @@ async fn handshake_reasons_follow_clerks_cookie_rules() {
     let signed_out_client = app
         .get(
             "/profile",
-            &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", "__client_uat=0")],
+            &[
+                ACCEPT_HTML,
+                DOCUMENT,
+                HOST,
+                ("Cookie", "__client_uat=0; __clerk_db_jwt=dvb_test"),
+            ],
         )
         .await;
     assert_eq!(
@@ -491,11 +502,12 @@ async fn only_document_gets_are_redirected_to_the_handshake() {
             &[ACCEPT_HTML, DOCUMENT, HOST, ("Cookie", &cookies)],
         )
         .await;
-    assert_eq!(
-        (api.status, api.code()),
-        (401, "token-expired"),
-        "the API never redirects"
-    );
+    // A browser's document request to the API is decided as any page's (Clerk's SDK does the
+    // same): it goes through the handshake; a fetch never does.
+    assert_eq!(api.status, 307, "{}", api.text());
+    assert!(api.header("Location").unwrap().contains(
+        "__clerk_hs_reason=session-token-expired-refresh-non-eligible-no-refresh-cookie"
+    ));
 }
 
 #[tokio::test]
@@ -636,7 +648,12 @@ async fn the_handshake_comes_back_with_a_nonce_in_development() {
     let unknown = app
         .get(
             "/profile?__clerk_handshake_nonce=nope",
-            &[ACCEPT_HTML, DOCUMENT, HOST],
+            &[
+                ACCEPT_HTML,
+                DOCUMENT,
+                HOST,
+                ("Cookie", "__clerk_db_jwt=dvb_test"),
+            ],
         )
         .await;
     assert_eq!(unknown.status, 303);
@@ -660,7 +677,11 @@ async fn the_handshake_comes_back_with_a_nonce_cookie_in_production() {
                 ACCEPT_HTML,
                 DOCUMENT,
                 HOST,
-                ("Cookie", "__clerk_handshake_nonce=nonce-2"),
+                // Clerk's frontend API sets the live client's `__client_uat` with the nonce.
+                (
+                    "Cookie",
+                    &format!("__clerk_handshake_nonce=nonce-2; __client_uat={}", now()),
+                ),
             ],
         )
         .await;

@@ -66,7 +66,7 @@ async fn header_wins_over_cookie_and_never_falls_back() {
             "/api/users/clerk-test/",
             &[
                 ("Authorization", &format!("Bearer {expired}")),
-                ("Cookie", &format!("__session={good}")),
+                ("Cookie", &browser_cookies(&good)),
             ],
         )
         .await;
@@ -80,7 +80,7 @@ async fn header_wins_over_cookie_and_never_falls_back() {
             "/api/users/clerk-test/",
             &[
                 ("Authorization", &format!("Bearer {header_user}")),
-                ("Cookie", &format!("__session={good}")),
+                ("Cookie", &browser_cookies(&good)),
             ],
         )
         .await;
@@ -92,7 +92,7 @@ async fn header_wins_over_cookie_and_never_falls_back() {
             "/api/users/clerk-test/",
             &[
                 ("Authorization", "Basic dXNlcjpwYXNz"),
-                ("Cookie", &format!("__session={good}")),
+                ("Cookie", &browser_cookies(&good)),
             ],
         )
         .await;
@@ -103,7 +103,7 @@ async fn header_wins_over_cookie_and_never_falls_back() {
             "/api/users/clerk-test/",
             &[
                 ("Authorization", "Bearer "),
-                ("Cookie", &format!("__session={good}")),
+                ("Cookie", &browser_cookies(&good)),
             ],
         )
         .await;
@@ -407,7 +407,7 @@ async fn suffixed_cookie_is_read_when_a_publishable_key_is_known() {
             "/api/users/clerk-test/",
             &[(
                 "Cookie",
-                &format!("__session={foreign}; __session_{suffix}={ours}"),
+                &format!("__session={foreign}; __session_{suffix}={ours}; __client_uat_{suffix}=1; __clerk_db_jwt_{suffix}=dvb_test"),
             )],
         )
         .await;
@@ -417,7 +417,10 @@ async fn suffixed_cookie_is_read_when_a_publishable_key_is_known() {
     let answer = app
         .get(
             "/api/users/clerk-test/",
-            &[("Cookie", &format!("__session_{suffix}={ours}"))],
+            &[(
+                "Cookie",
+                &format!("__session_{suffix}={ours}; __client_uat_{suffix}=1; __clerk_db_jwt_{suffix}=dvb_test"),
+            )],
         )
         .await;
     assert_eq!(answer.status, 200);

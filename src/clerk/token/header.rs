@@ -174,6 +174,52 @@ pub fn unverified_header(token: &str) -> Option<Map<String, Value>> {
     decode_segment(token.split('.').next()?)
 }
 
+/// The header and payload as Clerk's `decodeJwt` reads them before any check: exactly three
+/// dot-separated parts, the first two JSON objects in base64url (loosely: padding and the
+/// standard alphabet's `+`/`/` allowed). Never to trust: for choosing and classifying only.
+pub fn decode_loosely(token: &str) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let loose = |segment: &str| -> Option<Vec<u8>> {
+        let normalized: String = segment
+            .trim_end_matches('=')
+            .chars()
+            .map(|c| match c {
+                '+' => '-',
+                '/' => '_',
+                c => c,
+            })
+            .collect();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(normalized)
+            .ok()
+    };
+    loose(signature)?;
+    let object = |bytes: Vec<u8>| serde_json::from_slice::<Map<String, Value>>(&bytes).ok();
+    Some((object(loose(header)?)?, object(loose(payload)?)?))
+}
+
+/// Clerk's class guards for a session token (`isMachineJwt`, `hasNonSessionJwtCategory`): an
+/// OAuth `typ`, an M2M subject (`mch_…`), or a `cat` that is not a session's.
+pub fn is_other_class(header: &Map<String, Value>, payload: &Map<String, Value>) -> bool {
+    let oauth = header
+        .get("typ")
+        .and_then(Value::as_str)
+        .is_some_and(is_at_jwt);
+    let m2m = payload
+        .get("sub")
+        .and_then(Value::as_str)
+        .is_some_and(|sub| sub.starts_with("mch_"));
+    let category = header
+        .get("cat")
+        .is_some_and(|cat| !SESSION_CATEGORIES.iter().any(|c| cat.as_str() == Some(c)));
+    oauth || m2m || category
+}
+
 /// Decodes the payload without verifying it: only for choosing between cookies, never to trust.
 pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
     let mut parts = token.split('.');

@@ -25,13 +25,13 @@ use super::keys::{KeyError, KeyStore};
 pub use cache::{Expiring, VerdictCache};
 pub use has::{evaluate, has, Check, Missing};
 pub use header::{
-    inspect, inspect_header, is_at_jwt, unverified_claims, unverified_header, Expect, TokenHeader,
-    MAX_TOKEN_BYTES, OPAQUE_PREFIXES,
+    decode_loosely, inspect, inspect_header, is_at_jwt, is_other_class, unverified_claims,
+    unverified_header, Expect, TokenHeader, MAX_TOKEN_BYTES, OPAQUE_PREFIXES,
 };
 pub use memo::Memo;
 pub use org::{ActiveOrg, Authorization, Scoped};
 use reason::fail;
-pub use reason::{AuthError, Reason};
+pub use reason::{AuthError, Reason, RefreshError};
 pub use rules::{explain_claims, is_clerk_id, ClaimCheck, Rules};
 
 /// The verified contents of a Clerk session token that this app uses.

@@ -54,6 +54,29 @@ pub enum Reason {
     MissingPlan,
     /// Our addition: signed in, but the first or second factor was verified too long ago (403).
     MissingReverification,
+
+    // Clerk's request reasons (`AuthErrorReason` of `@clerk/backend`).
+    /// Clerk's: no session cookie and no live client (`__client_uat` absent or 0).
+    SessionTokenAndUatMissing,
+    /// Clerk's: a session cookie, but the client is signed out (another tab, a sibling subdomain).
+    SessionTokenButNoClientUat,
+    /// Clerk's: a live client without a session cookie.
+    ClientUatButNoSessionToken,
+    /// Clerk's: the token is older than the client's last change.
+    SessionTokenIatBeforeClientUat,
+    /// Clerk's: an expired token, and why it was not refreshed without a redirect
+    /// (`session-token-expired-refresh-<why>`).
+    SessionTokenExpired(RefreshError),
+    /// Clerk's: the token's `nbf` is ahead of the clock, as a request reason.
+    SessionTokenNbf,
+    /// Clerk's: the token's `iat` is ahead of the clock, as a request reason.
+    SessionTokenIatInTheFuture,
+    /// Clerk's: a development instance's browser without its `__clerk_db_jwt`.
+    DevBrowserMissing,
+    /// Clerk's: a development browser token arrived in the URL.
+    DevBrowserSync,
+    /// Clerk's: a document reached from another site (perhaps a satellite) is synced once.
+    PrimaryDomainCrossOriginSync,
 }
 
 impl Reason {
@@ -89,11 +112,21 @@ impl Reason {
             Reason::MissingFeature => "missing-feature",
             Reason::MissingPlan => "missing-plan",
             Reason::MissingReverification => "missing-reverification",
+            Reason::SessionTokenAndUatMissing => "session-token-and-uat-missing",
+            Reason::SessionTokenButNoClientUat => "session-token-but-no-client-uat",
+            Reason::ClientUatButNoSessionToken => "client-uat-but-no-session-token",
+            Reason::SessionTokenIatBeforeClientUat => "session-token-iat-before-client-uat",
+            Reason::SessionTokenExpired(why) => why.reason(),
+            Reason::SessionTokenNbf => "session-token-nbf",
+            Reason::SessionTokenIatInTheFuture => "session-token-iat-in-the-future",
+            Reason::DevBrowserMissing => "dev-browser-missing",
+            Reason::DevBrowserSync => "dev-browser-sync",
+            Reason::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 46] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -124,7 +157,100 @@ impl Reason {
         Reason::MissingFeature,
         Reason::MissingPlan,
         Reason::MissingReverification,
+        Reason::SessionTokenAndUatMissing,
+        Reason::SessionTokenButNoClientUat,
+        Reason::ClientUatButNoSessionToken,
+        Reason::SessionTokenIatBeforeClientUat,
+        Reason::SessionTokenExpired(RefreshError::NonEligibleNonGet),
+        Reason::SessionTokenExpired(RefreshError::NonEligibleNoRefreshCookie),
+        Reason::SessionTokenExpired(RefreshError::FetchError),
+        Reason::SessionTokenExpired(RefreshError::UnexpectedBapiError),
+        Reason::SessionTokenExpired(RefreshError::UnexpectedSdkError),
+        Reason::SessionTokenExpired(RefreshError::InvalidSessionToken),
+        Reason::SessionTokenExpired(RefreshError::MissingSidClaim),
+        Reason::SessionTokenNbf,
+        Reason::SessionTokenIatInTheFuture,
+        Reason::DevBrowserMissing,
+        Reason::DevBrowserSync,
+        Reason::PrimaryDomainCrossOriginSync,
     ];
+}
+
+/// Why an expired session token was not refreshed through the Backend API (Clerk's
+/// `RefreshTokenErrorReason`, the end of `session-token-expired-refresh-…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshError {
+    /// Not a GET.
+    NonEligibleNonGet,
+    /// A GET without Clerk's `__refresh` cookie.
+    NonEligibleNoRefreshCookie,
+    /// The Backend API could not be reached (or its budget was spent).
+    FetchError,
+    /// The Backend API answered neither cookies nor an error code.
+    UnexpectedBapiError,
+    /// The Backend API answered no cookies.
+    UnexpectedSdkError,
+    /// The refreshed token did not verify.
+    InvalidSessionToken,
+    /// The expired token has no `sid`.
+    MissingSidClaim,
+    /// The Backend API's own error code (`session-token-expired-refresh-<code>`, interned).
+    Api(&'static str),
+}
+
+impl RefreshError {
+    /// The whole request reason.
+    pub fn reason(self) -> &'static str {
+        match self {
+            RefreshError::NonEligibleNonGet => "session-token-expired-refresh-non-eligible-non-get",
+            RefreshError::NonEligibleNoRefreshCookie => {
+                "session-token-expired-refresh-non-eligible-no-refresh-cookie"
+            }
+            RefreshError::FetchError => "session-token-expired-refresh-fetch-error",
+            RefreshError::UnexpectedBapiError => {
+                "session-token-expired-refresh-unexpected-bapi-error"
+            }
+            RefreshError::UnexpectedSdkError => {
+                "session-token-expired-refresh-unexpected-sdk-error"
+            }
+            RefreshError::InvalidSessionToken => {
+                "session-token-expired-refresh-invalid-session-token"
+            }
+            RefreshError::MissingSidClaim => {
+                "session-token-expired-refresh-expired-session-token-missing-sid-claim"
+            }
+            RefreshError::Api(reason) => reason,
+        }
+    }
+
+    /// The Backend API's error `code` as a reason: interned, since reasons are `'static` (the
+    /// metrics and log keep them). Only short codes of Clerk's shape, and at most 64 of them
+    /// per process; anything else is `unexpected-bapi-error`.
+    pub fn api(code: &str) -> RefreshError {
+        use std::sync::Mutex;
+        static INTERNED: Mutex<Vec<(&'static str, &'static str)>> = Mutex::new(Vec::new());
+        let shaped = (1..=64).contains(&code.len())
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !shaped {
+            return RefreshError::UnexpectedBapiError;
+        }
+        let mut interned = INTERNED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, reason)) = interned.iter().find(|(c, _)| *c == code) {
+            return RefreshError::Api(reason);
+        }
+        if interned.len() >= 64 {
+            return RefreshError::UnexpectedBapiError;
+        }
+        let reason: &'static str =
+            Box::leak(format!("session-token-expired-refresh-{code}").into_boxed_str());
+        let code: &'static str = Box::leak(code.to_owned().into_boxed_str());
+        interned.push((code, reason));
+        RefreshError::Api(reason)
+    }
 }
 
 /// A refused token: the reason, a message safe to show the client, and for key outages how long
@@ -188,7 +314,17 @@ mod tests {
             | Reason::MissingPermission
             | Reason::MissingFeature
             | Reason::MissingPlan
-            | Reason::MissingReverification => Reason::ALL.contains(&reason),
+            | Reason::MissingReverification
+            | Reason::SessionTokenAndUatMissing
+            | Reason::SessionTokenButNoClientUat
+            | Reason::ClientUatButNoSessionToken
+            | Reason::SessionTokenIatBeforeClientUat
+            | Reason::SessionTokenExpired(_)
+            | Reason::SessionTokenNbf
+            | Reason::SessionTokenIatInTheFuture
+            | Reason::DevBrowserMissing
+            | Reason::DevBrowserSync
+            | Reason::PrimaryDomainCrossOriginSync => Reason::ALL.contains(&reason),
         };
         let mut codes = std::collections::BTreeSet::new();
         for reason in Reason::ALL {
