@@ -29,6 +29,7 @@ mod pages;
 mod readme;
 mod readme_example;
 mod sync;
+mod template_tokens;
 mod users;
 mod verification;
 mod webhooks;
