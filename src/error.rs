@@ -342,7 +342,10 @@ pub enum AuthErrors {
     /// Not signed in, or the token was refused; `WWW-Authenticate` and the body name the reason
     /// (`session-token-missing`, `token-expired`, `session-token-but-no-client-uat`,
     /// `user-deleted`, `session-revoked`, …); `x-clerk-auth-reason` carries Clerk's request
-    /// reason (`session-token-expired-refresh-non-eligible-no-refresh-cookie`, …).
+    /// reason (`session-token-expired-refresh-non-eligible-no-refresh-cookie`, …). A pending
+    /// session (`sts: "pending"`, a session task left) is `session-pending`, except on routes
+    /// that accept pending sessions (`/api/whoami`); its user finishes the task at
+    /// `/sign-in/tasks`.
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorBody<'static>),
     /// Signed in, but refused: a banned user (`user-banned`) or, on admin routes, not an admin

@@ -11,6 +11,7 @@ pub mod machine;
 pub mod organizations;
 pub mod request_state;
 pub mod session_refresh;
+pub mod session_tasks;
 pub mod template_tokens;
 pub mod token;
 pub mod user_admin;

@@ -28,6 +28,7 @@ mod orgs;
 mod pages;
 mod readme;
 mod readme_example;
+mod session_tasks;
 mod sync;
 mod template_tokens;
 mod users;
