@@ -304,6 +304,9 @@ fn www_authenticate(error: &ApiError) -> String {
                 .chars()
                 .filter(|c| *c != '"' && *c != '\\')
                 .collect();
+            // Printable ASCII only, whatever a message came to hold: a control byte would make
+            // the response impossible to build (the client would get an empty reply).
+            let description = crate::echo::header_safe(&description);
             format!(
                 "Bearer realm=\"clerk-rocket\", error=\"invalid_token\", error_description=\"{} ({description})\"",
                 error.code()
@@ -530,5 +533,8 @@ mod tests {
         let header = www_authenticate(&expired);
         assert!(header.contains("error=\"invalid_token\""), "{header}");
         assert!(header.contains("token-expired (say hi)"), "{header}");
+        let forged = ApiError::Auth(AuthError::new(Reason::TokenInvalid, "a\r\nSet-Cookie: x"));
+        let header = www_authenticate(&forged);
+        assert!(header.contains("(a??Set-Cookie: x)"), "{header}");
     }
 }
