@@ -8,11 +8,16 @@ use crate::clerk::Clerk;
 
 /// The Content-Security-Policy of our pages: our own origin, the instance's frontend API (ClerkJS
 /// and its calls), Clerk's image host, and the bot-protection host Clerk's docs require
-/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers). No inline script.
-pub fn content_security_policy(frontend_api: Option<&str>) -> String {
-    let fapi = frontend_api
+/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers), and the Frontend API proxy's
+/// origin when it is not this one. No inline script.
+pub fn content_security_policy(frontend_api: Option<&str>, proxy_origin: Option<&str>) -> String {
+    let mut fapi = frontend_api
         .map(|host| format!(" https://{host}"))
         .unwrap_or_default();
+    if let Some(origin) = proxy_origin {
+        fapi.push(' ');
+        fapi.push_str(origin);
+    }
     let challenges = if frontend_api.is_some() {
         " https://challenges.cloudflare.com"
     } else {
@@ -80,12 +85,19 @@ impl Fairing for SecurityHeaders {
             return;
         }
         let policy = self.policy.get_or_init(|| {
-            let frontend_api = request
+            let clerk = request
                 .rocket()
                 .state::<Clerk>()
-                .filter(|clerk| !clerk.config.local_mode())
-                .and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
-            content_security_policy(frontend_api)
+                .filter(|clerk| !clerk.config.local_mode());
+            let frontend_api =
+                clerk.and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
+            // A proxy given as a path is on this origin ('self'); an absolute one may not be.
+            let proxy_origin = clerk
+                .and_then(|clerk| clerk.config.proxy.as_ref())
+                .and_then(|proxy| proxy.public_url.as_deref())
+                .and_then(|url| reqwest::Url::parse(url).ok())
+                .map(|url| url.origin().ascii_serialization());
+            content_security_policy(frontend_api, proxy_origin.as_deref())
         });
         response.set_header(Header::new("Content-Security-Policy", policy.clone()));
         response.set_header(Header::new("X-Frame-Options", "DENY"));

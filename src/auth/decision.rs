@@ -345,15 +345,25 @@ fn with_refresh(
     ) {
         (Some(frontend_api), Some(url)) if clerk.backend_api.is_some() => {
             let dev_browser = browser.dev_browser.filter(|_| !instance.production);
-            let location = handshake::handshake_url(
-                frontend_api,
+            // Through the proxy when there is one, as Clerk's SDK does (its `frontendApi` is
+            // then the proxy's URL).
+            let base = clerk
+                .config
+                .proxy
+                .as_ref()
+                .and_then(|proxy| {
+                    crate::fapi_proxy::public_url(proxy, request, instance.production)
+                })
+                .unwrap_or_else(|| format!("https://{frontend_api}"));
+            handshake::handshake_url(
+                &base,
                 &url,
                 browser.suffixed,
                 reason.code(),
                 browser.session,
                 dev_browser,
-            );
-            Some(Refresh::Handshake {
+            )
+            .map(|location| Refresh::Handshake {
                 location,
                 redirect_count,
                 reason: reason.code(),
@@ -477,6 +487,12 @@ fn sendable_directive(directive: &str) -> bool {
 
 /// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).
 pub fn public_url(request: &Request<'_>, production: bool) -> Option<String> {
+    public_origin(request, production).map(|origin| format!("{origin}{}", request.uri()))
+}
+
+/// This server's origin as the browser sees it (behind a proxy: `X-Forwarded-*`); `None` when
+/// a header names something that is not a scheme or a host.
+pub fn public_origin(request: &Request<'_>, production: bool) -> Option<String> {
     let headers = request.headers();
     let first = |name: &str| {
         headers
@@ -496,5 +512,5 @@ pub fn public_url(request: &Request<'_>, production: bool) -> Option<String> {
     let valid_host = host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    valid_host.then(|| format!("{scheme}://{host}{}", request.uri()))
+    valid_host.then(|| format!("{scheme}://{host}"))
 }

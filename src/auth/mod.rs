@@ -29,6 +29,7 @@ mod stage;
 mod user;
 mod visitor;
 
+pub use decision::public_origin;
 pub use guards::{Admin, AdminWriter, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
 pub use machine::{

@@ -23,6 +23,9 @@ pub struct ClerkScripts {
     pub publishable_key: String,
     pub clerk_js_url: String,
     pub ui_js_url: String,
+    /// `CLERK_PROXY_URL` (as configured: a path is resolved by ClerkJS against the page's
+    /// origin): ClerkJS reaches the Frontend API through this server.
+    pub proxy_url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -39,15 +42,25 @@ impl Layout {
             &config.instance.frontend_api,
             config.local_mode(),
         ) {
-            (Some(pk), Some(fapi), false) => Some(ClerkScripts {
-                publishable_key: pk.clone(),
-                clerk_js_url: format!(
-                    "https://{fapi}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
-                ),
-                ui_js_url: format!(
-                    "https://{fapi}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js"
-                ),
-            }),
+            (Some(pk), Some(fapi), false) => {
+                let proxy_url = config
+                    .proxy
+                    .as_ref()
+                    .map(|proxy| proxy.public_url.clone().unwrap_or(proxy.path.clone()));
+                // Through the proxy, the scripts come from it too: a browser that cannot reach
+                // the Frontend API's host cannot load them from there either.
+                let base = proxy_url
+                    .clone()
+                    .unwrap_or_else(|| format!("https://{fapi}"));
+                Some(ClerkScripts {
+                    publishable_key: pk.clone(),
+                    clerk_js_url: format!(
+                        "{base}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
+                    ),
+                    ui_js_url: format!("{base}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js"),
+                    proxy_url,
+                })
+            }
             _ => None,
         };
         Layout {

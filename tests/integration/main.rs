@@ -12,6 +12,7 @@ mod browser;
 mod check;
 mod cli;
 mod differential;
+mod fapi_proxy;
 mod faults;
 mod hostile_tokens;
 mod hot_path;
