@@ -83,6 +83,11 @@ pub struct ClerkConfig {
     pub backend_api_budget: u32,
     /// Machine tokens (`CLERK_MACHINE_*`).
     pub machines: MachineSettings,
+    /// `CLERK_JS_URL`: where pages load ClerkJS from instead of the frontend API (Clerk's
+    /// `clerkJSUrl`: a self-hosted or pinned copy); its origin joins the pages' `script-src`.
+    pub clerk_js_url: Option<String>,
+    /// `CLERK_UI_URL`: the same for Clerk's UI bundle (Clerk's `clerkUiUrl`).
+    pub clerk_ui_url: Option<String>,
 }
 
 /// The settings of machine-token verification.
@@ -253,6 +258,15 @@ impl ClerkConfig {
         };
 
         let machines = machine_settings(&r)?;
+        let script_url = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            let url = r.get(variable)?;
+            if let Some(url) = &url {
+                check_fetch_url(variable, url)?;
+            }
+            Ok(url)
+        };
+        let clerk_js_url = script_url("CLERK_JS_URL")?;
+        let clerk_ui_url = script_url("CLERK_UI_URL")?;
 
         Ok(ClerkConfig {
             mode,
@@ -287,6 +301,8 @@ impl ClerkConfig {
             local_mode_allow_network,
             backend_api_budget,
             machines,
+            clerk_js_url,
+            clerk_ui_url,
         })
     }
 

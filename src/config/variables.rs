@@ -22,6 +22,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
     ("CLERK_LOG_FORMAT", "log_format"),
     ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
+    ("CLERK_JS_URL", "clerk_js_url"),
+    ("CLERK_UI_URL", "clerk_ui_url"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),
