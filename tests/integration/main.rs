@@ -30,6 +30,7 @@ mod readme;
 mod readme_example;
 mod session_tasks;
 mod sync;
+mod template_tokens;
 mod users;
 mod verification;
 mod webhooks;
