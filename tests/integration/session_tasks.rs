@@ -322,3 +322,51 @@ async fn clerk_js_can_be_loaded_from_a_url_of_its_own() {
         "{csp}"
     );
 }
+
+#[tokio::test]
+async fn a_handshake_that_brings_a_pending_session_reloads_then_goes_to_the_tasks() {
+    use wiremock::matchers::{method, path, query_param};
+    let (fake, app) = clerk_app_with(|settings| {
+        settings
+            .unset("jwt_issuer")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+            .set("secret_key", "sk_test_tasks")
+    })
+    .await;
+    let token = pending_token(&user_id());
+    wiremock::Mock::given(method("GET"))
+        .and(path("/v1/clients/handshake_payload"))
+        .and(query_param("nonce", "nonce-tasks"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "directives": [
+                format!("__session={token}; Path=/; SameSite=Lax"),
+                format!("__client_uat={}; Path=/; SameSite=Strict", now() - 30),
+            ]
+        })))
+        .mount(&fake.server)
+        .await;
+    let host = ("Host", "app.example.test");
+    let back = app
+        .get(
+            "/profile?__clerk_handshake_nonce=nonce-tasks",
+            &[ACCEPT_HTML, DOCUMENT, host],
+        )
+        .await;
+    // Development: the cookies, and a reload without the handshake's parameters, as for an
+    // active session.
+    assert_eq!(back.status, 307, "{}", back.text());
+    assert_eq!(
+        back.header("Location"),
+        Some("http://app.example.test/profile")
+    );
+    assert_eq!(
+        back.set_cookie("__session").as_deref(),
+        Some(token.as_str())
+    );
+    // The reloaded page finds the session pending.
+    let reloaded = page(&app, "/profile", Some(&token)).await;
+    assert_eq!(
+        reloaded.header("Location"),
+        Some("/sign-in/tasks?redirect_url=%2Fprofile")
+    );
+}
