@@ -8,9 +8,14 @@ use crate::clerk::Clerk;
 
 /// The Content-Security-Policy of our pages: our own origin, the instance's frontend API (ClerkJS
 /// and its calls), Clerk's image host, and the bot-protection host Clerk's docs require
-/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers), and the Frontend API proxy's
-/// origin when it is not this one. No inline script.
-pub fn content_security_policy(frontend_api: Option<&str>, proxy_origin: Option<&str>) -> String {
+/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers), the Frontend API proxy's
+/// origin when it is not this one, and the origins of `CLERK_JS_URL`/`CLERK_UI_URL` when
+/// ClerkJS is loaded from elsewhere (`script_urls`). No inline script.
+pub fn content_security_policy(
+    frontend_api: Option<&str>,
+    proxy_origin: Option<&str>,
+    script_urls: &[&str],
+) -> String {
     let mut fapi = frontend_api
         .map(|host| format!(" https://{host}"))
         .unwrap_or_default();
@@ -18,13 +23,23 @@ pub fn content_security_policy(frontend_api: Option<&str>, proxy_origin: Option<
         fapi.push(' ');
         fapi.push_str(origin);
     }
+    let mut scripts = String::new();
+    for url in script_urls {
+        if let Ok(url) = reqwest::Url::parse(url) {
+            let origin = url.origin().ascii_serialization();
+            if !scripts.contains(&origin) && origin != "null" {
+                scripts.push(' ');
+                scripts.push_str(&origin);
+            }
+        }
+    }
     let challenges = if frontend_api.is_some() {
         " https://challenges.cloudflare.com"
     } else {
         ""
     };
     format!(
-        "default-src 'self'; script-src 'self'{fapi}{challenges}; connect-src 'self'{fapi}; \
+        "default-src 'self'; script-src 'self'{fapi}{scripts}{challenges}; connect-src 'self'{fapi}; \
          img-src 'self' https://img.clerk.com data:; style-src 'self' 'unsafe-inline'; \
          worker-src 'self' blob:; frame-src 'self'{challenges}; frame-ancestors 'none'; \
          base-uri 'self'; form-action 'self'; object-src 'none'"
@@ -97,7 +112,16 @@ impl Fairing for SecurityHeaders {
                 .and_then(|proxy| proxy.public_url.as_deref())
                 .and_then(|url| reqwest::Url::parse(url).ok())
                 .map(|url| url.origin().ascii_serialization());
-            content_security_policy(frontend_api, proxy_origin.as_deref())
+            let script_urls: Vec<&str> = clerk
+                .map(|clerk| {
+                    [&clerk.config.clerk_js_url, &clerk.config.clerk_ui_url]
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect()
+                })
+                .unwrap_or_default();
+            content_security_policy(frontend_api, proxy_origin.as_deref(), &script_urls)
         });
         response.set_header(Header::new("Content-Security-Policy", policy.clone()));
         response.set_header(Header::new("X-Frame-Options", "DENY"));

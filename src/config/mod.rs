@@ -85,6 +85,11 @@ pub struct ClerkConfig {
     pub machines: MachineSettings,
     /// `CLERK_PROXY_URL`: ClerkJS and handshakes reach the Frontend API through this server.
     pub proxy: Option<ProxySettings>,
+    /// `CLERK_JS_URL`: where pages load ClerkJS from instead of the frontend API (Clerk's
+    /// `clerkJSUrl`: a self-hosted or pinned copy); its origin joins the pages' `script-src`.
+    pub clerk_js_url: Option<String>,
+    /// `CLERK_UI_URL`: the same for Clerk's UI bundle (Clerk's `clerkUiUrl`).
+    pub clerk_ui_url: Option<String>,
 }
 
 /// The Frontend API proxy (`CLERK_PROXY_URL`, `CLERK_FAPI_URL`).
@@ -268,6 +273,15 @@ impl ClerkConfig {
 
         let machines = machine_settings(&r)?;
         let proxy = proxy_settings(&r, mode, secret_key.as_deref(), &instance)?;
+        let script_url = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            let url = r.get(variable)?;
+            if let Some(url) = &url {
+                check_fetch_url(variable, url)?;
+            }
+            Ok(url)
+        };
+        let clerk_js_url = script_url("CLERK_JS_URL")?;
+        let clerk_ui_url = script_url("CLERK_UI_URL")?;
 
         Ok(ClerkConfig {
             mode,
@@ -303,6 +317,8 @@ impl ClerkConfig {
             backend_api_budget,
             machines,
             proxy,
+            clerk_js_url,
+            clerk_ui_url,
         })
     }
 

@@ -234,3 +234,21 @@ fn a_proxy_setting_that_cannot_work_is_refused() {
         Some("https://app.example.test/__clerk")
     );
 }
+
+#[test]
+fn clerk_js_may_come_from_an_https_url_or_this_machine() {
+    let clerk = |url: &str| {
+        config(serde_json::json!({
+            "jwt_issuer": "https://clerk.example.com", "clerk_js_url": url, "clerk_ui_url": url
+        }))
+    };
+    let set = clerk("https://cdn.example.com/clerk.browser.js").unwrap();
+    assert_eq!(
+        set.clerk_js_url.as_deref(),
+        Some("https://cdn.example.com/clerk.browser.js")
+    );
+    assert!(clerk("http://127.0.0.1:8000/clerk.browser.js").is_ok());
+    let error = clerk("http://cdn.example.com/clerk.browser.js").unwrap_err();
+    assert!(error.to_string().starts_with("CLERK_JS_URL: "), "{error}");
+    assert!(clerk("clerk.browser.js").is_err());
+}

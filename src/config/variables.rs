@@ -25,6 +25,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     // The Frontend API through this server (Clerk's proxy).
     ("CLERK_PROXY_URL", "proxy_url"),
     ("CLERK_FAPI_URL", "fapi_url"),
+    ("CLERK_JS_URL", "clerk_js_url"),
+    ("CLERK_UI_URL", "clerk_ui_url"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),

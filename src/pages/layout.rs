@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::auth::CurrentUser;
+use crate::clerk::session_tasks::SessionTask;
 use crate::clerk::Clerk;
 
 /// The major versions of Clerk's browser scripts this app is written against (spec §5).
@@ -16,6 +17,9 @@ pub struct Layout {
     /// Present when ClerkJS should load: Clerk mode with a publishable key.
     pub clerk: Option<ClerkScripts>,
     pub user: Option<NavUser>,
+    /// Clerk's session task keys and this app's page for each (JSON), for `Clerk.load`'s
+    /// `taskUrls` (`static/app.js` adds the way back).
+    pub task_urls: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -54,10 +58,12 @@ impl Layout {
                     .unwrap_or_else(|| format!("https://{fapi}"));
                 Some(ClerkScripts {
                     publishable_key: pk.clone(),
-                    clerk_js_url: format!(
-                        "{base}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
-                    ),
-                    ui_js_url: format!("{base}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js"),
+                    clerk_js_url: config.clerk_js_url.clone().unwrap_or_else(|| {
+                        format!("{base}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js")
+                    }),
+                    ui_js_url: config.clerk_ui_url.clone().unwrap_or_else(|| {
+                        format!("{base}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js")
+                    }),
                     proxy_url,
                 })
             }
@@ -70,8 +76,18 @@ impl Layout {
                 name: display_name(u),
                 is_admin: u.is_admin(clerk),
             }),
+            task_urls: task_urls(),
         }
     }
+}
+
+/// `{"choose-organization": "/sign-in/tasks/choose-organization", …}`.
+fn task_urls() -> String {
+    let urls: serde_json::Map<String, serde_json::Value> = SessionTask::ALL
+        .iter()
+        .map(|task| (task.key().to_owned(), task.path().into()))
+        .collect();
+    serde_json::Value::Object(urls).to_string()
 }
 
 #[must_use]

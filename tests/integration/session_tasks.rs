@@ -152,3 +152,221 @@ async fn a_pending_token_with_a_bad_status_claim_is_refused_everywhere() {
         (401, "token-verification-failed")
     );
 }
+
+// Pages.
+
+const DOCUMENT: (&str, &str) = ("Sec-Fetch-Dest", "document");
+
+/// A Clerk-mode app with a publishable key (pages load ClerkJS), on a development instance.
+async fn pages() -> (FakeClerk, TestApp) {
+    clerk_app_with(|settings| {
+        settings
+            .unset("jwt_issuer")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+    })
+    .await
+}
+
+async fn page(app: &TestApp, uri: &str, token: Option<&str>) -> Answer {
+    let cookies = token.map(browser_cookies).unwrap_or_default();
+    app.get(uri, &[ACCEPT_HTML, DOCUMENT, ("Cookie", &cookies)])
+        .await
+}
+
+#[tokio::test]
+async fn pages_send_a_pending_session_to_the_task_page_and_back() {
+    let (_fake, app) = pages().await;
+    let user = user_id();
+    let token = pending_token(&user);
+    let profile = page(&app, "/profile?tab=1", Some(&token)).await;
+    assert_eq!(
+        (profile.status, profile.header("Location")),
+        (
+            303,
+            Some("/sign-in/tasks?redirect_url=%2Fprofile%3Ftab%3D1")
+        )
+    );
+    assert_eq!(
+        profile.header("x-clerk-auth-reason"),
+        Some("session-pending")
+    );
+    assert_eq!(profile.header("Cache-Control"), Some("no-store"));
+    // The sign-in page too: the user is signed in at Clerk, with a task left.
+    let sign_in = page(&app, "/sign-in?redirect_url=/admin", Some(&token)).await;
+    assert_eq!(
+        sign_in.header("Location"),
+        Some("/sign-in/tasks?redirect_url=%2Fadmin")
+    );
+
+    // The task page: ClerkJS, the task URLs for Clerk.load and the way back.
+    let tasks = page(&app, "/sign-in/tasks?redirect_url=%2Fprofile", Some(&token)).await;
+    assert_eq!(tasks.status, 200, "{}", tasks.text());
+    let html = tasks.text();
+    assert!(html.contains("clerk.browser.js"), "{html}");
+    assert!(html.contains("id=\"clerk-session-tasks\""));
+    assert!(
+        html.contains("data-redirect-url=\"&#x2F;profile\""),
+        "{html}"
+    );
+    assert!(!html.contains("data-mount="));
+    for key in ["choose-organization", "reset-password", "setup-mfa"] {
+        assert!(
+            html.contains(&format!(
+                "&quot;{key}&quot;:&quot;&#x2F;sign-in&#x2F;tasks&#x2F;{key}&quot;"
+            )),
+            "taskUrls has {key}: {html}"
+        );
+        assert!(html.contains(&format!("data-task-key=\"{key}\"")));
+    }
+
+    // Each task's page mounts its component.
+    for (key, mount) in [
+        ("choose-organization", "mountTaskChooseOrganization"),
+        ("reset-password", "mountTaskResetPassword"),
+        ("setup-mfa", "mountTaskSetupMFA"),
+    ] {
+        let uri = format!("/sign-in/tasks/{key}?redirect_url=%2Fprofile");
+        let answer = page(&app, &uri, Some(&token)).await;
+        assert_eq!(answer.status, 200, "{key}: {}", answer.text());
+        let html = answer.text();
+        assert!(html.contains(&format!("data-task=\"{key}\"")), "{html}");
+        assert!(html.contains(&format!("data-mount=\"{mount}\"")), "{html}");
+    }
+    assert_eq!(
+        page(&app, "/sign-in/tasks/setup_mfa", Some(&token))
+            .await
+            .status,
+        404
+    );
+
+    // Once the task is done ClerkJS holds an active token: the task page sends the user back.
+    let active = key_a().sign(&claims(&user));
+    let done = page(
+        &app,
+        "/sign-in/tasks?redirect_url=%2Fprofile",
+        Some(&active),
+    )
+    .await;
+    assert_eq!(
+        (done.status, done.header("Location")),
+        (303, Some("/profile"))
+    );
+    let profile = page(&app, "/profile", Some(&active)).await;
+    assert_eq!(profile.status, 200);
+    // Signed out: sign in first, then back to the page first asked for.
+    let out = page(
+        &app,
+        "/sign-in/tasks/setup-mfa?redirect_url=%2Fprofile",
+        None,
+    )
+    .await;
+    assert_eq!(
+        out.header("Location"),
+        Some("/sign-in?redirect_url=%2Fprofile")
+    );
+    // The way back is a same-origin path only.
+    let evil = page(
+        &app,
+        "/sign-in/tasks?redirect_url=%2F%2Fevil.test",
+        Some(&active),
+    )
+    .await;
+    assert_eq!(evil.header("Location"), Some("/"));
+}
+
+#[tokio::test]
+async fn a_banned_users_pending_session_is_refused_not_sent_to_the_tasks() {
+    let (_fake, app) = pages().await;
+    let user = user_id();
+    assert_eq!(
+        page(&app, "/profile", Some(&key_a().sign(&claims(&user))))
+            .await
+            .status,
+        200
+    );
+    app.ban(&user).await;
+    let token = pending_token(&user);
+    for uri in ["/profile", "/sign-in/tasks?redirect_url=%2Fprofile"] {
+        let answer = page(&app, uri, Some(&token)).await;
+        assert_eq!(answer.status, 403, "{uri}: {:?}", answer.header("Location"));
+        assert!(answer.text().contains("user-banned"), "{uri}");
+        assert_eq!(answer.header("x-clerk-auth-reason"), Some("user-banned"));
+    }
+}
+
+#[tokio::test]
+async fn clerk_js_can_be_loaded_from_a_url_of_its_own() {
+    let (_fake, app) = clerk_app_with(|settings| {
+        settings
+            .unset("jwt_issuer")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+            .set(
+                "clerk_js_url",
+                "https://cdn.example.test/clerk-js/6.1.0/clerk.browser.js",
+            )
+            .set("clerk_ui_url", "http://127.0.0.1:9/ui.browser.js")
+    })
+    .await;
+    let answer = page(&app, "/sign-in", None).await;
+    let html = answer.text();
+    assert!(
+        html.contains(
+            "https:&#x2F;&#x2F;cdn.example.test&#x2F;clerk-js&#x2F;6.1.0&#x2F;clerk.browser.js"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("http:&#x2F;&#x2F;127.0.0.1:9&#x2F;ui.browser.js"));
+    let csp = answer.header("Content-Security-Policy").unwrap();
+    assert!(
+        csp.contains("script-src 'self' https://clerk.example.test https://cdn.example.test http://127.0.0.1:9 "),
+        "{csp}"
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_that_brings_a_pending_session_reloads_then_goes_to_the_tasks() {
+    use wiremock::matchers::{method, path, query_param};
+    let (fake, app) = clerk_app_with(|settings| {
+        settings
+            .unset("jwt_issuer")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+            .set("secret_key", "sk_test_tasks")
+    })
+    .await;
+    let token = pending_token(&user_id());
+    wiremock::Mock::given(method("GET"))
+        .and(path("/v1/clients/handshake_payload"))
+        .and(query_param("nonce", "nonce-tasks"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "directives": [
+                format!("__session={token}; Path=/; SameSite=Lax"),
+                format!("__client_uat={}; Path=/; SameSite=Strict", now() - 30),
+            ]
+        })))
+        .mount(&fake.server)
+        .await;
+    let host = ("Host", "app.example.test");
+    let back = app
+        .get(
+            "/profile?__clerk_handshake_nonce=nonce-tasks",
+            &[ACCEPT_HTML, DOCUMENT, host],
+        )
+        .await;
+    // Development: the cookies, and a reload without the handshake's parameters, as for an
+    // active session.
+    assert_eq!(back.status, 307, "{}", back.text());
+    assert_eq!(
+        back.header("Location"),
+        Some("http://app.example.test/profile")
+    );
+    assert_eq!(
+        back.set_cookie("__session").as_deref(),
+        Some(token.as_str())
+    );
+    // The reloaded page finds the session pending.
+    let reloaded = page(&app, "/profile", Some(&token)).await;
+    assert_eq!(
+        reloaded.header("Location"),
+        Some("/sign-in/tasks?redirect_url=%2Fprofile")
+    );
+}
