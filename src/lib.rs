@@ -17,6 +17,7 @@ pub mod db;
 pub mod directory;
 pub mod echo;
 pub mod error;
+pub mod forwarded;
 pub(crate) mod generation;
 pub(crate) mod headers;
 pub mod moderation;
