@@ -69,6 +69,9 @@ fn truncate(text: &str) -> String {
 pub async fn find(pool: &AnyPool, id: &str) -> ApiResult<User> {
     let found = if is_clerk_id(id, "user_") {
         users::find_by_clerk_id(pool, id).await?
+    } else if id.contains('/') {
+        // A percent-encoded `/` (`a%2Fb`): a path below a user, which names nothing.
+        return Err(ApiError::NotFound);
     } else {
         match id.parse::<i64>() {
             Ok(n) if n > 0 => users::find_by_id(pool, n).await?,
@@ -87,6 +90,8 @@ pub async fn find(pool: &AnyPool, id: &str) -> ApiResult<User> {
 pub async fn find_organization(pool: &AnyPool, id: &str) -> ApiResult<Organization> {
     let found = if is_clerk_id(id, "org_") {
         organizations::find_by_clerk_id(pool, id).await?
+    } else if id.contains('/') {
+        return Err(ApiError::NotFound);
     } else {
         match id.parse::<i64>() {
             Ok(n) if n > 0 => organizations::find_by_id(pool, n).await?,
@@ -103,9 +108,18 @@ pub async fn find_organization(pool: &AnyPool, id: &str) -> ApiResult<Organizati
 }
 
 /// Whether `id` is a Clerk id with `prefix` of at most 64 characters (anything else, a NUL byte
-/// among them, which PostgreSQL refuses in text, never reaches a query).
+/// among them, which PostgreSQL refuses in text, never reaches a query). The prefix in another
+/// letter case (`USER_…`) counts too: it is looked up as it is, and so answers 404 (Clerk's ids
+/// are case-sensitive), not a 400 that tells a near miss from a miss.
 fn is_clerk_id(id: &str, prefix: &str) -> bool {
-    id.len() <= 64 && crate::clerk::token::is_clerk_id(id, prefix)
+    id.len() <= 64
+        && id.get(..prefix.len()).is_some_and(|head| {
+            head.eq_ignore_ascii_case(prefix)
+                && crate::clerk::token::is_clerk_id(
+                    &format!("{prefix}{}", &id[prefix.len()..]),
+                    prefix,
+                )
+        })
 }
 
 fn bad(message: impl Into<String>) -> ApiError {

@@ -50,6 +50,9 @@ pub fn content_security_policy(
 #[derive(Default)]
 pub struct SecurityHeaders {
     policy: std::sync::OnceLock<String>,
+    /// Whether the instance is a production one (then https is assumed without
+    /// `X-Forwarded-Proto`), read once.
+    production: std::sync::OnceLock<bool>,
 }
 
 #[rocket::async_trait]
@@ -70,6 +73,17 @@ impl Fairing for SecurityHeaders {
         ));
         response.set_header(Header::new("X-Content-Type-Options", "nosniff"));
         response.set_header(Header::new("Permissions-Policy", "interest-cohort=()"));
+        let production = *self.production.get_or_init(|| {
+            request
+                .rocket()
+                .state::<Clerk>()
+                .is_some_and(|clerk| clerk.config.instance.production)
+        });
+        if crate::forwarded::scheme(request, production) == Some("https") {
+            // Browsers keep to https for a year once they saw this over https (they ignore it over
+            // http, where a production instance without X-Forwarded-Proto also sends it).
+            response.set_header(Header::new("Strict-Transport-Security", "max-age=31536000"));
+        }
         for directive in crate::auth::handshake_cookies(request) {
             // Clerk's handshake cookies, each as its own header, in order.
             response.adjoin_raw_header("Set-Cookie", directive.clone());

@@ -18,6 +18,7 @@ pub mod directory;
 pub mod echo;
 pub mod error;
 pub mod fapi_proxy;
+pub mod forwarded;
 pub(crate) mod generation;
 pub(crate) mod headers;
 pub mod moderation;

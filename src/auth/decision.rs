@@ -440,9 +440,13 @@ async fn return_from_handshake(
             }
         }
     }
-    let Ok(directives) = api.handshake_payload(nonce).await else {
-        // Ignored, as Clerk's SDK does: the nonce may belong to a sibling app. Not logged: a
-        // nonce is a credential, and anyone can send one.
+    let resolved = api.handshake_payload(nonce).await;
+    if let Some(metrics) = request.rocket().state::<crate::observability::Metrics>() {
+        metrics.count_nonce(&resolved);
+    }
+    let Ok(directives) = resolved else {
+        // Ignored, as Clerk's SDK does: the nonce may belong to a sibling app. Not logged (a
+        // nonce is a credential, and anyone can send one): counted in the metrics instead.
         return None;
     };
     // Sent as they came, in order (see `HandshakeCookies`): not through the jar, which keeps one
@@ -501,13 +505,7 @@ pub fn public_origin(request: &Request<'_>, production: bool) -> Option<String> 
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    let scheme = match first("X-Forwarded-Proto") {
-        Some("https") => "https",
-        Some("http") => "http",
-        Some(_) => return None,
-        None if production => "https",
-        None => "http",
-    };
+    let scheme = crate::forwarded::scheme(request, production)?;
     let host = first("X-Forwarded-Host").or_else(|| first("Host"))?;
     let valid_host = host
         .bytes()

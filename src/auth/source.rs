@@ -194,11 +194,16 @@ pub fn request_origin(request: &Request<'_>) -> Option<String> {
 }
 
 /// Whether `origin` (`scheme://host[:port]`) names this app as the request reached it: its
-/// host and port are those of `Host` (or `X-Forwarded-Host` behind a proxy).
-pub fn is_own_origin(request: &Request<'_>, origin: &str) -> bool {
+/// scheme is the one the browser used (`crate::forwarded::scheme`: a page served over `http`
+/// is not this app's `https` origin), and its host and port are those of `Host` (or
+/// `X-Forwarded-Host` behind a proxy).
+pub fn is_own_origin(request: &Request<'_>, origin: &str, production: bool) -> bool {
     let Ok(url) = reqwest::Url::parse(origin) else {
         return false;
     };
+    if crate::forwarded::scheme(request, production) != Some(url.scheme()) {
+        return false;
+    }
     let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
         return false;
     };
@@ -220,7 +225,8 @@ pub fn is_own_origin(request: &Request<'_>, origin: &str) -> bool {
 /// `Origin` (or `Referer`) is one of `CLERK_AUTHORIZED_PARTIES` or this app's own origin.
 pub fn allowed_origin(request: &Request<'_>, config: &ClerkConfig) -> bool {
     request_origin(request).is_some_and(|origin| {
-        config.authorized_parties.contains(&origin) || is_own_origin(request, &origin)
+        config.authorized_parties.contains(&origin)
+            || is_own_origin(request, &origin, config.instance.production)
     })
 }
 

@@ -21,6 +21,10 @@ use super::budget::RateBudget;
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// The least time between two fetch attempts while no key is known.
 pub const RETRY_WITHOUT_KEYS: Duration = Duration::from_secs(1);
+/// The longest a request waits for a JWKS fetch it started (an unknown `kid`, or no key yet):
+/// the fetch itself may take two sources' timeouts (10 s); it goes on in the background, and the
+/// request is answered (`jwk-kid-mismatch`, or 503) without it.
+pub const REQUEST_FETCH_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyError {
@@ -158,7 +162,7 @@ impl KeyStore {
                 .last_attempt
                 .map(|at| RETRY_WITHOUT_KEYS.saturating_sub(at.elapsed()));
             if wait.is_none_or(|w| w.is_zero()) {
-                remote.refresh(attempts).await;
+                self.refresh_for_request(attempts).await;
             }
         } else {
             // An unknown kid may mean a rotation: refetch, at most once per cooldown.
@@ -173,7 +177,7 @@ impl KeyStore {
                 allowed
             };
             if may_refetch {
-                remote.refresh(attempts).await;
+                self.refresh_for_request(attempts).await;
             }
         }
         let cache = remote.read();
@@ -217,6 +221,18 @@ impl KeyStore {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(60));
         }
+    }
+
+    /// A fetch on a request's behalf, waited for at most [`REQUEST_FETCH_WAIT`]: a slow JWKS
+    /// must not hold every request that names an unknown `kid` for the fetch's whole timeout.
+    async fn refresh_for_request(self: &Arc<Self>, attempts: u64) {
+        let store = Arc::clone(self);
+        let fetch = tokio::spawn(async move {
+            if let Inner::Remote(remote) = &store.inner {
+                remote.refresh(attempts).await;
+            }
+        });
+        let _ = tokio::time::timeout(REQUEST_FETCH_WAIT, fetch).await;
     }
 
     fn refresh_in_background(self: &Arc<Self>) {

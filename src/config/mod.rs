@@ -75,6 +75,9 @@ pub struct ClerkConfig {
     pub jwks_cooldown_secs: u64,
     /// `CLERK_LOG_FORMAT`: how log lines are written.
     pub log_format: LogFormat,
+    /// `CLERK_METRICS_TOKEN`: `/metrics` answers `Authorization: Bearer <this>` from anywhere;
+    /// unset, it answers this machine only (`crate::forwarded::from_this_machine`).
+    pub metrics_token: Option<String>,
     /// `CLERK_LOCAL_MODE_ALLOW_NETWORK`: local mode may listen on a non-loopback address and
     /// answer `/dev/*` for any `Host`.
     pub local_mode_allow_network: bool,
@@ -313,6 +316,7 @@ impl ClerkConfig {
                     )
                 })?,
             },
+            metrics_token: metrics_token(&r)?,
             local_mode_allow_network,
             backend_api_budget,
             machines,
@@ -325,6 +329,24 @@ impl ClerkConfig {
     pub fn local_mode(&self) -> bool {
         self.mode == Mode::Local
     }
+}
+
+/// At least 16 token characters (RFC 6750's b64token, as a Bearer header carries it): a
+/// secret short enough to guess, or one a header cannot send, stops the start.
+fn metrics_token(r: &Reader<'_>) -> Result<Option<String>, ConfigError> {
+    let Some(token) = r.get("CLERK_METRICS_TOKEN")? else {
+        return Ok(None);
+    };
+    let token_chars = token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+    if token.len() < 16 || !token_chars {
+        return Err(bad(
+            "CLERK_METRICS_TOKEN",
+            "expected at least 16 letters, digits or -._~+/= (openssl rand -hex 24 makes one)",
+        ));
+    }
+    Ok(Some(token))
 }
 
 fn machine_settings(r: &Reader<'_>) -> Result<MachineSettings, ConfigError> {

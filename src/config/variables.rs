@@ -21,6 +21,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_JWKS_CACHE_SECS", "jwks_cache_secs"),
     ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
     ("CLERK_LOG_FORMAT", "log_format"),
+    ("CLERK_METRICS_TOKEN", "metrics_token"),
     ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
     // The Frontend API through this server (Clerk's proxy).
     ("CLERK_PROXY_URL", "proxy_url"),

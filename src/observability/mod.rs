@@ -17,10 +17,12 @@ use prometheus::{
 use rocket::http::ContentType;
 use rocket::{Route, State};
 
+use crate::clerk::backend_api::BackendApiError;
 use crate::clerk::request_state::{AuthStatus, Decision};
-use crate::clerk::token::Reason;
+use crate::clerk::token::{AuthError, Reason};
 use crate::clerk::Clerk;
 use crate::db::Db;
+use crate::error::ApiError;
 pub use logger::{flush as flush_logs, init as init_logging};
 pub use request_log::{log_line, record_auth, request_id, valid_request_id, RequestId, RequestLog};
 
@@ -83,6 +85,7 @@ pub struct Metrics {
     jwks_fetches: IntCounterVec,
     key_age: Gauge,
     pub webhook_events: IntCounterVec,
+    handshake_nonces: IntCounterVec,
     pool_connections: IntGaugeVec,
     request_seconds: HistogramVec,
 }
@@ -116,6 +119,15 @@ impl Metrics {
             &["type", "result"],
         )
         .expect("valid metric");
+        let handshake_nonces = IntCounterVec::new(
+            Opts::new(
+                "clerk_handshake_nonces_total",
+                "Handshake nonces looked up at the Backend API, by result (resolved, unresolved: \
+                 unknown or Clerk unreachable, budget-spent)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
         let pool_connections = IntGaugeVec::new(
             Opts::new("db_pool_connections", "Database pool connections by state"),
             &["state"],
@@ -137,6 +149,7 @@ impl Metrics {
             Box::new(jwks_fetches.clone()),
             Box::new(key_age.clone()),
             Box::new(webhook_events.clone()),
+            Box::new(handshake_nonces.clone()),
             Box::new(pool_connections.clone()),
             Box::new(request_seconds.clone()),
         ] {
@@ -151,9 +164,21 @@ impl Metrics {
             jwks_fetches,
             key_age,
             webhook_events,
+            handshake_nonces,
             pool_connections,
             request_seconds,
         }
+    }
+
+    /// Counts one handshake nonce's look-up: never a log line per nonce (anyone can send one,
+    /// and the nonce is a credential), but a counter an alert can watch.
+    pub fn count_nonce<T>(&self, result: &Result<T, BackendApiError>) {
+        let label = match result {
+            Ok(_) => "resolved",
+            Err(BackendApiError::BudgetSpent { .. }) => "budget-spent",
+            Err(_) => "unresolved",
+        };
+        self.handshake_nonces.with_label_values(&[label]).inc();
     }
 
     /// Counts one answered request. `route` is the matched route (`None`: none matched).
@@ -229,17 +254,75 @@ impl Default for Metrics {
     }
 }
 
+/// Who may read `/metrics` (they tell a stranger the traffic, the outcomes and the keys' age):
+/// with `CLERK_METRICS_TOKEN` set, a scraper sending it as a Bearer token; without it, this
+/// machine only (the peer address and the forwarding headers, never `Host`).
+fn may_scrape(request: &rocket::Request<'_>, clerk: &Clerk) -> Result<(), ApiError> {
+    let Some(expected) = &clerk.config.metrics_token else {
+        return if crate::forwarded::from_this_machine(request) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(AuthError::new(
+                Reason::NotAdmin,
+                "metrics are served to this machine only; set CLERK_METRICS_TOKEN to scrape them \
+                 from elsewhere",
+            )))
+        };
+    };
+    let sent = request
+        .headers()
+        .get_one("Authorization")
+        .and_then(|value| {
+            value
+                .get(..7)
+                .filter(|s| s.eq_ignore_ascii_case("bearer "))
+                .and(value.get(7..))
+        });
+    let matches = sent.is_some_and(|sent| {
+        aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), expected.as_bytes())
+            .is_ok()
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::Auth(AuthError::new(
+            Reason::TokenInvalid,
+            "send Authorization: Bearer <CLERK_METRICS_TOKEN>",
+        )))
+    }
+}
+
+/// The answer of [`may_scrape`] for the request.
+struct Scrape(Result<(), ApiError>);
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Scrape {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        request: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        let allowed = match request.rocket().state::<Clerk>() {
+            Some(clerk) => may_scrape(request, clerk),
+            None => Err(ApiError::NotFound),
+        };
+        rocket::request::Outcome::Success(Scrape(allowed))
+    }
+}
+
 #[rocket::get("/metrics")]
 fn metrics(
+    scrape: Scrape,
     metrics: &State<Metrics>,
     clerk: &State<Clerk>,
     db: Option<&Db>,
-) -> (ContentType, String) {
+) -> Result<(ContentType, String), ApiError> {
+    scrape.0?;
     let text = metrics.render(Some(clerk), db.map(|db| &***db));
-    (
+    Ok((
         ContentType::new("text", "plain").with_params(("version", "0.0.4")),
         text,
-    )
+    ))
 }
 
 pub fn routes() -> Vec<Route> {

@@ -120,8 +120,9 @@ fn valid_email(email: &str) -> bool {
 
 /// A post to the local sign-in forms, and whether it may be served: a browser must send it from
 /// a page of this app (`Origin`, else `Referer`, matches `Host`; neither is a non-browser
-/// client), and `Host` must be this machine (a DNS-rebound name would otherwise reach a local
-/// server from any site) unless `CLERK_LOCAL_MODE_ALLOW_NETWORK` is set.
+/// client), and both `Host` and the client must be this machine (a DNS-rebound name would
+/// otherwise reach a local server from any site; a proxy on this host would pass on anyone's
+/// post) unless `CLERK_LOCAL_MODE_ALLOW_NETWORK` is set.
 #[derive(Debug, Clone, Copy)]
 struct LocalPost<'r> {
     /// The `Host` header, for the `azp` of local tokens.
@@ -158,7 +159,16 @@ impl<'r> rocket::request::FromRequest<'r> for LocalPost<'r> {
                 "local sign-in answers only on localhost, 127.0.0.1 or [::1] \
                  (CLERK_LOCAL_MODE_ALLOW_NETWORK is not set)",
             )
-        } else if request_origin(request).is_some_and(|origin| !is_own_origin(request, &origin)) {
+        } else if !allow_network && !crate::forwarded::from_this_machine(request) {
+            // `Host` alone proves nothing behind a reverse proxy on this host, which writes
+            // `Host: 127.0.0.1` for whoever it forwards.
+            Some(
+                "local sign-in answers only to this machine: the request came through a proxy or \
+                 from another address (CLERK_LOCAL_MODE_ALLOW_NETWORK is not set)",
+            )
+        } else if request_origin(request)
+            .is_some_and(|origin| !is_own_origin(request, &origin, false))
+        {
             Some("this form only accepts posts from this app's own pages, not from another site")
         } else {
             None

@@ -98,6 +98,28 @@ impl TestApp {
         Answer::read(with_headers(request, headers).dispatch().await).await
     }
 
+    /// `GET uri` with `headers`, from the peer address `peer` (`ip:port`).
+    pub async fn get_from(&self, peer: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
+        let request = self.client.get(uri.to_owned());
+        Answer::read(with_peer(request, peer, headers).dispatch().await).await
+    }
+
+    /// `POST uri` with a form body, from the peer address `peer` (`ip:port`).
+    pub async fn post_form_from(
+        &self,
+        peer: &str,
+        uri: &str,
+        form: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let request = self
+            .client
+            .post(uri.to_owned())
+            .header(rocket::http::ContentType::Form)
+            .body(form);
+        Answer::read(with_peer(request, peer, headers).dispatch().await).await
+    }
+
     /// `POST uri` with a form body.
     pub async fn post_form(&self, uri: &str, form: &str, headers: &[(&str, &str)]) -> Answer {
         let request = self
@@ -384,7 +406,21 @@ fn identifier(name: &str) -> &str {
 /// Adds `headers` to a local request. A `Cookie` header is kept as sent (the app reads the raw
 /// header, as a browser sends it over HTTP) and also goes to the cookie jar, which is all that
 /// Rocket's local client fills by itself.
-fn with_headers<'c>(mut request: LocalRequest<'c>, headers: &[(&str, &str)]) -> LocalRequest<'c> {
+fn with_headers<'c>(request: LocalRequest<'c>, headers: &[(&str, &str)]) -> LocalRequest<'c> {
+    with_peer(request, LOOPBACK_PEER, headers)
+}
+
+/// The peer address of every request unless a test names another: this machine, as a real
+/// client of a server listening on 127.0.0.1 is (Rocket's local client has none by itself).
+pub const LOOPBACK_PEER: &str = "127.0.0.1:50000";
+
+/// [`with_headers`] from the peer address `peer` (`ip:port`).
+fn with_peer<'c>(
+    request: LocalRequest<'c>,
+    peer: &str,
+    headers: &[(&str, &str)],
+) -> LocalRequest<'c> {
+    let mut request = request.remote(peer.parse().expect("a peer address ip:port"));
     for (name, value) in headers {
         if name.eq_ignore_ascii_case("cookie") {
             for pair in value.split(';') {

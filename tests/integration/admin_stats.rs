@@ -15,6 +15,7 @@ backend_tests!(
     the_dashboard_is_for_admins_and_draws_accessible_charts,
     csv_export_quotes_defuses_and_filters,
     csv_export_streams_every_user_once_in_order,
+    a_csv_export_cut_short_has_no_trailer,
 );
 
 const DAY: i64 = 86_400;
@@ -455,4 +456,39 @@ async fn csv_export_streams_every_user_once_in_order(backend: Backend) {
         assert!(emails.contains("p1@many.test") && emails.contains("p2500@many.test"));
         assert!(emails.contains("p1000@many.test") && emails.contains("p1001@many.test"));
     }
+}
+
+/// Issue 20: an export that fails midway must not pass for a whole one. The answer's status line
+/// is sent before the second chunk is read, so the failure can only show as a missing trailer.
+async fn a_csv_export_cut_short_has_no_trailer(backend: Backend) {
+    let (_fake, app) = clerk_app_with(|settings| settings.on(&backend)).await;
+    app.execute(
+        "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < 1500) \
+         INSERT INTO users (clerk_id, email, username, created_at, updated_at) \
+         SELECT 'user_cut' || n, 'c' || n || '@cut.test', 'c' || n || '@cut.test', \
+                1700000000 + n, 1700000000 + n FROM seq",
+    )
+    .await;
+    let admin = admin_token(&user_id());
+    let response = app
+        .client
+        .get("/admin/users.csv")
+        .header(rocket::http::Header::new(
+            "Authorization",
+            format!("Bearer {admin}"),
+        ))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 200);
+    // The first chunk is read; the second page's query will fail.
+    app.rename_table("users", "users_gone").await;
+    let text = response.into_string().await.unwrap_or_default();
+    app.rename_table("users_gone", "users").await;
+    let records = parse_csv(&text);
+    assert!(records.len() > 1, "the header and the first chunk at least");
+    assert!(
+        records.iter().all(|r| r[0] != "#end"),
+        "a cut-short export ends without its trailer"
+    );
+    assert!(records.len() <= 1 + 1000 + 1, "{} records", records.len());
 }

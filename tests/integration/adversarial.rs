@@ -46,6 +46,19 @@ async fn refusals_do_not_echo_the_configuration() {
             json!({ "iss": "https://evil.example" }),
             "token-invalid-issuer",
         ),
+        // Near misses of the configured values: echoing the token's own would show them.
+        (
+            json!({ "iss": format!("http://{ISSUER_HOST}") }),
+            "token-invalid-issuer",
+        ),
+        (
+            json!({ "iss": format!("https://{ISSUER_HOST}/") }),
+            "token-invalid-issuer",
+        ),
+        (
+            json!({ "azp": "https://secret-party.example.test/" }),
+            "token-invalid-authorized-parties",
+        ),
         (
             json!({ "azp": "https://evil.example" }),
             "token-invalid-authorized-parties",
@@ -379,11 +392,16 @@ async fn cookie_writes_must_come_from_an_allowed_origin() {
     }
     for headers in [
         vec![("Origin", ORIGIN)],
-        vec![("Origin", "https://api.example.test")],
+        vec![
+            ("Origin", "https://api.example.test"),
+            ("X-Forwarded-Proto", "https"),
+        ],
+        vec![("Origin", "http://api.example.test")],
         vec![("Referer", "http://api.example.test/profile?x=1")],
         vec![
             ("Origin", "https://evil.example"),
             ("X-Forwarded-Host", "evil.example"),
+            ("X-Forwarded-Proto", "https"),
         ],
     ] {
         let mut headers = headers;
@@ -864,5 +882,237 @@ async fn local_sign_in_forms_refuse_cross_site_posts_and_foreign_hosts() {
     assert_eq!(
         open.post_form("/dev/sign-in", form, &cross).await.status,
         403
+    );
+}
+
+// Issue 20: the weak answers and the smaller defects found from outside.
+
+#[tokio::test]
+async fn a_slow_jwks_holds_a_request_with_an_unknown_kid_two_seconds_at_most() {
+    let (fake, app) = clerk_app_with(|s| s.set("jwks_cooldown_secs", "0")).await;
+    app.ready().await;
+    serve_jwks_answer(
+        &fake,
+        1,
+        ResponseTemplate::new(200)
+            .set_body_json(json!({ "keys": [] }))
+            .set_delay(std::time::Duration::from_secs(8)),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let refused = app.bearer(&key_b().sign(&claims(&user_id()))).await;
+    let waited = started.elapsed();
+    assert_refused(&refused, 401, "jwk-kid-mismatch");
+    assert!(
+        waited < std::time::Duration::from_secs(4),
+        "answered after {waited:?}"
+    );
+    // The known key is served meanwhile, without waiting for the slow fetch.
+    let started = std::time::Instant::now();
+    assert_eq!(
+        app.bearer(&key_a().sign(&claims(&user_id()))).await.status,
+        200
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn admin_paths_with_odd_ids_are_not_bad_requests() {
+    let (_fake, app) = clerk_app_with(|s| s.set("admin_user_ids", "user_admin")).await;
+    let admin = key_a().sign(&claims("user_admin"));
+    assert_eq!(app.get_as("/api/users/me", &admin).await.status, 200);
+    let target = user_id();
+    app.seed_user(&target, "t@example.test", None, None).await;
+    let upper = target.replacen("user_", "USER_", 1);
+    let shouted = target.to_ascii_uppercase();
+    for id in [upper.as_str(), shouted.as_str(), "USER_admin", "User_Admin"] {
+        let answer = app.get_as(&format!("/api/admin/users/{id}"), &admin).await;
+        assert_refused(&answer, 404, "not-found");
+    }
+    for path in [
+        "/api/admin/users/a%2Fb",
+        "/api/admin/users/%2F",
+        "/admin/users/a%2Fb",
+    ] {
+        // A page sends an anonymous visitor to sign in (303); the API answers 401.
+        let anonymous = app.get(path, &[]).await;
+        assert!(
+            [401, 403, 404].contains(&anonymous.status)
+                || (path.starts_with("/admin") && anonymous.status == 303),
+            "{path}: {} {:?}",
+            anonymous.status,
+            anonymous.body
+        );
+        let signed_in = app.get_as(path, &admin).await;
+        assert!(
+            [403, 404].contains(&signed_in.status),
+            "{path}: {} {:?}",
+            signed_in.status,
+            signed_in.body
+        );
+    }
+    // The client's own text in a refusal is printable ASCII, whatever it held.
+    let answer = app
+        .get_as("/api/admin/users/%C3%A9%E2%80%AE%0D%0Ax", &admin)
+        .await;
+    let message = answer.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("\"????x\""), "{message:?}");
+}
+
+#[tokio::test]
+async fn an_origin_of_another_scheme_is_not_ours_and_https_gets_hsts() {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let app = app_with_writes(&fake).await;
+    let token = key_a().sign(&claims(&user_id()));
+    let cookie = browser_cookies(&token);
+    let host = ("Host", "api.example.test");
+    let https = ("X-Forwarded-Proto", "https");
+    for headers in [
+        vec![("Origin", "http://api.example.test"), https],
+        vec![("Referer", "http://api.example.test/profile"), https],
+        vec![("Origin", "https://api.example.test")],
+    ] {
+        let mut headers = headers;
+        headers.extend([host, ("Cookie", cookie.as_str())]);
+        let answer = app.post("/api/notes", &headers, vec![]).await;
+        assert_refused(&answer, 403, "origin-not-allowed");
+    }
+    let answer = app
+        .post(
+            "/api/notes",
+            &[
+                ("Origin", "https://api.example.test"),
+                https,
+                host,
+                ("Cookie", &cookie),
+            ],
+            vec![],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let hsts = |answer: &Answer| {
+        answer
+            .header("Strict-Transport-Security")
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        hsts(&app.get("/health", &[https]).await).as_deref(),
+        Some("max-age=31536000")
+    );
+    assert_eq!(hsts(&app.get("/health", &[]).await), None, "plain http");
+    assert_eq!(
+        hsts(&app.get("/health", &[("X-Forwarded-Proto", "http")]).await),
+        None
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_for_this_machine_or_the_metrics_token() {
+    let (_fake, app) = clerk_app().await;
+    assert_eq!(app.get("/metrics", &[]).await.status, 200, "this machine");
+    for (peer, headers) in [
+        ("203.0.113.9:4711", vec![]),
+        ("127.0.0.1:4711", vec![("X-Forwarded-For", "203.0.113.9")]),
+        ("127.0.0.1:4711", vec![("X-Real-IP", "203.0.113.9")]),
+        (
+            "127.0.0.1:4711",
+            vec![("Forwarded", "for=203.0.113.9;proto=https")],
+        ),
+        ("[::1]:4711", vec![("X-Forwarded-For", "unknown")]),
+    ] {
+        let answer = app.get_from(peer, "/metrics", &headers).await;
+        assert_refused(&answer, 403, "forbidden");
+        assert!(!answer.text().contains("clerk_auth_outcomes_total"));
+    }
+    let token = "metrics-token-0123456789abcdef";
+    let (_fake, app) = clerk_app_with(|s| s.set("metrics_token", token)).await;
+    let elsewhere = "203.0.113.9:4711";
+    let bearer = format!("Bearer {token}");
+    let scraped = app
+        .get_from(elsewhere, "/metrics", &[("Authorization", &bearer)])
+        .await;
+    assert_eq!(scraped.status, 200);
+    assert!(scraped.text().contains("clerk_jwks_key_age_seconds"));
+    for headers in [
+        vec![],
+        vec![("Authorization", "Bearer metrics-token-0123456789abcdeX")],
+        vec![("Authorization", token)],
+    ] {
+        let answer = app.get_from(elsewhere, "/metrics", &headers).await;
+        assert_refused(&answer, 401, "token-invalid");
+    }
+    // The token is needed from this machine too, once it is set.
+    assert_eq!(app.get("/metrics", &[]).await.status, 401);
+}
+
+#[tokio::test]
+async fn local_sign_in_is_for_this_machine_whatever_host_a_proxy_writes() {
+    let app = local_app().await;
+    let form = "email=ada%40example.com&admin=true";
+    // nginx's default: Host rewritten to the upstream's, the client's address forwarded.
+    let proxied = [("Host", "127.0.0.1:8000")];
+    for (peer, headers) in [
+        ("203.0.113.9:4711", proxied.to_vec()),
+        (
+            "127.0.0.1:4711",
+            vec![proxied[0], ("X-Forwarded-For", "203.0.113.9")],
+        ),
+        (
+            "127.0.0.1:4711",
+            vec![proxied[0], ("X-Real-IP", "198.51.100.1")],
+        ),
+        (
+            "127.0.0.1:4711",
+            vec![proxied[0], ("Forwarded", "for=\"[2001:db8::1]:4711\"")],
+        ),
+    ] {
+        let answer = app
+            .post_form_from(peer, "/dev/sign-in", form, &headers)
+            .await;
+        assert_eq!(answer.status, 403, "{peer} {headers:?}: {}", answer.text());
+        assert!(answer.set_cookie("__session").is_none());
+    }
+    let here = app
+        .post_form_from(
+            "127.0.0.1:4711",
+            "/dev/sign-in",
+            form,
+            &[proxied[0], ("X-Forwarded-For", "127.0.0.1")],
+        )
+        .await;
+    assert_eq!(here.status, 303, "{}", here.text());
+    let open = Settings::local(&scratch_dir().join("local.pem"))
+        .set("local_mode_allow_network", "true")
+        .start()
+        .await;
+    let lan = open
+        .post_form_from(
+            "192.168.1.20:4711",
+            "/dev/sign-in",
+            form,
+            &[("Host", "devbox.lan:8000")],
+        )
+        .await;
+    assert_eq!(lan.status, 303, "allowed by the override: {}", lan.text());
+}
+
+#[tokio::test]
+async fn unresolved_nonces_are_counted_not_logged() {
+    let (fake, app) = handshake_app(false, |s| s).await;
+    app.ready().await;
+    for i in 0..3 {
+        let uri = format!("/?__clerk_handshake_nonce=unknown-{i}");
+        let dev_browser = ("Cookie", "__clerk_db_jwt=dvb_test");
+        let page = app
+            .get(&uri, &[DOCUMENT, ACCEPT_HTML, HOST, dev_browser])
+            .await;
+        assert_eq!(page.status, 200);
+    }
+    assert_eq!(fake.hits(PAYLOAD).await, 3);
+    let text = app.get("/metrics", &[]).await.text();
+    assert!(
+        text.contains("clerk_handshake_nonces_total{result=\"unresolved\"} 3"),
+        "{text}"
     );
 }

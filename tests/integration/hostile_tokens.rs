@@ -291,3 +291,24 @@ async fn a_token_s_own_text_comes_back_as_printable_ascii_only() {
         assert_eq!(app.count_users(&user).await, 0, "{name:?}");
     }
 }
+
+#[tokio::test]
+async fn tokens_longer_than_a_cookie_can_hold_are_refused() {
+    let (_fake, app) = clerk_app().await;
+    // A browser keeps 4096 bytes per cookie: no Clerk session token is longer.
+    for (pad, accepted) in [(3600, false), (4000, false), (7000, false), (2000, true)] {
+        let user = user_id();
+        let token = key_a().sign(&with(claims(&user), json!({ "pad": "x".repeat(pad) })));
+        assert_eq!(token.len() <= 4096, accepted, "{} bytes", token.len());
+        if accepted {
+            assert_eq!(
+                app.bearer(&token).await.status,
+                200,
+                "{} bytes",
+                token.len()
+            );
+        } else {
+            refused(&app, &user, &token, "token-invalid", "over 4 KiB").await;
+        }
+    }
+}

@@ -289,6 +289,50 @@ async fn revoked_or_expired_machine_tokens_are_refused_even_on_a_200() {
     assert_eq!(answer.code(), "token-invalid");
 }
 
+/// Issue 20's weak answers: a verification answer that does not say the token is not revoked, or
+/// names a subject of the wrong kind, is no acceptance.
+#[tokio::test]
+async fn odd_verification_answers_are_refused() {
+    let (fake, app) = machine_app(&Backend::Sqlite, |s| s).await;
+    for (kind, subject, wrong_subjects) in [
+        (
+            TokenType::M2mToken,
+            "mch_a",
+            vec!["user_a", "org_a", "mch_", "x"],
+        ),
+        (TokenType::OAuthToken, "user_a", vec!["mch_a", "org_a"]),
+        (TokenType::ApiKey, "user_a", vec!["mch_a", "sess_a", ""]),
+    ] {
+        let mut without_revoked = verified_json(kind, subject, &[]);
+        without_revoked.as_object_mut().unwrap().remove("revoked");
+        let mut null_revoked = verified_json(kind, subject, &[]);
+        null_revoked["revoked"] = Value::Null;
+        let mut bodies = vec![without_revoked, null_revoked];
+        for wrong in wrong_subjects {
+            bodies.push(verified_json(kind, wrong, &[]));
+        }
+        for body in bodies {
+            let token = opaque_token(kind);
+            fake.serve_machine_token(kind, &token, body.clone()).await;
+            let answer = app.get_as("/api/whoami", &token).await;
+            assert_eq!(
+                (answer.status, answer.code()),
+                (401, "token-verification-failed"),
+                "{kind:?} {body}: {:?}",
+                answer.body
+            );
+        }
+        let token = opaque_token(kind);
+        fake.serve_machine_token(kind, &token, verified_json(kind, subject, &[]))
+            .await;
+        assert_eq!(
+            app.get_as("/api/whoami", &token).await.status,
+            200,
+            "{kind:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_revoked_key_stops_working_within_the_cache_bound() {
     let (fake, app) =

@@ -179,6 +179,21 @@ async fn metrics_count_webhook_events_by_type_and_result() {
 /// Serves the binary in local mode on a free loopback port with `env`, makes `paths` requests
 /// (with their `Authorization`), and returns what it wrote to standard output.
 async fn served_output(env: &[(&str, &str)], requests: &[(&str, Option<&str>)]) -> String {
+    let requests: Vec<(&str, Vec<(&str, &str)>)> = requests
+        .iter()
+        .map(|(path, authorization)| {
+            let headers = authorization.map(|a| ("Authorization", a));
+            (*path, headers.into_iter().collect())
+        })
+        .collect();
+    served_output_with(env, &requests).await
+}
+
+/// [`served_output`] with any headers on each request.
+async fn served_output_with(
+    env: &[(&str, &str)],
+    requests: &[(&str, Vec<(&str, &str)>)],
+) -> String {
     let dir = scratch_dir();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -215,10 +230,10 @@ async fn served_output(env: &[(&str, &str)], requests: &[(&str, Option<&str>)]) 
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    for (path, authorization) in requests {
+    for (path, headers) in requests {
         let mut request = http.get(format!("{base}{path}"));
-        if let Some(value) = authorization {
-            request = request.header("Authorization", *value);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         request.send().await.unwrap();
     }
@@ -299,4 +314,49 @@ async fn json_lines_for_log_aggregators() {
         "the local-mode warning is a JSON line too:\n{out}"
     );
     assert!(!out.contains("secret-in-query") && !out.contains("not.a.token"));
+}
+
+/// Issue 20: with Clerk unreachable, a flood of unresolved handshake nonces wrote one warning per
+/// request, holding the nonce. Now: no line holds a nonce, and no line but the access line is
+/// written per request (the metrics count them).
+#[tokio::test]
+async fn unresolved_nonces_are_never_logged() {
+    let publishable = publishable_key(ISSUER_HOST, false);
+    let env = [
+        ("CLERK_LOCAL_MODE", "false"),
+        ("CLERK_PUBLISHABLE_KEY", publishable.as_str()),
+        ("CLERK_SECRET_KEY", "sk_test_unreachable"),
+        ("CLERK_JWT_KEY", key_a().public_pem.as_str()),
+        // A closed port: every look-up fails to connect.
+        ("CLERK_API_URL", "http://127.0.0.1:9"),
+    ];
+    let nonces: Vec<String> = (0..5)
+        .map(|i| format!("secret-nonce-{i}-{}", unique("n")))
+        .collect();
+    let paths: Vec<String> = nonces
+        .iter()
+        .map(|n| format!("/?__clerk_handshake_nonce={n}"))
+        .collect();
+    let document = vec![
+        ("Sec-Fetch-Dest", "document"),
+        ("Accept", "text/html"),
+        ("Cookie", "__clerk_db_jwt=dvb_test"),
+    ];
+    let requests: Vec<(&str, Vec<(&str, &str)>)> = paths
+        .iter()
+        .map(|path| (path.as_str(), document.clone()))
+        .collect();
+    let out = served_output_with(&env, &requests).await;
+    for nonce in &nonces {
+        assert!(!out.contains(nonce.as_str()), "{nonce} logged:\n{out}");
+    }
+    let per_request = out
+        .lines()
+        .filter(|l| !l.contains("request_id=") && l.contains("Warning"))
+        .count();
+    assert!(per_request < nonces.len(), "a warning per nonce:\n{out}");
+    assert!(
+        out.lines().filter(|l| l.starts_with("GET / ")).count() >= nonces.len(),
+        "{out}"
+    );
 }

@@ -256,7 +256,7 @@ impl OpaqueVerifier {
             )
         })?;
         // Clerk may answer 200 for a revoked or expired token: the body decides.
-        if verified.revoked == Some(true) {
+        if check_answer(kind, &verified)? {
             return Err(AuthError::new(
                 Reason::TokenRevoked,
                 format!("the {} was revoked", kind.name()),
@@ -290,6 +290,57 @@ impl OpaqueVerifier {
                 )
             })
     }
+}
+
+/// An answer that does not say the token is not revoked is not taken for one that does, nor one
+/// whose subject is not of the kind's (a machine for an M2M token, …). `Ok(revoked)`.
+fn check_answer(kind: TokenType, verified: &Verified) -> Result<bool, AuthError> {
+    let Some(revoked) = verified.revoked else {
+        log::warn!("a {} verification answer has no revoked field", kind.name());
+        return Err(AuthError::new(
+            Reason::TokenVerificationFailed,
+            format!(
+                "the Backend API's answer did not say whether the {} is revoked",
+                kind.name()
+            ),
+        ));
+    };
+    if !subject_fits(kind, &verified.subject) {
+        return Err(AuthError::new(
+            Reason::TokenVerificationFailed,
+            format!(
+                "the Backend API verified a {} whose subject is not {}",
+                kind.name(),
+                expected_subject(kind)
+            ),
+        ));
+    }
+    Ok(revoked)
+}
+
+/// The subjects Clerk gives each kind: a machine (`mch_…`) for M2M tokens, a user for OAuth
+/// access tokens, a user or an organization for API keys.
+const M2M_SUBJECTS: [&str; 1] = ["mch_"];
+const OAUTH_SUBJECTS: [&str; 1] = ["user_"];
+const API_KEY_SUBJECTS: [&str; 2] = ["user_", "org_"];
+
+fn subjects(kind: TokenType) -> &'static [&'static str] {
+    match kind {
+        TokenType::M2mToken => &M2M_SUBJECTS,
+        TokenType::OAuthToken => &OAUTH_SUBJECTS,
+        TokenType::ApiKey | TokenType::SessionToken => &API_KEY_SUBJECTS,
+    }
+}
+
+fn subject_fits(kind: TokenType, subject: &str) -> bool {
+    subjects(kind)
+        .iter()
+        .any(|prefix| crate::clerk::token::is_clerk_id(subject, prefix))
+}
+
+fn expected_subject(kind: TokenType) -> String {
+    let names: Vec<String> = subjects(kind).iter().map(|p| format!("{p}…")).collect();
+    names.join(" or ")
 }
 
 fn expired(kind: TokenType) -> AuthError {
