@@ -94,9 +94,8 @@ impl From<ActionError> for ApiError {
                 log::warn!("an administrator's action failed at Clerk: {message}");
                 ApiError::BadGateway {
                     code,
-                    message: "Clerk's Backend API did not make the change (it failed, timed out, \
-                              or this server's budget of calls is spent); nothing was changed \
-                              here: try again shortly"
+                    message: "Clerk's Backend API did not make the change (it failed or timed \
+                              out); nothing was changed here: try again shortly"
                         .into(),
                 }
             }

@@ -116,6 +116,8 @@ async fn after_a_flood_a_new_api_key_a_first_sign_in_and_an_admin_action_succeed
     flood(&app, 150, 1).await;
     let nonce_calls = fake.hits(PAYLOAD).await;
     let key_calls = fake.verify_calls(TokenType::ApiKey).await;
+    // Shown with `cargo test budget:: -- --nocapture`.
+    println!("one address: {nonce_calls} nonce calls, {key_calls} API key calls");
     assert!(
         nonce_calls <= 2,
         "one nonce per client per window: {nonce_calls}"
@@ -180,6 +182,7 @@ async fn a_flood_from_many_addresses_spends_its_shares_never_the_reserve() {
     let secs = usize::try_from(started.elapsed().as_secs()).unwrap() + 1;
     let nonce_calls = fake.hits(PAYLOAD).await;
     let key_calls = fake.verify_calls(TokenType::ApiKey).await;
+    println!("200 addresses: {nonce_calls} nonce calls, {key_calls} API key calls in {secs} s");
     assert!(nonce_calls <= 20 + 2 * secs, "{nonce_calls} nonce calls");
     assert!(key_calls <= 40 + 4 * secs, "{key_calls} key calls");
 
