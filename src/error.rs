@@ -340,7 +340,9 @@ pub enum AuthErrors {
     /// (`forbidden`).
     #[response(status = 403)]
     Forbidden(#[to_schema] ErrorBody<'static>),
-    /// The signing keys, the database or Clerk's Backend API are unavailable; see `Retry-After`.
+    /// The signing keys, the database or Clerk's Backend API are unavailable, or a rate limit
+    /// stopped the Backend API call the request needed (`rate-limited`: Clerk's 429, this
+    /// server's budget of calls); see `Retry-After`.
     #[response(status = 503)]
     Unavailable(#[to_schema] ErrorBody<'static>),
 }
