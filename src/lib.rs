@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod directory;
+pub mod echo;
 pub mod error;
 pub(crate) mod generation;
 pub(crate) mod headers;

@@ -3,6 +3,12 @@
 //! guard of the request. A header token is verified as it is; browser cookies follow Clerk's
 //! cookie rules (`__client_uat`, the suffixed family, the development browser, the handshake's
 //! return), so that a browser signed out in another tab is signed out here too, on every route.
+//!
+//! A pending session (`sts: "pending"`: the user must still finish a session task) is signed out
+//! with reason `session-pending`, as Clerk's `toAuth()` treats it by default
+//! (`treatPendingAsSignedOut`); the decision keeps its claims in [`Decided::pending`] for the
+//! routes that accept pending sessions (`auth::pending`) and for the pages, which send the user
+//! to the task page instead of to sign in.
 
 use std::sync::Arc;
 
@@ -17,7 +23,7 @@ use crate::clerk::request_state::{
     refresh_eligibility, AuthStatus, Browser, CookieInstance, Decision, Navigation, Step,
 };
 use crate::clerk::session_refresh::{self, RefreshRequest};
-use crate::clerk::token::{AuthError, Reason, RefreshError, SessionClaims};
+use crate::clerk::token::{AuthError, Reason, RefreshError, SessionClaims, SessionStatus};
 use crate::clerk::Clerk;
 
 /// The request's decision, with what the guards need to act on it.
@@ -31,15 +37,34 @@ pub struct Decided {
     pub error: Option<AuthError>,
     /// How to refresh, when the decision is a handshake.
     pub refresh: Option<Refresh>,
+    /// The verified session of a pending token (signed out, `session-pending`): for the routes
+    /// that accept pending sessions, and the pages' way to the task page.
+    pub pending: Option<Arc<SessionClaims>>,
 }
 
+/// Why a pending session is not served by a route that does not accept one.
+pub const PENDING_MESSAGE: &str =
+    "the session is pending: the user must finish a session task (such as choosing an \
+     organization) first";
+
 impl Decided {
+    /// A verified session: signed in when it is active; when pending, signed out for
+    /// `session-pending` with the session kept aside (Clerk's `treatPendingAsSignedOut`).
     fn signed_in(session: Arc<SessionClaims>) -> Decided {
+        if session.status == SessionStatus::Pending {
+            let mut decided = Decided::refused(
+                Decision::signed_out(Reason::SessionPending),
+                AuthError::new(Reason::SessionPending, PENDING_MESSAGE),
+            );
+            decided.pending = Some(session);
+            return decided;
+        }
         Decided {
             decision: Decision::SIGNED_IN,
             session: Some(session),
             error: None,
             refresh: None,
+            pending: None,
         }
     }
 
@@ -49,6 +74,7 @@ impl Decided {
             session: None,
             error: Some(error),
             refresh: None,
+            pending: None,
         }
     }
 

@@ -11,6 +11,8 @@ pub mod machine;
 pub mod organizations;
 pub mod request_state;
 pub mod session_refresh;
+pub mod session_tasks;
+pub mod template_tokens;
 pub mod token;
 pub mod user_admin;
 pub mod webhook;
@@ -80,6 +82,8 @@ pub struct Clerk {
     pub webhook_secret: Option<WebhookSecret>,
     /// M2M tokens, OAuth access tokens and API keys (in local mode, JWT ones only).
     pub machines: MachineVerifier,
+    /// Tokens minted from JWT templates, kept until shortly before they expire.
+    pub template_tokens: template_tokens::TemplateTokens,
 }
 
 impl Clerk {
@@ -171,6 +175,7 @@ impl Clerk {
             machines,
             local,
             config,
+            template_tokens: template_tokens::TemplateTokens::default(),
         })
     }
 }

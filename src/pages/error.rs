@@ -181,7 +181,10 @@ pub fn html_catchers() -> Vec<Catcher> {
 impl From<Denied> for PageError {
     fn from(denied: Denied) -> Self {
         match denied {
-            Denied::SignIn { return_to } => PageError::SignIn { return_to },
+            // Until the task page exists, a pending session signs in again, as before.
+            Denied::SignIn { return_to } | Denied::Tasks { return_to } => {
+                PageError::SignIn { return_to }
+            }
             Denied::Refresh(refresh) => PageError::Refresh(refresh),
             Denied::Forbidden => PageError::Forbidden,
             Denied::Refused(error) => PageError::Refused(error),
