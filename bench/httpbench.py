@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")).resolve()
-RELEASE = TARGET / "release"
+# BENCH_PROFILE=debug (with --no-build) tries a script on the debug build; figures come from release.
+RELEASE = TARGET / os.environ.get("BENCH_PROFILE", "release")
 WORK = TARGET / "bench-http"
 ISSUER = "https://clerk.bench.invalid"
 AZP = "http://localhost:3000"

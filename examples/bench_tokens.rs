@@ -67,6 +67,8 @@ enum Kind {
     Expired,
     /// One character of the signature changed.
     BadSignature,
+    /// Valid, without the `email` claim: a first sign-in looks the user up at the Backend API.
+    NoEmail,
 }
 
 fn main() {
@@ -150,9 +152,9 @@ fn token(mint: &Mint, key: &EncodingKey, t: u64, now: i64) -> String {
     let session = t / mint.users;
     let (iat, exp) = match mint.kind {
         Kind::Expired => (now - 7200, now - 3600),
-        Kind::Valid | Kind::BadSignature => (now, now + mint.ttl),
+        Kind::Valid | Kind::BadSignature | Kind::NoEmail => (now, now + mint.ttl),
     };
-    let claims = json!({
+    let mut claims = json!({
         "azp": mint.azp,
         "email": format!("bench{user}@example.test"),
         "exp": exp,
@@ -164,6 +166,9 @@ fn token(mint: &Mint, key: &EncodingKey, t: u64, now: i64) -> String {
         "sub": format!("user_bench_{user:08}"),
         "v": 2,
     });
+    if mint.kind == Kind::NoEmail {
+        claims.as_object_mut().expect("an object").remove("email");
+    }
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(KID.to_owned());
     let token = jsonwebtoken::encode(&header, &claims, key).expect("signing");

@@ -355,7 +355,9 @@ pub enum AuthErrors {
     /// (`forbidden`).
     #[response(status = 403)]
     Forbidden(#[to_schema] ErrorBody<'static>),
-    /// The signing keys, the database or Clerk's Backend API are unavailable; see `Retry-After`.
+    /// The signing keys, the database or Clerk's Backend API are unavailable, or a rate limit
+    /// stopped the Backend API call the request needed (`rate-limited`: Clerk's 429, this
+    /// server's budget of calls); see `Retry-After`.
     #[response(status = 503)]
     Unavailable(#[to_schema] ErrorBody<'static>),
 }
@@ -371,11 +373,13 @@ pub enum ActionErrors {
     /// `last-admin`, `target-deleted`.
     #[response(status = 409)]
     Conflict(#[to_schema] ErrorBody<'static>),
-    /// Clerk's Backend API failed, timed out, refused the change or this server's budget of
-    /// calls is spent (`clerk-backend-api-error`, `clerk-user-not-found`): nothing changed here;
-    /// or Clerk ended some of the user's sessions, then failed (`sessions-partly-ended`): those
-    /// are ended here too. (A `503` is `local-write-failed` when Clerk made the change and this
-    /// server's database failed to record it, or `backend-api-not-configured`.)
+    /// Clerk's Backend API failed, timed out or refused the change (`clerk-backend-api-error`,
+    /// `clerk-user-not-found`): nothing changed here; or Clerk ended some of the user's
+    /// sessions, then failed (`sessions-partly-ended`): those are ended here too. (A `503` is
+    /// `rate-limited`, with `Retry-After`, when Clerk answered 429 or this server's budget of
+    /// Backend API calls is spent, and nothing was sent; `local-write-failed` when Clerk made
+    /// the change and this server's database failed to record it; or
+    /// `backend-api-not-configured`.)
     #[response(status = 502)]
     BadGateway(#[to_schema] ErrorBody<'static>),
 }

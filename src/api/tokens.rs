@@ -77,15 +77,16 @@ impl From<TemplateTokenError> for ApiError {
                 message,
                 retry_after: 60,
             },
-            TemplateTokenError::Clerk(BackendApiError::BudgetSpent { retry_after }) => {
-                ApiError::Unavailable {
-                    code: "backend-api-unavailable",
-                    message: "this server's budget of Backend API calls is spent; try again \
-                              shortly"
-                        .into(),
-                    retry_after,
-                }
-            }
+            TemplateTokenError::Clerk(
+                BackendApiError::BudgetSpent { retry_after }
+                | BackendApiError::RateLimited { retry_after },
+            ) => ApiError::Unavailable {
+                code: "rate-limited",
+                message: "a rate limit of the Backend API (Clerk's 429, or this server's budget \
+                          of calls) stopped the token's minting; try again after Retry-After"
+                    .into(),
+                retry_after,
+            },
             TemplateTokenError::Clerk(cause) => {
                 rocket::warn!("minting a JWT template token at Clerk: {cause}");
                 ApiError::BadGateway {

@@ -395,11 +395,13 @@ fn request_redirect_count(request: &Request<'_>) -> u32 {
 /// Backend API turns into Set-Cookie directives carrying the fresh session token.
 ///
 /// Each look-up is a Backend API call with the secret key, which anyone can ask for by adding a
-/// nonce to a URL: only a document GET (where a handshake lands) is resolved, only a nonce of a
-/// sane shape, the query form only for development instances (production ones set a cookie); a
-/// production nonce only when the browser has a Clerk client (`__client_uat`, which Clerk's
-/// frontend API sets with the nonce) and no session that verifies; and the Backend API client
-/// single-flights, remembers failures and keeps to its budget.
+/// nonce to a URL or a cookie: only a document GET (where a handshake lands) is resolved, only a
+/// nonce of a sane shape, the query form only for development instances (production ones set a
+/// cookie); only when the browser has a Clerk client (`__client_uat`, which Clerk's frontend API
+/// sets with a production nonce and ClerkJS keeps; on a development instance also the dev
+/// browser that the handshake carries back, for a browser that never ran ClerkJS) and no
+/// session that verifies; at most one per client (`super::client`) per `NONCE_WINDOW`; and the
+/// Backend API client remembers failures and spends the browsers' share of the budget only.
 async fn return_from_handshake(
     request: &Request<'_>,
     clerk: &Clerk,
@@ -425,28 +427,33 @@ async fn return_from_handshake(
     if !handshake::valid_nonce(nonce) {
         return None;
     }
-    if production {
-        let has_client = cookie(request, "__client_uat").is_some() || browser.client_uat != 0.0;
-        if !has_client {
+    let has_client = cookie(request, "__client_uat").is_some()
+        || browser.client_uat != 0.0
+        || (!production && browser.dev_browser.is_some());
+    if !has_client {
+        return None;
+    }
+    if let Some(token) = browser.session {
+        let valid = match clerk.verifier.recall(token) {
+            Some(kept) => kept.is_ok(),
+            None => clerk.verifier.verify(token).await.is_ok(),
+        };
+        if valid {
             return None;
         }
-        if let Some(token) = browser.session {
-            let valid = match clerk.verifier.recall(token) {
-                Some(kept) => kept.is_ok(),
-                None => clerk.verifier.verify(token).await.is_ok(),
-            };
-            if valid {
-                return None;
-            }
-        }
     }
-    let resolved = api.handshake_payload(nonce).await;
-    if let Some(metrics) = request.rocket().state::<crate::observability::Metrics>() {
-        metrics.count_nonce(&resolved);
+    let client = super::client::client_ip(request, &clerk.config.trusted_proxies);
+    let resolved = api.handshake_payload(nonce, client).await;
+    if let (Some(resolved), Some(metrics)) = (
+        &resolved,
+        request.rocket().state::<crate::observability::Metrics>(),
+    ) {
+        metrics.count_nonce(resolved);
     }
-    let Ok(directives) = resolved else {
-        // Ignored, as Clerk's SDK does: the nonce may belong to a sibling app. Not logged (a
-        // nonce is a credential, and anyone can send one): counted in the metrics instead.
+    let Some(Ok(directives)) = resolved else {
+        // Ignored, as Clerk's SDK does: the nonce may belong to a sibling app, or this client
+        // had one looked up a moment ago. Not logged (a nonce is a credential, and anyone can
+        // send one): counted in the metrics instead.
         return None;
     };
     // Sent as they came, in order (see `HandshakeCookies`): not through the jar, which keeps one

@@ -182,7 +182,12 @@ async fn choose_path(request: &Request<'_>, accepted: &[TokenType]) -> Path {
         TokenType::ApiKey if clerk.local.is_some() => local_api_key(request, token).await,
         _ => clerk
             .machines
-            .verify(&clerk.verifier, token, kind)
+            .verify(
+                &clerk.verifier,
+                token,
+                kind,
+                super::client::client_ip(request, &clerk.config.trusted_proxies),
+            )
             .await
             .map_err(ApiError::from),
     };

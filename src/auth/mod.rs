@@ -16,6 +16,7 @@
 //!
 //! [`ApiError`]: crate::error::ApiError
 
+pub mod client;
 pub mod csrf;
 mod decision;
 mod forget;

@@ -262,6 +262,17 @@ async fn user_from_backend_api(clerk: &Clerk, user_id: &str) -> Result<BackendUs
         Err(BackendApiError::UserNotFound(_)) => {
             Err(AuthError::new(Reason::UserNotFound, "Clerk has no such user (deleted?)").into())
         }
+        Err(e) if e.rate_limited().is_some() => {
+            rocket::warn!("looking up {user_id} in the Backend API: {e}");
+            Err(ApiError::Unavailable {
+                code: "rate-limited",
+                message: "the user's email could not be looked up at Clerk now: a rate limit of \
+                          the Backend API (Clerk's, or this server's budget of calls); try again \
+                          after Retry-After"
+                    .into(),
+                retry_after: e.rate_limited().unwrap_or(5),
+            })
+        }
         Err(e) => {
             rocket::error!("looking up {user_id} in the Backend API: {e}");
             Err(ApiError::Unavailable {

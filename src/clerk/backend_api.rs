@@ -1,12 +1,13 @@
 //! The few Backend API calls this app makes, with the secret key.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::budget::RateBudget;
+use super::budget::{parse_retry_after, BackendBudget, Caller, Refused};
 
 /// The Backend API version this code was written against (spec: `SUPPORTED_BAPI_VERSION`).
 pub const CLERK_API_VERSION: &str = "2026-05-12";
@@ -19,6 +20,14 @@ pub(super) const MAX_LIST_BYTES: usize = 64 * 1024 * 1024;
 pub const BUDGET_PERIOD: Duration = Duration::from_secs(10);
 /// How long a handshake nonce that failed to resolve is not looked up again.
 const FAILED_NONCE_SECS: u64 = 300;
+/// A client (an address, see `auth::client`) has at most one handshake nonce resolved in this
+/// time: a browser comes back from one handshake at a time, a flood from one address costs one
+/// call per window.
+pub const NONCE_WINDOW: Duration = Duration::from_secs(5);
+/// Clients whose window is remembered; past this many, the oldest are forgotten early.
+const NONCE_CLIENTS: u64 = 100_000;
+/// How many 429s in a row batch work (`sync`) waits through before giving up.
+const RATE_LIMITED_ATTEMPTS: u32 = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendApiError {
@@ -28,9 +37,36 @@ pub enum BackendApiError {
     SecretKeyInvalid,
     #[error("the Backend API could not be used: {0}")]
     Unavailable(String),
-    /// This server's own budget of Backend API calls is spent: answered like an outage.
+    /// This server's own budget of Backend API calls (or the caller's share of it) is spent.
     #[error("the Backend API budget of this server is spent; try again in {retry_after} s")]
     BudgetSpent { retry_after: u64 },
+    /// Clerk answered 429 for the secret key (lately: every call waits out its `Retry-After`).
+    #[error(
+        "Clerk's Backend API is rate limiting this secret key (429); try again in {retry_after} s"
+    )]
+    RateLimited { retry_after: u64 },
+}
+
+impl BackendApiError {
+    /// Whether a rate limit refused the call, this server's own or Clerk's: `Retry-After` says
+    /// when to come back, and nothing is wrong with Clerk.
+    pub fn rate_limited(&self) -> Option<u64> {
+        match self {
+            BackendApiError::BudgetSpent { retry_after }
+            | BackendApiError::RateLimited { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl From<Refused> for BackendApiError {
+    fn from(refused: Refused) -> Self {
+        let retry_after = refused.retry_after();
+        match refused {
+            Refused::Spent { .. } => BackendApiError::BudgetSpent { retry_after },
+            Refused::RateLimited { .. } => BackendApiError::RateLimited { retry_after },
+        }
+    }
 }
 
 /// A Clerk user as the Backend API returns it and as `user.created`/`user.updated` webhooks carry
@@ -99,7 +135,8 @@ impl BackendUser {
 
 /// A Backend API client: a base URL and a secret key, with a short cache of user lookups so that
 /// concurrent first requests of one user make one call, single-flight handshake nonce look-ups
-/// (failures remembered), and one rate budget for every call.
+/// (failures remembered, one per client per [`NONCE_WINDOW`]), and one rate budget for every
+/// call, in shares ([`BackendBudget`]).
 pub struct BackendApi {
     http: reqwest::Client,
     api_url: String,
@@ -108,7 +145,9 @@ pub struct BackendApi {
     /// In-flight nonce look-ups, and failed ones for [`FAILED_NONCE_SECS`]; a resolved nonce is
     /// dropped at once (a payload is single-use, and holds session tokens).
     nonces: moka::future::Cache<String, Result<Vec<String>, BackendApiError>>,
-    budget: Arc<RateBudget>,
+    /// The clients that had a nonce looked up in the last [`NONCE_WINDOW`].
+    nonce_clients: moka::sync::Cache<IpAddr, ()>,
+    budget: Arc<BackendBudget>,
 }
 
 impl BackendApi {
@@ -119,7 +158,7 @@ impl BackendApi {
         } else {
             100
         };
-        let budget = Arc::new(RateBudget::new(requests, BUDGET_PERIOD));
+        let budget = Arc::new(BackendBudget::new(requests, BUDGET_PERIOD));
         BackendApi::with_budget(http, api_url, secret_key, budget)
     }
 
@@ -128,7 +167,7 @@ impl BackendApi {
         http: reqwest::Client,
         api_url: &str,
         secret_key: &str,
-        budget: Arc<RateBudget>,
+        budget: Arc<BackendBudget>,
     ) -> Self {
         BackendApi {
             http,
@@ -141,6 +180,10 @@ impl BackendApi {
             nonces: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(FAILED_NONCE_SECS))
+                .build(),
+            nonce_clients: moka::sync::Cache::builder()
+                .max_capacity(NONCE_CLIENTS)
+                .time_to_live(NONCE_WINDOW)
                 .build(),
             budget,
         }
@@ -186,18 +229,33 @@ struct HandshakePayload {
 }
 
 impl BackendApi {
-    /// Resolves a handshake nonce into the Set-Cookie directives it stands for. Identical
-    /// concurrent look-ups make one call; a nonce that failed is not looked up again for
-    /// [`FAILED_NONCE_SECS`] (a spent budget is not a failure of the nonce).
-    pub async fn handshake_payload(&self, nonce: &str) -> Result<Vec<String>, BackendApiError> {
+    /// Resolves a handshake nonce into the Set-Cookie directives it stands for, for `client`
+    /// (its address, as `auth::client` tells it). A nonce that failed is not looked up again for
+    /// [`FAILED_NONCE_SECS`] (a spent budget or a rate limit is not a failure of the nonce); a
+    /// client has at most one look-up per [`NONCE_WINDOW`] (`None`: this one was refused); the
+    /// calls spend the browsers' share of the budget.
+    pub async fn handshake_payload(
+        &self,
+        nonce: &str,
+        client: IpAddr,
+    ) -> Option<Result<Vec<String>, BackendApiError>> {
+        if let Some(failed) = self.nonces.get(nonce).await {
+            return Some(failed);
+        }
+        if !self.nonce_clients.entry(client).or_insert(()).is_fresh() {
+            return None;
+        }
         let result = self
             .nonces
             .get_with(nonce.to_owned(), self.fetch_handshake_payload(nonce))
             .await;
-        if matches!(result, Ok(_) | Err(BackendApiError::BudgetSpent { .. })) {
+        if result
+            .as_ref()
+            .map_or_else(|e| e.rate_limited().is_some(), |_| true)
+        {
             self.nonces.invalidate(nonce).await;
         }
-        result
+        Some(result)
     }
 
     async fn fetch_handshake_payload(&self, nonce: &str) -> Result<Vec<String>, BackendApiError> {
@@ -206,7 +264,7 @@ impl BackendApi {
                 .map_err(|e| BackendApiError::Unavailable(e.to_string()))?;
         url.query_pairs_mut().append_pair("nonce", nonce);
         let (status, body) = self
-            .get(url.into(), MAX_RESPONSE_BYTES, Budget::Refuse)
+            .get(url.into(), MAX_RESPONSE_BYTES, Budget::Browser)
             .await?;
         match status.as_u16() {
             200..=299 => serde_json::from_slice::<HandshakePayload>(&body)
@@ -242,13 +300,26 @@ impl BackendApi {
     }
 }
 
-/// What a call does when the budget is spent.
+/// Which part of the budget a call spends, and what it does when that is spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Budget {
-    /// Fail at once with [`BackendApiError::BudgetSpent`] (a request is waiting on it).
+    /// A trusted call that fails at once with [`BackendApiError::BudgetSpent`] or
+    /// [`BackendApiError::RateLimited`] (a request is waiting on it).
     Refuse,
-    /// Wait for the refill (batch work).
+    /// A trusted call that waits for the refill, and through Clerk's 429s (batch work).
     Wait,
+    /// A call for a browser that has no verified session yet (a handshake nonce, a session
+    /// refresh): the browsers' share, failing at once.
+    Browser,
+}
+
+impl Budget {
+    fn caller(self) -> Caller {
+        match self {
+            Budget::Refuse | Budget::Wait => Caller::Trusted,
+            Budget::Browser => Caller::Browser,
+        }
+    }
 }
 
 impl BackendApi {
@@ -260,25 +331,54 @@ impl BackendApi {
         max_bytes: usize,
         budget: Budget,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
-        match budget {
-            Budget::Wait => self.budget.take().await,
-            Budget::Refuse => {
-                self.budget
-                    .try_take()
-                    .map_err(|wait| BackendApiError::BudgetSpent {
-                        retry_after: wait.as_secs().max(1),
-                    })?;
+        let mut attempt = 1;
+        loop {
+            if budget == Budget::Wait {
+                self.budget.take().await;
+            } else {
+                self.budget.try_take(budget.caller())?;
+            }
+            let request = self
+                .http
+                .get(&url)
+                .bearer_auth(&self.secret_key)
+                .header("Clerk-API-Version", CLERK_API_VERSION);
+            match self.answer(request, max_bytes).await {
+                // Batch work waits out Clerk's pause (in `take`) and asks again.
+                Err(BackendApiError::RateLimited { .. })
+                    if budget == Budget::Wait && attempt < RATE_LIMITED_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                answer => return answer,
             }
         }
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(&self.secret_key)
-            .header("Clerk-API-Version", CLERK_API_VERSION)
+    }
+
+    /// Sends `request`; the status and at most `max_bytes` of the body. A 429 pauses every
+    /// call for its `Retry-After` and is answered as [`BackendApiError::RateLimited`].
+    async fn answer(
+        &self,
+        request: reqwest::RequestBuilder,
+        max_bytes: usize,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
+        let response = request
             .send()
             .await
             .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
         let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+            let pause = self.budget.rate_limited(retry_after);
+            return Err(BackendApiError::RateLimited {
+                retry_after: super::budget::whole_secs(pause),
+            });
+        }
+        self.budget.answered();
         Ok((status, read_up_to(response, max_bytes).await?))
     }
 
@@ -328,13 +428,15 @@ async fn read_up_to(
     Ok(body)
 }
 
-/// A write to the Backend API (an administrator's action): refused at once when the budget is
-/// spent, since a person is waiting on it.
+/// A write to the Backend API (an administrator's action, a session refresh): refused at once
+/// when its part of the budget is spent, since a person is waiting on it; never repeated.
 pub(super) struct Write<'a> {
     pub method: reqwest::Method,
     /// The path under the API URL, `/v1/…`, built from checked ids only.
     pub path: String,
     pub body: Option<&'a Value>,
+    /// [`Budget::Refuse`] or [`Budget::Browser`].
+    pub budget: Budget,
 }
 
 impl BackendApi {
@@ -344,11 +446,7 @@ impl BackendApi {
         &self,
         write: Write<'_>,
     ) -> Result<(reqwest::StatusCode, Vec<u8>), BackendApiError> {
-        self.budget
-            .try_take()
-            .map_err(|wait| BackendApiError::BudgetSpent {
-                retry_after: wait.as_secs().max(1),
-            })?;
+        self.budget.try_take(write.budget.caller())?;
         let mut request = self
             .http
             .request(write.method, format!("{}{}", self.api_url, write.path))
@@ -357,12 +455,7 @@ impl BackendApi {
         if let Some(body) = write.body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| BackendApiError::Unavailable(format!("request failed: {e}")))?;
-        let status = response.status();
-        Ok((status, read_up_to(response, MAX_RESPONSE_BYTES).await?))
+        self.answer(request, MAX_RESPONSE_BYTES).await
     }
 
     /// Drops the cached look-up of `user_id` (after a change made through this client).

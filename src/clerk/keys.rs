@@ -15,7 +15,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
-use super::budget::RateBudget;
+use super::budget::{BackendBudget, Caller};
 
 /// The most a JWKS response may weigh; Clerk's holds one or two keys (about 1 KiB).
 pub const MAX_JWKS_BYTES: usize = 256 * 1024;
@@ -60,7 +60,7 @@ struct Remote {
     fetch_lock: tokio::sync::Mutex<()>,
     refreshing: AtomicBool,
     /// The Backend API budget, spent by sources fetched with the secret key.
-    budget: Option<Arc<RateBudget>>,
+    budget: Option<Arc<BackendBudget>>,
 }
 
 #[derive(Default)]
@@ -116,7 +116,7 @@ impl KeyStore {
     /// Fetches from sources with a bearer (the Backend API) spend `budget`; a spent budget skips
     /// them like an unreachable source.
     #[must_use]
-    pub fn with_budget(mut self, budget: Arc<RateBudget>) -> Self {
+    pub fn with_budget(mut self, budget: Arc<BackendBudget>) -> Self {
         if let Inner::Remote(remote) = &mut self.inner {
             remote.budget = Some(budget);
         }
@@ -362,7 +362,8 @@ impl Remote {
         let mut errors = Vec::new();
         for source in &self.sources {
             let budget = self.budget.as_ref().filter(|_| source.bearer.is_some());
-            if budget.is_some_and(|budget| budget.try_take().is_err()) {
+            // Trusted: an unknown `kid` refetches at most once per cooldown, whoever sends it.
+            if budget.is_some_and(|budget| budget.try_take(Caller::Trusted).is_err()) {
                 errors.push(format!("{}: the Backend API budget is spent", source.url));
                 continue;
             }

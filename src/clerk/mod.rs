@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::config::{ClerkConfig, Mode};
 use backend_api::BackendApi;
-use budget::RateBudget;
+use budget::BackendBudget;
 use keys::{JwksSource, KeyStore};
 use local::LocalIssuer;
 use machine::opaque::{Keys, OpaqueVerifier};
@@ -93,9 +93,9 @@ impl Clerk {
 
     /// As [`Clerk::new`], with this HTTP client for every call to Clerk.
     pub fn with_client(config: ClerkConfig, http: reqwest::Client) -> Result<Self, ClerkError> {
-        // Every call with the secret key (user lookups, handshake nonces, the JWKS fallback)
-        // spends this one budget.
-        let budget = Arc::new(RateBudget::new(
+        // Every call with the secret key (user lookups, handshake nonces, machine tokens, the
+        // JWKS fallback, administrators' actions) spends this one budget, in its shares.
+        let budget = Arc::new(BackendBudget::new(
             config.backend_api_budget,
             backend_api::BUDGET_PERIOD,
         ));
@@ -149,7 +149,6 @@ impl Clerk {
                     machine_secret_key: config.machines.secret_key.clone(),
                 },
                 budget.clone(),
-                config.backend_api_budget,
                 config.machines.cache_secs,
             )
         });

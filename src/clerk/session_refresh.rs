@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::backend_api::{BackendApi, BackendApiError, Write};
+use super::backend_api::{BackendApi, BackendApiError, Budget, Write};
 use super::token::{unverified_claims, RefreshError};
 
 /// What the refresh needs from the request.
@@ -75,10 +75,16 @@ pub async fn refresh(
             request.suffixed
         ),
         body: Some(&body),
+        // No session has verified yet: the browsers' share, never the reserve.
+        budget: Budget::Browser,
     };
     let (status, answer) = match api.send(write).await {
         Ok(answer) => answer,
-        Err(BackendApiError::Unavailable(_) | BackendApiError::BudgetSpent { .. }) => {
+        Err(
+            BackendApiError::Unavailable(_)
+            | BackendApiError::BudgetSpent { .. }
+            | BackendApiError::RateLimited { .. },
+        ) => {
             return Err(RefreshError::FetchError);
         }
         Err(_) => return Err(RefreshError::UnexpectedBapiError),

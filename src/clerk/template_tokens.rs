@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::backend_api::{BackendApi, BackendApiError, Write};
+use super::backend_api::{BackendApi, BackendApiError, Budget, Write};
 use super::token::{is_clerk_id, now, unverified_claims, SessionClaims};
 use super::Clerk;
 
@@ -180,6 +180,8 @@ impl BackendApi {
             method: reqwest::Method::POST,
             path: format!("/v1/sessions/{session_id}/tokens/{template}"),
             body: body.as_ref(),
+            // A verified session's call: the whole budget, the reserve included.
+            budget: Budget::Refuse,
         };
         let (status, answer) = self.send(write).await.map_err(TemplateTokenError::Clerk)?;
         match status.as_u16() {

@@ -1,13 +1,14 @@
 //! The Backend API calls behind administrators' actions on a user: ban, unban, end every active
 //! session, and set `public_metadata.role`.
 //!
-//! Each spends the client's one rate budget and fails at once when it is spent: an administrator
-//! is waiting on the answer, and a spent budget is reported like an unavailable Clerk.
+//! Each spends the client's rate budget, the reserve included (an administrator's action is
+//! trusted), and fails at once when it is spent or Clerk rate limits the key: an administrator
+//! is waiting on the answer.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::backend_api::{BackendApi, BackendApiError, BackendUser, Write};
+use super::backend_api::{BackendApi, BackendApiError, BackendUser, Budget, Write};
 
 /// Sessions listed per request (Clerk allows up to 500).
 const SESSIONS_PAGE: usize = 100;
@@ -80,6 +81,7 @@ impl BackendApi {
                 method,
                 path: format!("/v1/users/{id}{suffix}"),
                 body,
+                budget: Budget::Refuse,
             })
             .await?;
         self.forget_user(id).await;
@@ -107,6 +109,7 @@ impl BackendApi {
                         sessions.len()
                     ),
                     body: None,
+                    budget: Budget::Refuse,
                 })
                 .await?;
             if !status.is_success() {
@@ -133,6 +136,7 @@ impl BackendApi {
                 method: reqwest::Method::POST,
                 path: format!("/v1/sessions/{id}/revoke"),
                 body: None,
+                budget: Budget::Refuse,
             })
             .await?;
         match status.as_u16() {

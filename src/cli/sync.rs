@@ -34,10 +34,17 @@ pub(super) async fn run(
             return code;
         }
     };
-    let api = crate::clerk::backend_api::BackendApi::new(
+    // The configured budget (`CLERK_BACKEND_API_BUDGET`, this server's part of Clerk's limit),
+    // waited for; Clerk's 429s are waited out too.
+    let budget = std::sync::Arc::new(crate::clerk::budget::BackendBudget::new(
+        config.backend_api_budget,
+        crate::clerk::backend_api::BUDGET_PERIOD,
+    ));
+    let api = crate::clerk::backend_api::BackendApi::with_budget(
         crate::clerk::http_client(),
         &config.api_url,
         secret_key,
+        budget,
     );
     // Progress only where a person watches: stderr on a terminal.
     let terminal = std::io::stderr().is_terminal();

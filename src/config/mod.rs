@@ -81,9 +81,14 @@ pub struct ClerkConfig {
     /// `CLERK_LOCAL_MODE_ALLOW_NETWORK`: local mode may listen on a non-loopback address and
     /// answer `/dev/*` for any `Host`.
     pub local_mode_allow_network: bool,
-    /// Backend API requests allowed per 10 seconds, all calls together (Clerk's own limit:
-    /// 100 for development instances, 1000 for production ones).
+    /// Backend API requests allowed per 10 seconds, all calls of this server together; by
+    /// default Clerk's own limit for the secret key (100 for development instances, 1000 for
+    /// production ones) divided by [`Self::instances`].
     pub backend_api_budget: u32,
+    /// `CLERK_INSTANCES`: how many servers share the secret key (and so Clerk's limit).
+    pub instances: u32,
+    /// `CLERK_TRUSTED_PROXIES`: the reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Machine tokens (`CLERK_MACHINE_*`).
     pub machines: MachineSettings,
     /// `CLERK_PROXY_URL`: ClerkJS and handshakes reach the Frontend API through this server.
@@ -263,9 +268,19 @@ impl ClerkConfig {
         let live = secret_key
             .as_deref()
             .is_some_and(|sk| sk.starts_with("sk_live_"));
+        let instances = match r.get("CLERK_INSTANCES")? {
+            None => 1,
+            Some(s) => s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                bad(
+                    "CLERK_INSTANCES",
+                    format!(
+                        "expected how many servers share the secret key (1 or more), found {s:?}"
+                    ),
+                )
+            })?,
+        };
         let backend_api_budget = match r.get("CLERK_BACKEND_API_BUDGET")? {
-            None if live => 1000,
-            None => 100,
+            None => (clerk_rate_limit(live) / instances).max(1),
             Some(s) => s.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 bad(
                     "CLERK_BACKEND_API_BUDGET",
@@ -274,6 +289,11 @@ impl ClerkConfig {
             })?,
         };
 
+        let trusted_proxies = r
+            .list("CLERK_TRUSTED_PROXIES")?
+            .iter()
+            .map(|entry| parse_proxy(entry))
+            .collect::<Result<Vec<_>, _>>()?;
         let machines = machine_settings(&r)?;
         let proxy = proxy_settings(&r, mode, secret_key.as_deref(), &instance)?;
         let script_url = |variable: &'static str| -> Result<Option<String>, ConfigError> {
@@ -319,6 +339,8 @@ impl ClerkConfig {
             metrics_token: metrics_token(&r)?,
             local_mode_allow_network,
             backend_api_budget,
+            instances,
+            trusted_proxies,
             machines,
             proxy,
             clerk_js_url,
@@ -347,6 +369,29 @@ fn metrics_token(r: &Reader<'_>) -> Result<Option<String>, ConfigError> {
         ));
     }
     Ok(Some(token))
+/// Clerk's rate limit of the Backend API per 10 seconds, for a secret key: 1000 for a
+/// production instance (`sk_live_`), 100 for a development one
+/// (<https://clerk.com/docs/guides/how-clerk-works/system-limits>).
+pub fn clerk_rate_limit(live: bool) -> u32 {
+    if live {
+        1000
+    } else {
+        100
+    }
+}
+
+/// One entry of `CLERK_TRUSTED_PROXIES`: an address (`10.0.0.2`, `::1`) or a range
+/// (`10.0.0.0/8`).
+fn parse_proxy(entry: &str) -> Result<ipnet::IpNet, ConfigError> {
+    entry
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            bad(
+                "CLERK_TRUSTED_PROXIES",
+                format!("expected IP addresses or CIDR ranges (10.0.0.0/8), found {entry:?}"),
+            )
+        })
 }
 
 fn machine_settings(r: &Reader<'_>) -> Result<MachineSettings, ConfigError> {

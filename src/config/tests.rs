@@ -252,3 +252,65 @@ fn clerk_js_may_come_from_an_https_url_or_this_machine() {
     assert!(error.to_string().starts_with("CLERK_JS_URL: "), "{error}");
     assert!(clerk("clerk.browser.js").is_err());
 }
+
+#[test]
+fn the_default_budget_is_clerks_limit_divided_by_the_instances() {
+    let clerk = |extra: serde_json::Value| {
+        let mut settings = serde_json::json!({ "jwt_issuer": "https://clerk.example.com" });
+        for (k, v) in extra.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        config(settings)
+    };
+    let budget = |extra| clerk(extra).unwrap().backend_api_budget;
+    assert_eq!(budget(serde_json::json!({})), 100);
+    assert_eq!(
+        budget(serde_json::json!({ "secret_key": "sk_live_x" })),
+        1000
+    );
+    assert_eq!(
+        budget(serde_json::json!({ "secret_key": "sk_live_x", "instances": "3" })),
+        333
+    );
+    assert_eq!(budget(serde_json::json!({ "instances": "4" })), 25);
+    assert_eq!(budget(serde_json::json!({ "instances": "1000" })), 1);
+    // Set by hand, the budget is taken as it is.
+    assert_eq!(
+        budget(serde_json::json!({ "instances": "4", "backend_api_budget": "90" })),
+        90
+    );
+    for bad in ["0", "-1", "two"] {
+        let error = clerk(serde_json::json!({ "instances": bad })).unwrap_err();
+        assert!(
+            error.to_string().starts_with("CLERK_INSTANCES: "),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn trusted_proxies_are_addresses_or_ranges() {
+    let clerk = |proxies: &str| {
+        config(serde_json::json!({
+            "jwt_issuer": "https://clerk.example.com", "trusted_proxies": proxies
+        }))
+    };
+    let proxies = clerk("127.0.0.1, 10.0.0.0/8, ::1, fd00::/8")
+        .unwrap()
+        .trusted_proxies;
+    let shown: Vec<String> = proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "::1/128", "fd00::/8"]);
+    for bad in ["localhost", "10.0.0.0/33", "10.0.0.1/8x"] {
+        let error = clerk(bad).unwrap_err();
+        assert!(
+            error.to_string().starts_with("CLERK_TRUSTED_PROXIES: "),
+            "{error}"
+        );
+    }
+    assert!(
+        config(serde_json::json!({ "jwt_issuer": "https://clerk.example.com" }))
+            .unwrap()
+            .trusted_proxies
+            .is_empty()
+    );
+}

@@ -28,6 +28,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_FAPI_URL", "fapi_url"),
     ("CLERK_JS_URL", "clerk_js_url"),
     ("CLERK_UI_URL", "clerk_ui_url"),
+    ("CLERK_INSTANCES", "instances"),
+    ("CLERK_TRUSTED_PROXIES", "trusted_proxies"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),

@@ -54,6 +54,7 @@ impl ActionError {
             ActionError::TargetDeleted => "target-deleted",
             ActionError::NotConfigured => "backend-api-not-configured",
             ActionError::ClerkUserNotFound => "clerk-user-not-found",
+            ActionError::Clerk(e) if e.rate_limited().is_some() => "rate-limited",
             ActionError::Clerk(_) => "clerk-backend-api-error",
             ActionError::SessionsPartlyEnded { .. } => "sessions-partly-ended",
             ActionError::NotRecorded(_) => "local-write-failed",
@@ -78,13 +79,23 @@ impl From<ActionError> for ApiError {
                 message,
                 retry_after: 60,
             },
+            ActionError::Clerk(e) if e.rate_limited().is_some() => {
+                log::warn!("an administrator's action was not sent to Clerk: {message}");
+                ApiError::Unavailable {
+                    code,
+                    message: "Clerk's Backend API is rate limiting this server (Clerk's 429, or \
+                              this server's budget of calls is spent): nothing was sent, nothing \
+                              was changed; try again after Retry-After"
+                        .into(),
+                    retry_after: e.rate_limited().unwrap_or(5),
+                }
+            }
             ActionError::ClerkUserNotFound | ActionError::Clerk(_) => {
                 log::warn!("an administrator's action failed at Clerk: {message}");
                 ApiError::BadGateway {
                     code,
-                    message: "Clerk's Backend API did not make the change (it failed, timed out, \
-                              or this server's budget of calls is spent); nothing was changed \
-                              here: try again shortly"
+                    message: "Clerk's Backend API did not make the change (it failed or timed \
+                              out); nothing was changed here: try again shortly"
                         .into(),
                 }
             }

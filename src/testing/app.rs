@@ -48,6 +48,30 @@ impl TestApp {
         Answer::read(with_headers(request, headers).dispatch().await).await
     }
 
+    /// `GET uri` from the peer address `remote` (in-process requests have none otherwise): a
+    /// client of its own for the per-client limits, or a proxy in `CLERK_TRUSTED_PROXIES`.
+    pub async fn get_from(
+        &self,
+        remote: std::net::SocketAddr,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let request = self.client.get(uri.to_owned()).remote(remote);
+        Answer::read(with_headers(request, headers).dispatch().await).await
+    }
+
+    /// `POST uri` with `headers` and exactly `body`, from the peer address `remote`.
+    pub async fn post_from(
+        &self,
+        remote: std::net::SocketAddr,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        let request = self.client.post(uri.to_owned()).remote(remote).body(body);
+        Answer::read(with_headers(request, headers).dispatch().await).await
+    }
+
     /// `GET uri` with `Authorization: Bearer <token>`.
     pub async fn get_as(&self, uri: &str, token: &str) -> Answer {
         self.get(uri, &[("Authorization", &format!("Bearer {token}"))])

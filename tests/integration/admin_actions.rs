@@ -494,7 +494,8 @@ async fn a_backend_api_failure_changes_nothing_here(backend: Backend) {
     assert_eq!(keyless.user_row(&target).await.unwrap()["banned"], false);
     assert_eq!(keyless.count_rows("audit_events").await, 1);
 
-    // A spent budget of Backend API calls is answered like a failing Clerk, without calling it.
+    // A spent budget of Backend API calls is a rate limit (503 with Retry-After), and Clerk is
+    // not called.
     let (budget_fake, budgeted) = clerk_app_with(|settings| {
         settings
             .on(&backend)
@@ -518,10 +519,8 @@ async fn a_backend_api_failure_changes_nothing_here(backend: Backend) {
         &admin_tok,
     )
     .await;
-    assert_eq!(
-        (second.status, second.code()),
-        (502, "clerk-backend-api-error")
-    );
+    assert_eq!((second.status, second.code()), (503, "rate-limited"));
+    assert!(second.header("Retry-After").is_some());
     assert_eq!(budget_fake.requests_to("/v1/").await.len(), 1);
     assert_eq!(budgeted.user_row(&target).await.unwrap()["banned"], true);
 }

@@ -86,11 +86,21 @@ async fn a_sound_configuration_is_all_ok(backend: Backend) {
     fake.serve_jwks(&[key_a(), key_b()]).await;
     fake.serve_backend_jwks(SECRET_KEY, &[key_a(), key_b()])
         .await;
-    let settings = settings(&fake).set("secret_key", SECRET_KEY).on(&backend);
+    // Two servers share the key: each spends half of Clerk's limit.
+    let settings = settings(&fake)
+        .set("secret_key", SECRET_KEY)
+        .set("instances", "2")
+        .on(&backend);
     let found = findings(&settings, true, None).await;
     let all = lines(&found);
     assert!(found.iter().all(|f| f.level == Level::Ok), "{all}");
     assert!(!check::has_errors(&found));
+    assert_eq!(
+        about(&found, "backend api budget").message,
+        "50 calls per 10 s of Clerk's 100 for this secret key (2 servers): 10 for handshake \
+         nonces and session refreshes, 20 for opaque machine tokens, 20 kept for signed-in \
+         users, admin actions and sync"
+    );
 
     assert_eq!(
         about(&found, "publishable key").message,
@@ -603,4 +613,37 @@ fn migration_count() -> usize {
     std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .count()
+}
+
+#[tokio::test]
+async fn a_budget_at_clerks_whole_limit_is_warned() {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    fake.serve_backend_jwks(SECRET_KEY, &[key_a()]).await;
+    // The default: one server, Clerk's whole limit.
+    let found = findings(&settings(&fake).set("secret_key", SECRET_KEY), false, None).await;
+    let budget = about(&found, "backend api budget");
+    assert_level(budget, Level::Warning);
+    assert!(
+        budget
+            .message
+            .contains("CLERK_BACKEND_API_BUDGET is 100 per 10 s, Clerk's whole limit"),
+        "{budget}"
+    );
+    assert!(budget.to_string().contains("CLERK_INSTANCES"), "{budget}");
+    // Set by hand to the limit, whatever the instance count.
+    let by_hand = settings(&fake)
+        .set("secret_key", SECRET_KEY)
+        .set("instances", "3")
+        .set("backend_api_budget", "100");
+    let found = findings(&by_hand, false, None).await;
+    assert_level(about(&found, "backend api budget"), Level::Warning);
+    // Below it: ok. Without a secret key: no finding.
+    let below = settings(&fake)
+        .set("secret_key", SECRET_KEY)
+        .set("backend_api_budget", "60");
+    let found = findings(&below, false, None).await;
+    assert_level(about(&found, "backend api budget"), Level::Ok);
+    let found = findings(&settings(&fake), false, None).await;
+    none_about(&found, "backend api budget");
 }

@@ -366,7 +366,7 @@ async fn a_revoked_key_stops_working_within_the_cache_bound() {
 
 #[tokio::test]
 async fn random_opaque_tokens_spend_no_more_than_the_budget() {
-    // A budget of 8 per 10 s: machine tokens may spend half of it.
+    // A budget of 8 per 10 s: machine tokens may spend two fifths of it (3 calls).
     let (fake, app) = machine_app(&Backend::Sqlite, |s| s.set("backend_api_budget", "8")).await;
     let mut statuses = Vec::new();
     let started = std::time::Instant::now();
@@ -376,9 +376,9 @@ async fn random_opaque_tokens_spend_no_more_than_the_budget() {
             .await;
         statuses.push((answer.status, answer.code().to_owned()));
     }
-    // The share refills one call per 2.5 s: a slow machine may have earned a few more.
+    // The share refills one call per 3.3 s: a slow machine may have earned a few more.
     let elapsed = started.elapsed();
-    let allowed = 4 + usize::try_from(elapsed.as_millis() / 2_500).unwrap();
+    let allowed = 3 + usize::try_from(elapsed.as_millis() / 3_333).unwrap();
     let calls = fake.verify_calls(TokenType::ApiKey).await;
     assert!(calls <= allowed, "{calls} calls in {elapsed:?}");
     assert!(
@@ -386,8 +386,8 @@ async fn random_opaque_tokens_spend_no_more_than_the_budget() {
         "{statuses:?}"
     );
     assert!(
-        statuses.contains(&(503, "unexpected-error".to_owned())),
-        "a spent budget is an outage, not a refusal: {statuses:?}"
+        statuses.contains(&(503, "rate-limited".to_owned())),
+        "a spent budget is a rate limit, not a refusal: {statuses:?}"
     );
     // A refused token is remembered: sending it again costs nothing.
     let (fake, app) = machine_app(&Backend::Sqlite, |s| s).await;

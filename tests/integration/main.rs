@@ -9,6 +9,7 @@ mod admin_stats;
 mod adversarial;
 mod authority;
 mod browser;
+mod budget;
 mod check;
 mod cli;
 mod differential;

@@ -629,7 +629,13 @@ async fn the_handshake_comes_back_with_a_nonce_in_development() {
     let back = app
         .get(
             "/profile?tab=2&__clerk_handshake_nonce=nonce-1",
-            &[ACCEPT_HTML, DOCUMENT, HOST],
+            // The dev browser that the handshake carries back.
+            &[
+                ACCEPT_HTML,
+                DOCUMENT,
+                HOST,
+                ("Cookie", "__clerk_db_jwt=dvb_test"),
+            ],
         )
         .await;
     assert_eq!(back.status, 307, "{}", back.text());

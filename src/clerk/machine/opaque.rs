@@ -5,19 +5,24 @@
 //! Clerk bills opaque M2M verifications). So a token must have the right shape before it is sent
 //! anywhere; identical concurrent look-ups make one call; every answer is kept (an acceptance
 //! for at most `CLERK_MACHINE_TOKEN_CACHE_SECS` and never past the token's expiration, so that a
-//! revoked key stops working within that bound; a refusal for a minute); and the calls spend a
-//! share of this server's Backend API budget of their own, and the global budget too, so that a
-//! flood of made-up tokens can neither exceed Clerk's rate limit nor starve user look-ups.
+//! revoked key stops working within that bound; a refusal for a minute); a client (an address,
+//! see `auth::client`) may have at most [`CLIENT_REFUSALS`] tokens refused or in flight per
+//! [`CLIENT_WINDOW`], after which its unknown tokens are refused without a call; and the calls
+//! spend the machines' share of this server's Backend API budget ([`Caller::Machine`]), never
+//! the reserve, so that a flood of made-up tokens can neither exceed Clerk's rate limit nor
+//! starve user look-ups, and a flood from one address cannot refuse the tokens of others.
 
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{check_shape, digest, Digest, MachineToken, TokenType};
-use crate::clerk::backend_api::{BUDGET_PERIOD, CLERK_API_VERSION};
-use crate::clerk::budget::RateBudget;
+use crate::clerk::backend_api::CLERK_API_VERSION;
+use crate::clerk::budget::{parse_retry_after, BackendBudget, Caller, Refused};
 use crate::clerk::token::{AuthError, Reason};
 
 /// How long a refusal that no later moment can change (unknown, revoked, expired) is kept.
@@ -26,6 +31,20 @@ const REFUSED_FOR: Duration = Duration::from_secs(60);
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// Most verdicts kept.
 const MAX_ENTRIES: u64 = 100_000;
+/// Tokens of one client that Clerk refused (or that are on their way to Clerk) allowed per
+/// [`CLIENT_WINDOW`]: a service with a few keys never comes near it, a flood stops there.
+pub const CLIENT_REFUSALS: u32 = 10;
+/// The window of [`CLIENT_REFUSALS`], from a client's first verification in it.
+pub const CLIENT_WINDOW: Duration = Duration::from_secs(60);
+/// Clients whose tally is remembered.
+const MAX_CLIENTS: u64 = 100_000;
+
+/// One client's verifications in its window.
+struct Tally {
+    since: Instant,
+    /// Refused by Clerk, or in flight.
+    charged: AtomicU32,
+}
 
 #[derive(Clone)]
 struct Entry {
@@ -60,12 +79,12 @@ pub struct OpaqueVerifier {
     http: reqwest::Client,
     api_url: String,
     keys: Keys,
-    /// The global Backend API budget, shared with every other call.
-    budget: Arc<RateBudget>,
-    /// This verifier's share of it: half, so that user look-ups always keep the other half.
-    share: RateBudget,
+    /// The Backend API budget, shared with every other call: this verifier spends the
+    /// machines' share of it.
+    budget: Arc<BackendBudget>,
     cache_for: Duration,
     verdicts: moka::future::Cache<Digest, Entry>,
+    clients: moka::sync::Cache<IpAddr, Arc<Tally>>,
 }
 
 /// One verify endpoint: its path, the body key of the token, and what "not found" says.
@@ -107,14 +126,13 @@ struct Verified {
 }
 
 impl OpaqueVerifier {
-    /// A verifier calling `api_url` with `keys`, spending `budget` (of `budget_requests` per
-    /// [`BUDGET_PERIOD`]), keeping acceptances for at most `cache_secs`.
+    /// A verifier calling `api_url` with `keys`, spending the machines' share of `budget`,
+    /// keeping acceptances for at most `cache_secs`.
     pub fn new(
         http: reqwest::Client,
         api_url: &str,
         keys: Keys,
-        budget: Arc<RateBudget>,
-        budget_requests: u32,
+        budget: Arc<BackendBudget>,
         cache_secs: u64,
     ) -> Self {
         OpaqueVerifier {
@@ -122,21 +140,26 @@ impl OpaqueVerifier {
             api_url: api_url.trim_end_matches('/').to_owned(),
             keys,
             budget,
-            share: RateBudget::new((budget_requests / 2).max(1), BUDGET_PERIOD),
             cache_for: Duration::from_secs(cache_secs),
             verdicts: moka::future::Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .expire_after(EntryExpiry)
                 .build(),
+            clients: moka::sync::Cache::builder()
+                .max_capacity(MAX_CLIENTS)
+                .time_to_live(CLIENT_WINDOW)
+                .build(),
         }
     }
 
-    /// Verifies the opaque token `token` of type `kind` as of `now_ms` (unix milliseconds).
+    /// Verifies the opaque token `token` of type `kind` as of `now_ms` (unix milliseconds), sent
+    /// by `client`.
     pub async fn verify(
         &self,
         token: &str,
         kind: TokenType,
         now_ms: i64,
+        client: IpAddr,
     ) -> Result<Arc<MachineToken>, AuthError> {
         check_shape(token, kind)?;
         let digest = digest(token);
@@ -144,7 +167,7 @@ impl OpaqueVerifier {
         let entry = self
             .verdicts
             .get_with(digest, async {
-                let verdict = self.call(token, kind, now_ms).await.map(Arc::new);
+                let verdict = self.charged_call(token, kind, now_ms, client).await;
                 let ttl = self.keep_for(&verdict, now_ms);
                 Entry { verdict, ttl }
             })
@@ -174,6 +197,43 @@ impl OpaqueVerifier {
             Err(e) if e.retry_after.is_none() => REFUSED_FOR,
             Err(_) => Duration::ZERO,
         }
+    }
+
+    /// [`Self::call`], charged to `client`'s tally: refused at once past [`CLIENT_REFUSALS`];
+    /// an acceptance, or a failure that is not the token's, is not charged.
+    async fn charged_call(
+        &self,
+        token: &str,
+        kind: TokenType,
+        now_ms: i64,
+        client: IpAddr,
+    ) -> Result<Arc<MachineToken>, AuthError> {
+        let tally = self.clients.get_with(client, || {
+            Arc::new(Tally {
+                since: Instant::now(),
+                charged: AtomicU32::new(0),
+            })
+        });
+        if tally.charged.fetch_add(1, Ordering::AcqRel) >= CLIENT_REFUSALS {
+            tally.charged.fetch_sub(1, Ordering::AcqRel);
+            let left = CLIENT_WINDOW.saturating_sub(tally.since.elapsed());
+            return Err(unavailable(
+                Reason::RateLimited,
+                format!(
+                    "too many unknown {}s from this client lately: not verified",
+                    kind.name()
+                ),
+                left.as_secs().max(1),
+            ));
+        }
+        let verdict = self.call(token, kind, now_ms).await.map(Arc::new);
+        if verdict
+            .as_ref()
+            .map_or_else(|e| e.retry_after.is_some(), |_| true)
+        {
+            tally.charged.fetch_sub(1, Ordering::AcqRel);
+        }
+        verdict
     }
 
     async fn call(
@@ -219,6 +279,10 @@ impl OpaqueVerifier {
                 )
             })?;
         let status = response.status().as_u16();
+        if status == 429 {
+            return Err(self.clerk_rate_limited(&response));
+        }
+        self.budget.answered();
         let body = read_up_to(response, MAX_RESPONSE_BYTES).await?;
         match status {
             200..=299 => {}
@@ -277,19 +341,35 @@ impl OpaqueVerifier {
         })
     }
 
-    /// Takes one call from this verifier's share, then from the global budget.
-    fn take_budget(&self) -> Result<(), AuthError> {
-        self.share
-            .try_take()
-            .and_then(|()| self.budget.try_take())
-            .map_err(|wait| {
-                unavailable(
-                    Reason::UnexpectedError,
-                    "this server's budget of Backend API calls for machine tokens is spent",
-                    wait.as_secs().max(1),
-                )
-            })
+    /// Clerk's 429: every caller waits out its `Retry-After`.
+    fn clerk_rate_limited(&self, response: &reqwest::Response) -> AuthError {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, time::OffsetDateTime::now_utc()));
+        let pause = self.budget.rate_limited(retry_after);
+        rate_limited(Refused::RateLimited { wait: pause })
     }
+
+    /// Takes one call from the machines' share of the budget.
+    fn take_budget(&self) -> Result<(), AuthError> {
+        self.budget.try_take(Caller::Machine).map_err(rate_limited)
+    }
+}
+
+/// A call that a rate limit refused, this server's or Clerk's: 503 `rate-limited`, with
+/// `Retry-After`.
+fn rate_limited(refused: Refused) -> AuthError {
+    let message = match refused {
+        Refused::Spent { .. } => {
+            "this server's budget of Backend API calls for machine tokens is spent"
+        }
+        Refused::RateLimited { .. } => {
+            "Clerk's Backend API is rate limiting this server's secret key (429)"
+        }
+    };
+    unavailable(Reason::RateLimited, message, refused.retry_after())
 }
 
 /// An answer that does not say the token is not revoked is not taken for one that does, nor one

@@ -1,6 +1,7 @@
 //! One entry point for every machine token: opaque ones through the Backend API, JWT ones with
 //! the instance keys; then this server's own check that an M2M token names it.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::opaque::OpaqueVerifier;
@@ -32,12 +33,14 @@ impl MachineVerifier {
         }
     }
 
-    /// Verifies `token`, which [`super::classify`] found to be of the machine type `kind`.
+    /// Verifies `token`, which [`super::classify`] found to be of the machine type `kind`, sent
+    /// by `client` (an address, whose unknown opaque tokens are limited).
     pub async fn verify(
         &self,
         sessions: &Verifier,
         token: &str,
         kind: TokenType,
+        client: IpAddr,
     ) -> Result<Arc<MachineToken>, AuthError> {
         let now_ms = now_ms();
         let verified = if opaque_type(token).is_some() {
@@ -48,7 +51,7 @@ impl MachineVerifier {
                      `clerk-rocket token --machine mch_…`",
                 ));
             };
-            opaque.verify(token, kind, now_ms).await?
+            opaque.verify(token, kind, now_ms, client).await?
         } else {
             self.verify_jwt(sessions, token, kind, now_ms).await?
         };

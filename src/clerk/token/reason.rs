@@ -44,6 +44,10 @@ pub enum Reason {
     UnexpectedError,
     /// Clerk's code for a secret key the Backend API refuses (answered with 503: ours to fix).
     SecretKeyInvalid,
+    /// Our addition: a rate limit stopped the Backend API call the request needed: Clerk's own
+    /// (429), this server's budget of calls, or this client's allowance of unknown machine
+    /// tokens (503 with `Retry-After`).
+    RateLimited,
     /// Our addition: signed in, but without the organization role a route needs (403).
     MissingRole,
     /// Our addition: signed in, but without the organization permission a route needs (403).
@@ -107,6 +111,7 @@ impl Reason {
             Reason::TokenAudienceMismatch => "token-audience-mismatch",
             Reason::UnexpectedError => "unexpected-error",
             Reason::SecretKeyInvalid => "secret-key-invalid",
+            Reason::RateLimited => "rate-limited",
             Reason::MissingRole => "missing-role",
             Reason::MissingPermission => "missing-permission",
             Reason::MissingFeature => "missing-feature",
@@ -126,7 +131,7 @@ impl Reason {
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 46] = [
+    pub const ALL: [Reason; 47] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -152,6 +157,7 @@ impl Reason {
         Reason::TokenAudienceMismatch,
         Reason::UnexpectedError,
         Reason::SecretKeyInvalid,
+        Reason::RateLimited,
         Reason::MissingRole,
         Reason::MissingPermission,
         Reason::MissingFeature,
@@ -310,6 +316,7 @@ mod tests {
             | Reason::TokenAudienceMismatch
             | Reason::UnexpectedError
             | Reason::SecretKeyInvalid
+            | Reason::RateLimited
             | Reason::MissingRole
             | Reason::MissingPermission
             | Reason::MissingFeature

@@ -36,7 +36,7 @@ use database::database_findings;
 use explain::explain_token;
 pub use finding::{Finding, Level};
 use instance::{backend_api, frontend_jwks, instance};
-use rules::{audience, authorized_parties, machines, webhook_secret};
+use rules::{audience, authorized_parties, budget, machines, webhook_secret};
 
 /// Whether any finding is an error.
 pub fn has_errors(findings: &[Finding]) -> bool {
@@ -108,6 +108,7 @@ pub async fn run(
         );
         audience(config, &mut out);
         authorized_parties(config, &mut out);
+        budget(config, &mut out);
     }
     machines(&config.machines, config.local_mode(), &mut out);
     webhook_secret(config, &mut out);

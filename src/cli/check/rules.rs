@@ -152,6 +152,49 @@ pub(super) fn machines(settings: &MachineSettings, local: bool, out: &mut Vec<Fi
     }
 }
 
+/// The Backend API budget against Clerk's limit for the secret key: at the whole limit, this
+/// server alone may spend all of it, and two such servers (or another service on the same key)
+/// drive Clerk into answering 429 to all of them.
+pub(super) fn budget(config: &ClerkConfig, out: &mut Vec<Finding>) {
+    const TOPIC: &str = "backend api budget";
+    let Some(secret) = config
+        .secret_key
+        .as_deref()
+        .filter(|_| !config.local_mode())
+    else {
+        return;
+    };
+    let limit = crate::config::clerk_rate_limit(secret.starts_with("sk_live_"));
+    let budget = config.backend_api_budget;
+    let (browser, machines, reserve) = crate::clerk::budget::shares(budget);
+    let parts = format!(
+        "{browser} for handshake nonces and session refreshes, {machines} for opaque machine \
+         tokens, {reserve} kept for signed-in users, admin actions and sync"
+    );
+    if budget >= limit {
+        out.push(Finding::warning(
+            TOPIC,
+            format!(
+                "CLERK_BACKEND_API_BUDGET is {budget} per 10 s, Clerk's whole limit for this \
+                 secret key ({limit}), with CLERK_INSTANCES={}: this server may spend all of it, \
+                 and every other server or service on the same key then gets 429 from Clerk",
+                config.instances
+            ),
+            "set CLERK_INSTANCES to the number of servers sharing the secret key (the budget \
+             becomes the limit divided by it), or CLERK_BACKEND_API_BUDGET below the limit",
+        ));
+    } else {
+        out.push(Finding::ok(
+            TOPIC,
+            format!(
+                "{budget} calls per 10 s of Clerk's {limit} for this secret key ({} servers): \
+                 {parts}",
+                config.instances
+            ),
+        ));
+    }
+}
+
 fn is_machine_id(id: &str) -> bool {
     crate::clerk::token::is_clerk_id(id, "mch_")
 }
