@@ -369,6 +369,8 @@ fn metrics_token(r: &Reader<'_>) -> Result<Option<String>, ConfigError> {
         ));
     }
     Ok(Some(token))
+}
+
 /// Clerk's rate limit of the Backend API per 10 seconds, for a secret key: 1000 for a
 /// production instance (`sk_live_`), 100 for a development one
 /// (<https://clerk.com/docs/guides/how-clerk-works/system-limits>).

@@ -48,16 +48,17 @@ impl TestApp {
         Answer::read(with_headers(request, headers).dispatch().await).await
     }
 
-    /// `GET uri` from the peer address `remote` (in-process requests have none otherwise): a
-    /// client of its own for the per-client limits, or a proxy in `CLERK_TRUSTED_PROXIES`.
+    /// `GET uri` with `headers`, from the peer address `peer` (`ip:port`, or a `SocketAddr`): a
+    /// client of its own for the per-client limits, a proxy in `CLERK_TRUSTED_PROXIES`, or a
+    /// client that is not this machine.
     pub async fn get_from(
         &self,
-        remote: std::net::SocketAddr,
+        peer: impl ToString,
         uri: &str,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let request = self.client.get(uri.to_owned()).remote(remote);
-        Answer::read(with_headers(request, headers).dispatch().await).await
+        let request = self.client.get(uri.to_owned());
+        Answer::read(with_peer(request, &peer.to_string(), headers).dispatch().await).await
     }
 
     /// `POST uri` with `headers` and exactly `body`, from the peer address `remote`.
@@ -68,8 +69,13 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Answer {
-        let request = self.client.post(uri.to_owned()).remote(remote).body(body);
-        Answer::read(with_headers(request, headers).dispatch().await).await
+        let request = self.client.post(uri.to_owned()).body(body);
+        Answer::read(
+            with_peer(request, &remote.to_string(), headers)
+                .dispatch()
+                .await,
+        )
+        .await
     }
 
     /// `GET uri` with `Authorization: Bearer <token>`.
@@ -120,12 +126,6 @@ impl TestApp {
     pub async fn options(&self, uri: &str, headers: &[(&str, &str)]) -> Answer {
         let request = self.client.options(uri.to_owned());
         Answer::read(with_headers(request, headers).dispatch().await).await
-    }
-
-    /// `GET uri` with `headers`, from the peer address `peer` (`ip:port`).
-    pub async fn get_from(&self, peer: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
-        let request = self.client.get(uri.to_owned());
-        Answer::read(with_peer(request, peer, headers).dispatch().await).await
     }
 
     /// `POST uri` with a form body, from the peer address `peer` (`ip:port`).
