@@ -103,12 +103,24 @@ impl LocalIssuer {
         }
     }
 
-    /// Signs a Clerk-shaped v2 session token for `user`, valid for `ttl_secs`.
+    /// Signs a Clerk-shaped v2 session token for `user`, valid for `ttl_secs`, whose first factor
+    /// was verified as it is minted (`fva: [0, -1]`: signing in is a verification).
     pub fn mint(&self, user: &LocalUser, authorized_party: &str, ttl_secs: u64) -> String {
-        self.sign(
-            &Self::session_claims(user, authorized_party, ttl_secs),
-            None,
-        )
+        self.mint_verified_ago(user, authorized_party, ttl_secs, 0)
+    }
+
+    /// [`Self::mint`], the first factor verified `minutes` before (for trying reverification:
+    /// `CLERK_ADMIN_REVERIFICATION`).
+    pub fn mint_verified_ago(
+        &self,
+        user: &LocalUser,
+        authorized_party: &str,
+        ttl_secs: u64,
+        minutes: u32,
+    ) -> String {
+        let mut claims = Self::session_claims(user, authorized_party, ttl_secs);
+        claims["fva"] = json!([minutes, -1]);
+        self.sign(&claims, None)
     }
 
     /// [`Self::mint`] with `org` active: v2 organization claims (`o`, `fea` with the bitmaps of
@@ -183,6 +195,8 @@ impl LocalIssuer {
             "jti": random_hex(10),
             "v": 2,
             "email": user.email,
+            // Minutes since the first factor and the second (none: -1) were verified.
+            "fva": [0, -1],
         });
         let extra = [
             ("first_name", &user.first_name),

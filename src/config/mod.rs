@@ -24,6 +24,8 @@ pub use checks::{cookie_suffix, decode_publishable_key, is_loopback_host, Publis
 use error::bad;
 pub use error::ConfigError;
 use reader::Reader;
+
+use crate::clerk::token::Reverification;
 pub use variables::VARIABLES;
 
 /// The issuer that local-mode tokens carry. `.invalid` is reserved: it can never be a real host.
@@ -83,6 +85,9 @@ pub struct ClerkConfig {
     pub backend_api_budget: u32,
     /// Machine tokens (`CLERK_MACHINE_*`).
     pub machines: MachineSettings,
+    /// `CLERK_ADMIN_REVERIFICATION`: how recent a factor verification every administrator's
+    /// action needs (Clerk's `strict` by default); `None` when turned off.
+    pub admin_reverification: Option<Reverification>,
 }
 
 /// The settings of machine-token verification.
@@ -253,6 +258,19 @@ impl ClerkConfig {
         };
 
         let machines = machine_settings(&r)?;
+        let admin_reverification = match r.get("CLERK_ADMIN_REVERIFICATION")? {
+            None => Some(Reverification::STRICT),
+            Some(text) if matches!(text.trim(), "off" | "none") => None,
+            Some(text) => Some(Reverification::parse(&text).ok_or_else(|| {
+                bad(
+                    "CLERK_ADMIN_REVERIFICATION",
+                    format!(
+                        "expected strict_mfa, strict, moderate, lax, <level>:<minutes> (level \
+                         first_factor, second_factor or multi_factor) or off, found {text:?}"
+                    ),
+                )
+            })?),
+        };
 
         Ok(ClerkConfig {
             mode,
@@ -287,6 +305,7 @@ impl ClerkConfig {
             local_mode_allow_network,
             backend_api_budget,
             machines,
+            admin_reverification,
         })
     }
 

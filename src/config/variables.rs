@@ -22,6 +22,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
     ("CLERK_LOG_FORMAT", "log_format"),
     ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
+    ("CLERK_ADMIN_REVERIFICATION", "admin_reverification"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),

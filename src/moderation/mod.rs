@@ -25,7 +25,7 @@ pub use outcome::{AtClerk, Here};
 use serde_json::{json, Value};
 use sqlx::AnyPool;
 
-use crate::clerk::token::now;
+use crate::clerk::token::{has, now, Check, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::audit_events::{self, NewAuditEvent};
 use crate::db::revoked_sessions;
@@ -112,6 +112,26 @@ pub struct Actor<'a> {
     /// The administrator's Clerk user id.
     pub clerk_id: &'a str,
     pub request_id: &'a str,
+    /// The session that asks: its factor ages (`CLERK_ADMIN_REVERIFICATION`).
+    pub session: &'a SessionClaims,
+}
+
+/// Refuses an action before anything is looked up or audited when the session's last factor
+/// verification is older than `CLERK_ADMIN_REVERIFICATION` allows: the administrator verifies
+/// again (ClerkJS's reverification) and retries.
+fn recently_verified(clerk: &Clerk, actor: &Actor<'_>) -> Result<(), ActionError> {
+    let Some(wanted) = clerk.config.admin_reverification else {
+        return Ok(());
+    };
+    let check = Check {
+        reverification: Some(wanted),
+        ..Check::default()
+    };
+    if has(&actor.session.authorization, Some(actor.clerk_id), &check) {
+        Ok(())
+    } else {
+        Err(ActionError::Reverification(wanted))
+    }
 }
 
 /// What an action did: the user as now stored, and the sessions ended (for the caller to forget
@@ -133,7 +153,8 @@ pub fn changed(result: &Result<Done, ActionError>) -> Option<(&str, &[String])> 
 }
 
 /// Does `action` to the user `target` (local id or Clerk id) for `actor`, and records the attempt
-/// whatever its outcome, except a malformed id (no user was named). The caller has checked that
+/// whatever its outcome, except a malformed id (no user was named) and a session that must
+/// verify again first (`CLERK_ADMIN_REVERIFICATION`: nothing was attempted). The caller has checked that
 /// the actor may act as an administrator (`CurrentUser::can_write_as_admin`).
 pub async fn perform(
     pool: &AnyPool,
@@ -142,6 +163,7 @@ pub async fn perform(
     target: &str,
     action: &Action,
 ) -> Result<Done, ActionError> {
+    recently_verified(clerk, &actor)?;
     let user = match find(pool, target).await {
         Ok(user) => user,
         Err(ApiError::NotFound) => {

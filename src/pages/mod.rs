@@ -15,6 +15,7 @@ mod export;
 mod layout;
 pub(crate) mod redirect;
 mod rendered;
+mod reverify;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

@@ -28,6 +28,7 @@ mod orgs;
 mod pages;
 mod readme;
 mod readme_example;
+mod reverification;
 mod sync;
 mod users;
 mod verification;

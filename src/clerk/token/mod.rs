@@ -13,6 +13,7 @@ mod header;
 mod memo;
 pub mod org;
 mod reason;
+mod reverification;
 mod rules;
 
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use memo::Memo;
 pub use org::{ActiveOrg, Authorization, Scoped};
 use reason::fail;
 pub use reason::{AuthError, Reason, RefreshError};
+pub use reverification::{Level, Reverification};
 pub use rules::{explain_claims, is_clerk_id, ClaimCheck, Rules};
 
 /// The verified contents of a Clerk session token that this app uses.
