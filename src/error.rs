@@ -61,6 +61,12 @@ pub enum ApiError {
     /// `{"clerk_error":{…}}`, the only one ClerkJS's `useReverification()` opens its
     /// verification for.
     Reverification(Reverification),
+    /// Signed in, but this request may not do this (403): an administrator's action from a
+    /// session someone else drives (`impersonated-session`).
+    Refused {
+        code: &'static str,
+        message: String,
+    },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -140,7 +146,9 @@ impl ApiError {
         match self {
             ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
             ApiError::Auth(_) | ApiError::Handshake { .. } => Status::Unauthorized,
-            ApiError::Forbidden(_) | ApiError::Reverification(_) => Status::Forbidden,
+            ApiError::Forbidden(_) | ApiError::Reverification(_) | ApiError::Refused { .. } => {
+                Status::Forbidden
+            }
             ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
             ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
             ApiError::NotFound | ApiError::NoActiveOrganization => Status::NotFound,
@@ -158,6 +166,7 @@ impl ApiError {
             ApiError::InvalidWebhook { code, .. }
             | ApiError::Unavailable { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::Refused { code, .. }
             | ApiError::BadGateway { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
@@ -175,6 +184,7 @@ impl ApiError {
             ApiError::InvalidWebhook { message, .. }
             | ApiError::Unavailable { message, .. }
             | ApiError::Conflict { message, .. }
+            | ApiError::Refused { message, .. }
             | ApiError::BadGateway { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Handshake { .. } => "the session is refreshed through Clerk first",
@@ -402,7 +412,9 @@ struct ReverificationRequirement {
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum ActionErrors {
-    /// Not an administrator who may write (`{"error":{"code":"forbidden",…}}`); or the
+    /// Not an administrator who may write (`{"error":{"code":"forbidden",…}}`); a session
+    /// someone else drives, an impersonation from Clerk's dashboard or an agent (Clerk's `act`
+    /// claim: `impersonated-session`, audited) unless `CLERK_ADMIN_ALLOW_IMPERSONATED`; or the
     /// session's last factor verification is older than `CLERK_ADMIN_REVERIFICATION` allows:
     /// then the body is Clerk's own (`ClerkError`, `reason` `reverification-error`), nothing was
     /// attempted, and the request succeeds once the user has verified again.

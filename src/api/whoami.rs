@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::auth::{Any, Auth};
 use crate::clerk::auth_object::AuthObject;
+use crate::clerk::token::ActClaim;
 use crate::error::AuthErrors;
 
 /// Who the request is, whatever token it sent. Fields that do not apply to the token type are
@@ -31,6 +32,9 @@ pub struct WhoAmI {
     pub client_id: Option<String>,
     /// An API key's name.
     pub name: Option<String>,
+    /// Sessions only: who is acting as the user (the `act` claim: a member's impersonation from
+    /// Clerk's dashboard, or an agent, `type: "agent"`); `null` when the user acts themself.
+    pub actor: Option<ActClaim>,
 }
 
 impl From<&AuthObject> for WhoAmI {
@@ -51,6 +55,7 @@ impl From<&AuthObject> for WhoAmI {
             machine_id: owned(auth.machine_id()),
             client_id: owned(auth.client_id()),
             name: owned(auth.name()),
+            actor: auth.actor().cloned(),
         }
     }
 }

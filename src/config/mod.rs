@@ -88,6 +88,9 @@ pub struct ClerkConfig {
     /// `CLERK_ADMIN_REVERIFICATION`: how recent a factor verification every administrator's
     /// action needs (Clerk's `strict` by default); `None` when turned off.
     pub admin_reverification: Option<Reverification>,
+    /// `CLERK_ADMIN_ALLOW_IMPERSONATED`: administrators' actions are allowed from a session that
+    /// someone else drives (Clerk's `act` claim: an impersonation, an agent). Refused by default.
+    pub admin_allow_impersonated: bool,
 }
 
 /// The settings of machine-token verification.
@@ -306,6 +309,7 @@ impl ClerkConfig {
             backend_api_budget,
             machines,
             admin_reverification,
+            admin_allow_impersonated: r.flag("CLERK_ADMIN_ALLOW_IMPERSONATED")?.unwrap_or(false),
         })
     }
 

@@ -46,6 +46,13 @@ pub enum ActionError {
     /// nothing was attempted (and nothing audited) until the administrator verifies again.
     #[error("verify again first ({0})")]
     Reverification(Reverification),
+    /// Someone else acts as the administrator's session (Clerk's `act` claim), and
+    /// `CLERK_ADMIN_ALLOW_IMPERSONATED` is not set.
+    #[error(
+        "this session is an impersonation or an agent's (Clerk's act claim): administrators' \
+         actions are refused in it (CLERK_ADMIN_ALLOW_IMPERSONATED)"
+    )]
+    Impersonated,
 }
 
 impl ActionError {
@@ -65,6 +72,7 @@ impl ActionError {
             ActionError::Database(_) => "database-error",
             ActionError::Lookup(e) => e.code(),
             ActionError::Reverification(_) => "reverification-error",
+            ActionError::Impersonated => "impersonated-session",
         }
     }
 }
@@ -118,6 +126,7 @@ impl From<ActionError> for ApiError {
             ActionError::Database(e) => ApiError::from(e),
             ActionError::Lookup(e) => e,
             ActionError::Reverification(wanted) => ApiError::Reverification(wanted),
+            ActionError::Impersonated => ApiError::Refused { code, message },
         }
     }
 }

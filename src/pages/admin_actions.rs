@@ -119,6 +119,7 @@ async fn act(
             | ActionError::NotConfigured
             | ActionError::ClerkUserNotFound
             | ActionError::Clerk(_)
+            | ActionError::Impersonated
             | ActionError::SessionsPartlyEnded { .. }),
         ) => {
             if let ActionError::Clerk(cause) = &e {
@@ -158,6 +159,10 @@ pub(super) fn status_line(
             "Clerk's Backend API is not configured here (CLERK_SECRET_KEY): nothing was changed."
         }
         "clerk-user-not-found" => "Clerk has no such user: nothing was changed.",
+        "impersonated-session" => {
+            "Someone else is acting as this session (an impersonation or an agent): \
+             administrators' actions are refused in it, and the refusal is in the audit trail."
+        }
         "clerk-backend-api-error" => {
             "Clerk did not make the change (it failed or did not answer in time): nothing was \
              changed. Try again shortly."

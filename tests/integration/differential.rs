@@ -792,9 +792,14 @@ async fn reverification_answers_match_clerks_shared() {
         })
         .await;
         let token = key_a().sign(&with(claims(&admin), json!({ "fva": [-1, -1] })));
+        let target = user_id();
+        let seen = app
+            .get_as("/api/users/me", &key_a().sign(&claims(&target)))
+            .await;
+        assert_eq!(seen.status, 200);
         let response = app
             .client
-            .post(format!("/api/admin/users/{}/ban", user_id()))
+            .post(format!("/api/admin/users/{target}/ban"))
             .header(rocket::http::Header::new(
                 "Authorization",
                 format!("Bearer {token}"),

@@ -15,6 +15,7 @@ mod differential;
 mod faults;
 mod hostile_tokens;
 mod hot_path;
+mod impersonation;
 mod instances;
 mod keys;
 mod local_machines;

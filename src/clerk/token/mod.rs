@@ -6,6 +6,7 @@
 //! `aud` unless one is configured, claims of their registered types, a bounded lifetime, `sid`
 //! required, `sts: pending` refused.
 
+mod actor;
 mod cache;
 mod describe;
 mod has;
@@ -23,6 +24,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use super::keys::{KeyError, KeyStore};
+pub use actor::ActClaim;
 pub use cache::{Expiring, VerdictCache};
 pub use has::{evaluate, has, Check, Missing};
 pub use header::{
@@ -55,6 +57,8 @@ pub struct SessionClaims {
     pub claims: Map<String, Value>,
     /// The organization, features, plan and factor ages the token carries (v1 or v2 claims).
     pub authorization: Authorization,
+    /// `act`: who is acting as the user (an impersonation, an agent), if anyone.
+    pub actor: Option<ActClaim>,
     /// What the app derived from these claims last (see [`Memo`]); not a claim.
     pub memo: Memo,
 }
@@ -289,6 +293,7 @@ fn check_claims(
         email: text("email").map(str::to_owned),
         role,
         authorization: Authorization::decode(&claims),
+        actor: ActClaim::of(&claims),
         claims,
         memo: Memo::default(),
     })
