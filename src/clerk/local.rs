@@ -123,6 +123,21 @@ impl LocalIssuer {
         self.sign(&claims, None)
     }
 
+    /// [`Self::mint`] for a session someone else drives: `act` is Clerk's actor claim
+    /// (`{"sub": "user_…", "sid": …}`, or `"type": "agent"`). For tests and demonstrations of
+    /// impersonation; no route of this app mints one.
+    pub fn mint_acted(
+        &self,
+        user: &LocalUser,
+        authorized_party: &str,
+        ttl_secs: u64,
+        act: &Value,
+    ) -> String {
+        let mut claims = Self::session_claims(user, authorized_party, ttl_secs);
+        claims["act"] = act.clone();
+        self.sign(&claims, None)
+    }
+
     /// [`Self::mint`] with `org` active: v2 organization claims (`o`, `fea` with the bitmaps of
     /// its permissions, `pla`).
     pub fn mint_with_org(

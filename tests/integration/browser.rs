@@ -81,9 +81,17 @@ async fn serve_local_app() -> String {
     serve_local_app_on_database().await.0
 }
 
+/// [`serve_local_app`] with its key at `key_file` (for tokens the test mints itself).
+async fn serve_local_app_with_key(key_file: &std::path::Path) -> String {
+    serve_local_app_from(Settings::local(key_file)).await.0
+}
+
 /// [`serve_local_app`], also returning the URL of its database.
 async fn serve_local_app_on_database() -> (String, String) {
-    let settings = Settings::local(&scratch_dir().join("local.pem"));
+    serve_local_app_from(Settings::local(&scratch_dir().join("local.pem"))).await
+}
+
+async fn serve_local_app_from(settings: Settings) -> (String, String) {
     let (figment, database_url) = settings.figment().await;
     let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -391,4 +399,148 @@ async fn admin_dashboard_in_chromium() {
     let _ = browser.close().await;
     drop(driver);
     result.expect("the dashboard in Chromium");
+}
+
+/// An administrator whose verification is old is asked to verify again before banning, signs
+/// in again (local mode records a new verification), and bans; then a session someone else
+/// drives (Clerk's `act` claim) shows its banner on every page and is refused an action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reverification_and_impersonation_in_chromium() {
+    if chromedriver_missing() {
+        return;
+    }
+    let key_file = scratch_dir().join("local.pem");
+    let issuer = clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).unwrap();
+    let base = serve_local_app_with_key(&key_file).await;
+    let driver = Driver::start();
+    let browser = chromium(&driver, "1200,900").await;
+    let result = async {
+        local_sign_in(&browser, &base, "ada@example.com", false).await?;
+        // The administrator's sign-in was verified 30 minutes ago: older than `strict`'s 10.
+        browser.goto(&format!("{base}/dev/sign-in")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("email"))
+            .await?
+            .send_keys("boss@example.com")
+            .await?;
+        browser.find(Locator::Id("admin")).await?.click().await?;
+        browser
+            .find(Locator::Id("verified_minutes_ago"))
+            .await?
+            .send_keys("30")
+            .await?;
+        browser.find(Locator::Id("sign-in")).await?.click().await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("profile-email"))
+            .await?;
+
+        let ada = clerk_rocket::clerk::local::user_id_for("ada@example.com");
+        let ban = |browser: fantoccini::Client| {
+            let base = base.clone();
+            let ada = ada.clone();
+            async move {
+                browser.goto(&format!("{base}/admin/users/{ada}")).await?;
+                browser
+                    .wait()
+                    .for_element(Locator::Id("ban"))
+                    .await?
+                    .click()
+                    .await?;
+                browser
+                    .wait()
+                    .for_element(Locator::Id("confirm-action"))
+                    .await?
+                    .click()
+                    .await?;
+                Ok::<(), fantoccini::error::CmdError>(())
+            }
+        };
+        ban(browser.clone()).await?;
+        // Asked to verify again; nothing was done.
+        let again = browser
+            .wait()
+            .for_element(Locator::Id("reverify-sign-in"))
+            .await?;
+        let text = browser
+            .find(Locator::Id("clerk-reverification"))
+            .await?
+            .text()
+            .await?;
+        assert!(text.contains("Verify it's you"), "{text}");
+        again.click().await?;
+        // Signed in again (a new verification), back on the user's page: now the ban goes through.
+        browser.wait().for_element(Locator::Id("ban")).await?;
+        ban(browser.clone()).await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("The user is banned"), "{status}");
+
+        // A session that a dashboard member drives: the banner, and a refused action.
+        let admin = clerk_rocket::clerk::local::LocalUser {
+            email: "boss@example.com".into(),
+            admin: true,
+            ..Default::default()
+        };
+        let token = issuer.mint_acted(
+            &admin,
+            "http://127.0.0.1",
+            600,
+            &json!({"sub": "user_dashboard_member", "sid": "sess_member"}),
+        );
+        // The sign-in's cookie is HttpOnly: WebDriver removes it, then the page's script sets
+        // the other (as ClerkJS sets `__session`).
+        browser.delete_cookie("__session").await?;
+        browser
+            .execute(
+                "document.cookie = '__session=' + arguments[0] + '; path=/';",
+                vec![json!(token)],
+            )
+            .await?;
+        browser.goto(&format!("{base}/profile")).await?;
+        let banner = browser
+            .wait()
+            .for_element(Locator::Id("acting-banner"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            banner.contains("acting as") && banner.contains("user_dashboard_member"),
+            "{banner}"
+        );
+        browser.goto(&format!("{base}/admin/users/{ada}")).await?;
+        browser.find(Locator::Id("acting-banner")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("unban"))
+            .await?
+            .click()
+            .await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("Someone else is acting"), "{status}");
+        let trail = browser
+            .find(Locator::Css("#user-audit table"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            trail.contains("impersonated-session") && trail.contains("user_dashboard_member"),
+            "{trail}"
+        );
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the reverification and impersonation walk-through");
 }
