@@ -405,6 +405,7 @@ async fn admin_dashboard_in_chromium() {
 /// in again (local mode records a new verification), and bans; then a session someone else
 /// drives (Clerk's `act` claim) shows its banner on every page and is refused an action.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one walk-through: each step starts from the state the last one left
 async fn reverification_and_impersonation_in_chromium() {
     if chromedriver_missing() {
         return;
