@@ -91,6 +91,11 @@ pub struct ClerkConfig {
     /// `CLERK_ADMIN_ALLOW_IMPERSONATED`: administrators' actions are allowed from a session that
     /// someone else drives (Clerk's `act` claim: an impersonation, an agent). Refused by default.
     pub admin_allow_impersonated: bool,
+    /// `CLERK_JS_URL`, `CLERK_UI_URL`: where pages load ClerkJS and Clerk's UI from (Clerk's
+    /// `clerkJSUrl` and `clerkUiUrl` options: a pinned or self-hosted copy); the frontend API's
+    /// when unset. Their origins join the Content-Security-Policy's `script-src`.
+    pub clerk_js_url: Option<String>,
+    pub clerk_ui_url: Option<String>,
 }
 
 /// The settings of machine-token verification.
@@ -261,6 +266,15 @@ impl ClerkConfig {
         };
 
         let machines = machine_settings(&r)?;
+        let script_url = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            let url = r.get(variable)?;
+            if let Some(url) = &url {
+                check_fetch_url(variable, url)?;
+            }
+            Ok(url)
+        };
+        let (clerk_js_url, clerk_ui_url) =
+            (script_url("CLERK_JS_URL")?, script_url("CLERK_UI_URL")?);
         let admin_reverification = match r.get("CLERK_ADMIN_REVERIFICATION")? {
             None => Some(Reverification::STRICT),
             Some(text) if matches!(text.trim(), "off" | "none") => None,
@@ -310,6 +324,8 @@ impl ClerkConfig {
             machines,
             admin_reverification,
             admin_allow_impersonated: r.flag("CLERK_ADMIN_ALLOW_IMPERSONATED")?.unwrap_or(false),
+            clerk_js_url,
+            clerk_ui_url,
         })
     }
 

@@ -24,6 +24,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
     ("CLERK_ADMIN_REVERIFICATION", "admin_reverification"),
     ("CLERK_ADMIN_ALLOW_IMPERSONATED", "admin_allow_impersonated"),
+    ("CLERK_JS_URL", "clerk_js_url"),
+    ("CLERK_UI_URL", "clerk_ui_url"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),

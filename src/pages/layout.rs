@@ -56,12 +56,14 @@ impl Layout {
         ) {
             (Some(pk), Some(fapi), false) => Some(ClerkScripts {
                 publishable_key: pk.clone(),
-                clerk_js_url: format!(
-                    "https://{fapi}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
-                ),
-                ui_js_url: format!(
-                    "https://{fapi}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js"
-                ),
+                clerk_js_url: config.clerk_js_url.clone().unwrap_or_else(|| {
+                    format!(
+                        "https://{fapi}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
+                    )
+                }),
+                ui_js_url: config.clerk_ui_url.clone().unwrap_or_else(|| {
+                    format!("https://{fapi}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js")
+                }),
             }),
             _ => None,
         };

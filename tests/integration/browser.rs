@@ -545,3 +545,113 @@ async fn reverification_and_impersonation_in_chromium() {
     drop(driver);
     result.expect("the reverification and impersonation walk-through");
 }
+
+/// ClerkJS stood in (served from 127.0.0.1 through `CLERK_JS_URL`): a Clerk-mode administrator
+/// whose verification is old posts "Make admin", the page opens the stand-in's
+/// `__internal_openReverification`, the stand-in "verifies" (writes a fresher `__session`, as
+/// ClerkJS does) and the page posts the form again: it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_verification_retries_the_form_in_chromium() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    if chromedriver_missing() {
+        return;
+    }
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let admin = user_id();
+    let target = user_id();
+    let t = now();
+    let session = |fva: serde_json::Value| {
+        key_a().sign(&with(
+            claims(&admin),
+            json!({ "azp": null, "fva": fva, "iat": t, "nbf": t - 10, "exp": t + 900 }),
+        ))
+    };
+    let (old, fresh) = (session(json!([30, -1])), session(json!([0, -1])));
+    let stand_in = format!(
+        "window.Clerk = {{ isSignedIn: true, load: function () {{ return Promise.resolve(); }},\n\
+           mountUserButton: function () {{}},\n\
+           __internal_openReverification: function (props) {{\n\
+             var b = document.createElement('button'); b.id = 'stand-in-verify';\n\
+             b.textContent = 'Verify (' + props.level + ')';\n\
+             b.onclick = function () {{ document.cookie = '__session={fresh}; path=/';\n\
+               props.afterVerification(); }};\n\
+             document.body.appendChild(b); }} }};"
+    );
+    Mock::given(method("GET"))
+        .and(path("/clerk.browser.js"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", "text/javascript")
+                // The page loads it with `crossorigin="anonymous"`, as ClerkJS's CDN allows.
+                .insert_header("Access-Control-Allow-Origin", "*")
+                .set_body_string(stand_in),
+        )
+        .mount(&fake.server)
+        .await;
+    fake.serve_user_admin(&target, &[]).await;
+    let settings = Settings::clerk(&fake)
+        .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+        .set("secret_key", "sk_test_stand_in")
+        .set("admin_user_ids", &admin)
+        .set(
+            "clerk_js_url",
+            &format!("{}/clerk.browser.js", fake.server.uri()),
+        )
+        .set(
+            "clerk_ui_url",
+            &format!("{}/ui.browser.js", fake.server.uri()),
+        );
+    let (base, _) = serve_local_app_from(settings).await;
+    let http = reqwest::Client::new();
+    let seen = http
+        .get(format!("{base}/api/users/me"))
+        .bearer_auth(key_a().sign(&claims(&target)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
+    let driver = Driver::start();
+    let browser = chromium(&driver, "1200,900").await;
+    let result = async {
+        browser.goto(&format!("{base}/health")).await?;
+        browser
+            .execute(
+                "document.cookie = '__session=' + arguments[0] + '; path=/';\
+                 document.cookie = '__client_uat=' + arguments[1] + '; path=/';\
+                 document.cookie = '__clerk_db_jwt=dvb_stand_in; path=/';",
+                vec![json!(old), json!((t - 5).to_string())],
+            )
+            .await?;
+        browser
+            .goto(&format!("{base}/admin/users/{target}"))
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("promote"))
+            .await?
+            .click()
+            .await?;
+        // The reverification page: the stand-in's verification opens on its own.
+        let verify = browser
+            .wait()
+            .for_element(Locator::Id("stand-in-verify"))
+            .await?;
+        assert_eq!(verify.text().await?, "Verify (second_factor)");
+        verify.click().await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("The role is changed"), "{status}");
+        assert_eq!(browser.current_url().await?.query(), Some("done=set-role"));
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the stand-in's verification and the retried form");
+}
