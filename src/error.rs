@@ -13,7 +13,7 @@ use rocket::response::{self, Responder, Response};
 use rocket::Catcher;
 
 use crate::clerk::handshake;
-use crate::clerk::token::{AuthError, Reason};
+use crate::clerk::token::{AuthError, Reason, Reverification};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -62,6 +62,16 @@ pub enum ApiError {
     },
     /// Signed in, but the session has no active organization (404).
     NoActiveOrganization,
+    /// Signed in, but no factor was verified recently enough (403): answered in Clerk's shape,
+    /// `{"clerk_error":{…}}`, the only one ClerkJS's `useReverification()` opens its
+    /// verification for.
+    Reverification(Reverification),
+    /// Signed in, but this request may not do this (403): an administrator's action from a
+    /// session someone else drives (`impersonated-session`).
+    Refused {
+        code: &'static str,
+        message: String,
+    },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -141,7 +151,9 @@ impl ApiError {
         match self {
             ApiError::Auth(e) if e.retry_after.is_some() => Status::ServiceUnavailable,
             ApiError::Auth(_) | ApiError::Handshake { .. } => Status::Unauthorized,
-            ApiError::Forbidden(_) => Status::Forbidden,
+            ApiError::Forbidden(_) | ApiError::Reverification(_) | ApiError::Refused { .. } => {
+                Status::Forbidden
+            }
             ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
             ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
             ApiError::NotFound | ApiError::NoSuch { .. } | ApiError::NoActiveOrganization => {
@@ -162,12 +174,14 @@ impl ApiError {
             | ApiError::Unavailable { code, .. }
             | ApiError::Conflict { code, .. }
             | ApiError::NoSuch { code, .. }
+            | ApiError::Refused { code, .. }
             | ApiError::BadGateway { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
             ApiError::Internal(_) => "internal-error",
             ApiError::NoActiveOrganization => "no-active-organization",
             ApiError::Handshake { .. } => "handshake",
+            ApiError::Reverification(_) => "reverification-error",
         }
     }
 
@@ -179,10 +193,12 @@ impl ApiError {
             | ApiError::Unavailable { message, .. }
             | ApiError::Conflict { message, .. }
             | ApiError::NoSuch { message, .. }
+            | ApiError::Refused { message, .. }
             | ApiError::BadGateway { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Handshake { .. } => "the session is refreshed through Clerk first",
             ApiError::Internal(_) => "the server failed to handle this request",
+            ApiError::Reverification(_) => "verify a factor again (Clerk's reverification)",
             ApiError::NoActiveOrganization => {
                 "the session has no active organization (choose one with Clerk's organization \
                  switcher)"
@@ -266,6 +282,14 @@ impl<'r> Responder<'r, 'static> for ApiError {
                     "Set-Cookie",
                     handshake::redirect_count_cookie(redirect_count + 1, 2),
                 )
+                .ok();
+        }
+        if let ApiError::Reverification(wanted) = &self {
+            let body = wanted.clerk_error_body();
+            return Response::build()
+                .status(Status::Forbidden)
+                .header(ContentType::JSON)
+                .sized_body(body.len(), std::io::Cursor::new(body))
                 .ok();
         }
         let status = self.status();
@@ -362,10 +386,57 @@ pub enum AuthErrors {
     Unavailable(#[to_schema] ErrorBody<'static>),
 }
 
+/// Clerk's reverification answer, exactly as `@clerk/shared`'s `reverificationError()` writes it:
+/// `{"clerk_error":{"type":"forbidden","reason":"reverification-error","metadata":
+/// {"reverification":{"level":"second_factor","afterMinutes":10}}}}`. ClerkJS's
+/// `useReverification()` opens its verification on it, then retries the request.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // written by `Reverification::clerk_error_body`; this describes it
+pub struct ClerkError {
+    #[schema(inline)]
+    clerk_error: ClerkErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ClerkErrorDetail {
+    /// `forbidden`.
+    r#type: String,
+    /// `reverification-error`.
+    reason: String,
+    #[schema(inline)]
+    metadata: ClerkErrorMetadata,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ClerkErrorMetadata {
+    #[schema(inline)]
+    reverification: ReverificationRequirement,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "camelCase")]
+struct ReverificationRequirement {
+    /// `first_factor`, `second_factor` or `multi_factor`.
+    level: String,
+    /// The factor must have been verified less than this many minutes ago.
+    after_minutes: u32,
+}
+
 /// The refusals of an administrator's action on a user.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum ActionErrors {
+    /// Not an administrator who may write (`{"error":{"code":"forbidden",…}}`); a session
+    /// someone else drives, an impersonation from Clerk's dashboard or an agent (Clerk's `act`
+    /// claim: `impersonated-session`, audited) unless `CLERK_ADMIN_ALLOW_IMPERSONATED`; or the
+    /// session's last factor verification is older than `CLERK_ADMIN_REVERIFICATION` allows:
+    /// then the body is Clerk's own (`ClerkError`, `reason` `reverification-error`), nothing was
+    /// attempted, and the request succeeds once the user has verified again.
+    #[response(status = 403)]
+    Forbidden(#[to_schema] ClerkError),
     /// No such user (`not-found`).
     #[response(status = 404)]
     NotFound(#[to_schema] ErrorBody<'static>),

@@ -85,10 +85,36 @@
         signInUrl: signUp.dataset.signInUrl
       });
     }
+    var reverification = byId("clerk-reverification");
+    if (reverification) { reverify(reverification); }
     var userButton = byId("clerk-user-button");
     if (userButton) {
       window.Clerk.mountUserButton(userButton, { afterSignOutUrl: userButton.dataset.afterSignOutUrl || "/" });
     }
+  }
+
+  // An administrator's form post answered "verify again": the page carries Clerk's 403 body.
+  // Open ClerkJS's verification as useReverification() does for a fetch (same level), and
+  // re-post the same form, anti-forgery token included, once the user has verified.
+  function reverify(section) {
+    var hint = null;
+    try { hint = JSON.parse(section.dataset.clerkError || "null"); } catch (e) { hint = null; }
+    var error = hint && hint.clerk_error;
+    if (!error || error.type !== "forbidden" || error.reason !== "reverification-error") { return; }
+    var wanted = (error.metadata && error.metadata.reverification) || {};
+    var retry = byId("reverify-retry");
+    var cancelled = byId("reverify-cancelled");
+    function open() {
+      if (cancelled) { cancelled.hidden = true; }
+      window.Clerk.__internal_openReverification({
+        level: wanted.level,
+        afterVerification: function () { retry.submit(); },
+        afterVerificationCancelled: function () { if (cancelled) { cancelled.hidden = false; } }
+      });
+    }
+    var button = byId("reverify-open");
+    if (button) { button.addEventListener("click", open); }
+    open();
   }
 
   window.addEventListener("load", function () {

@@ -35,6 +35,7 @@ async fn act(
     let actor = Actor {
         clerk_id: &admin.0.user.clerk_id,
         request_id: &request_id.0,
+        session: &admin.0.session,
     };
     let result = moderation::perform(db, clerk, actor, id, &action).await;
     if let Some((clerk_id, sessions)) = moderation::changed(&result) {
@@ -46,7 +47,7 @@ async fn act(
 /// Bans the user at Clerk (which ends their sessions) and here: refused from their next request.
 #[utoipa::path(post, path = "/api/admin/users/{id}/ban", tag = "admin",
     params(("id" = String, Path, description = "The local id or the Clerk user id (`user_…`)")),
-    responses((status = 200, description = "The user as now stored", body = User), ActionErrors, BadRequest, AuthErrors),
+    responses((status = 200, description = "The user as now stored", body = User), BadRequest, AuthErrors, ActionErrors),
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::post("/admin/users/<id>/ban")]
 pub async fn ban(
@@ -63,7 +64,7 @@ pub async fn ban(
 /// Lifts a ban at Clerk and here.
 #[utoipa::path(post, path = "/api/admin/users/{id}/unban", tag = "admin",
     params(("id" = String, Path, description = "The local id or the Clerk user id (`user_…`)")),
-    responses((status = 200, description = "The user as now stored", body = User), ActionErrors, BadRequest, AuthErrors),
+    responses((status = 200, description = "The user as now stored", body = User), BadRequest, AuthErrors, ActionErrors),
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::post("/admin/users/<id>/unban")]
 pub async fn unban(
@@ -80,7 +81,7 @@ pub async fn unban(
 /// Ends every active session of the user at Clerk; here, every token issued so far is refused.
 #[utoipa::path(post, path = "/api/admin/users/{id}/revoke-sessions", tag = "admin",
     params(("id" = String, Path, description = "The local id or the Clerk user id (`user_…`)")),
-    responses((status = 200, description = "The user as now stored", body = User), ActionErrors, BadRequest, AuthErrors),
+    responses((status = 200, description = "The user as now stored", body = User), BadRequest, AuthErrors, ActionErrors),
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::post("/admin/users/<id>/revoke-sessions")]
 pub async fn revoke_sessions(
@@ -107,7 +108,7 @@ pub async fn revoke_sessions(
 #[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "The local id or the Clerk user id (`user_…`)")),
     request_body = RoleChange,
-    responses((status = 200, description = "The user as now stored", body = User), ActionErrors, BadRequest, AuthErrors),
+    responses((status = 200, description = "The user as now stored", body = User), BadRequest, AuthErrors, ActionErrors),
     security(("bearer" = []), ("session_cookie" = [])))]
 #[rocket::patch("/admin/users/<id>", data = "<body>")]
 pub async fn update(

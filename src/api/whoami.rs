@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::auth::{AcceptPending, Any, Auth};
 use crate::clerk::auth_object::AuthObject;
 use crate::clerk::session_tasks::TASKS_PATH;
+use crate::clerk::token::ActClaim;
 use crate::clerk::token::SessionStatus;
 use crate::error::AuthErrors;
 
@@ -43,6 +44,9 @@ pub struct WhoAmI {
     pub client_id: Option<String>,
     /// An API key's name.
     pub name: Option<String>,
+    /// Sessions only: who is acting as the user (the `act` claim: a member's impersonation from
+    /// Clerk's dashboard, or an agent, `type: "agent"`); `null` when the user acts themself.
+    pub actor: Option<ActClaim>,
 }
 
 impl From<&AuthObject> for WhoAmI {
@@ -67,6 +71,7 @@ impl From<&AuthObject> for WhoAmI {
             machine_id: owned(auth.machine_id()),
             client_id: owned(auth.client_id()),
             name: owned(auth.name()),
+            actor: auth.actor().cloned(),
         }
     }
 }

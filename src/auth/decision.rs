@@ -121,7 +121,14 @@ fn explain(reason: Reason) -> &'static str {
 /// The decision for this request, made once.
 pub async fn decide<'r>(request: &'r Request<'_>, clerk: &Clerk) -> &'r Decided {
     request
-        .local_cache_async(async { decide_now(request, clerk).await })
+        .local_cache_async(async {
+            let decided = decide_now(request, clerk).await;
+            if let Some(actor) = decided.session.as_ref().and_then(|s| s.actor.as_ref()) {
+                // The access line names who really acts (their id, never a token).
+                crate::observability::record_actor(request, &actor.sub);
+            }
+            decided
+        })
         .await
 }
 

@@ -284,8 +284,9 @@ pub trait Requirement: Send + Sync + 'static {
 }
 
 /// An [`Auth<A>`] whose caller satisfies `R` (Clerk's `has()`, fail-closed). A miss is 403 with
-/// `missing-role`, `missing-permission`, `missing-feature`, `missing-plan` or
-/// `missing-reverification`, and a message naming what is missing.
+/// `missing-role`, `missing-permission`, `missing-feature` or `missing-plan`, and a message
+/// naming what is missing; a reverification miss is Clerk's own 403 body
+/// (`{"clerk_error":{"type":"forbidden","reason":"reverification-error",…}}`).
 pub struct Authorized<R: Requirement, A: Accepts = SessionOnly, P: Pending = PendingIsSignedOut> {
     pub auth: Auth<A, P>,
     requirement: PhantomData<R>,
@@ -328,13 +329,14 @@ pub fn missing(check: &Check<'_>, missing: Missing) -> ApiError {
             Reason::MissingPlan,
             format!("this needs the plan {}", check.plan.unwrap_or_default()),
         ),
-        Missing::Reverification | Missing::Nothing => (
-            Reason::MissingReverification,
-            format!(
-                "this needs a recent verification ({})",
-                check.reverification.unwrap_or("a requirement")
+        Missing::Reverification | Missing::Nothing => match check.reverification {
+            // Clerk's shape, so that ClerkJS asks the user to verify and retries.
+            Some(wanted) => return ApiError::Reverification(wanted),
+            None => (
+                Reason::MissingReverification,
+                "this route asks for nothing a session can hold".to_owned(),
             ),
-        ),
+        },
     };
     ApiError::Forbidden(AuthError::new(reason, message))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::machine::{MachineToken, TokenType};
-use super::token::{evaluate, ActiveOrg, Check, Missing, SessionClaims};
+use super::token::{evaluate, ActClaim, ActiveOrg, Check, Missing, SessionClaims};
 
 /// A verified request's identity.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +50,14 @@ impl AuthObject {
     pub fn session_id(&self) -> Option<&str> {
         match self {
             AuthObject::Session(claims) => Some(&claims.session_id),
+            AuthObject::Machine(_) => None,
+        }
+    }
+
+    /// Who is acting as the session's user (Clerk's `actor`: an impersonation or an agent).
+    pub fn actor(&self) -> Option<&ActClaim> {
+        match self {
+            AuthObject::Session(claims) => claims.actor.as_ref(),
             AuthObject::Machine(_) => None,
         }
     }

@@ -103,12 +103,39 @@ impl LocalIssuer {
         }
     }
 
-    /// Signs a Clerk-shaped v2 session token for `user`, valid for `ttl_secs`.
+    /// Signs a Clerk-shaped v2 session token for `user`, valid for `ttl_secs`, whose first factor
+    /// was verified as it is minted (`fva: [0, -1]`: signing in is a verification).
     pub fn mint(&self, user: &LocalUser, authorized_party: &str, ttl_secs: u64) -> String {
-        self.sign(
-            &Self::session_claims(user, authorized_party, ttl_secs),
-            None,
-        )
+        self.mint_verified_ago(user, authorized_party, ttl_secs, 0)
+    }
+
+    /// [`Self::mint`], the first factor verified `minutes` before (for trying reverification:
+    /// `CLERK_ADMIN_REVERIFICATION`).
+    pub fn mint_verified_ago(
+        &self,
+        user: &LocalUser,
+        authorized_party: &str,
+        ttl_secs: u64,
+        minutes: u32,
+    ) -> String {
+        let mut claims = Self::session_claims(user, authorized_party, ttl_secs);
+        claims["fva"] = json!([minutes, -1]);
+        self.sign(&claims, None)
+    }
+
+    /// [`Self::mint`] for a session someone else drives: `act` is Clerk's actor claim
+    /// (`{"sub": "user_…", "sid": …}`, or `"type": "agent"`). For tests and demonstrations of
+    /// impersonation; no route of this app mints one.
+    pub fn mint_acted(
+        &self,
+        user: &LocalUser,
+        authorized_party: &str,
+        ttl_secs: u64,
+        act: &Value,
+    ) -> String {
+        let mut claims = Self::session_claims(user, authorized_party, ttl_secs);
+        claims["act"] = act.clone();
+        self.sign(&claims, None)
     }
 
     /// [`Self::mint`] with `org` active: v2 organization claims (`o`, `fea` with the bitmaps of
@@ -208,6 +235,8 @@ impl LocalIssuer {
             "jti": random_hex(10),
             "v": 2,
             "email": user.email,
+            // Minutes since the first factor and the second (none: -1) were verified.
+            "fva": [0, -1],
         });
         let extra = [
             ("first_name", &user.first_name),

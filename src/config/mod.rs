@@ -24,6 +24,8 @@ pub use checks::{cookie_suffix, decode_publishable_key, is_loopback_host, Publis
 use error::bad;
 pub use error::ConfigError;
 use reader::Reader;
+
+use crate::clerk::token::Reverification;
 pub use variables::VARIABLES;
 
 /// The issuer that local-mode tokens carry. `.invalid` is reserved: it can never be a real host.
@@ -98,6 +100,12 @@ pub struct ClerkConfig {
     pub clerk_js_url: Option<String>,
     /// `CLERK_UI_URL`: the same for Clerk's UI bundle (Clerk's `clerkUiUrl`).
     pub clerk_ui_url: Option<String>,
+    /// `CLERK_ADMIN_REVERIFICATION`: how recent a factor verification every administrator's
+    /// action needs (Clerk's `strict` by default); `None` when turned off.
+    pub admin_reverification: Option<Reverification>,
+    /// `CLERK_ADMIN_ALLOW_IMPERSONATED`: administrators' actions are allowed from a session that
+    /// someone else drives (Clerk's `act` claim: an impersonation, an agent). Refused by default.
+    pub admin_allow_impersonated: bool,
 }
 
 /// The Frontend API proxy (`CLERK_PROXY_URL`, `CLERK_FAPI_URL`).
@@ -305,6 +313,19 @@ impl ClerkConfig {
         };
         let clerk_js_url = script_url("CLERK_JS_URL")?;
         let clerk_ui_url = script_url("CLERK_UI_URL")?;
+        let admin_reverification = match r.get("CLERK_ADMIN_REVERIFICATION")? {
+            None => Some(Reverification::STRICT),
+            Some(text) if matches!(text.trim(), "off" | "none") => None,
+            Some(text) => Some(Reverification::parse(&text).ok_or_else(|| {
+                bad(
+                    "CLERK_ADMIN_REVERIFICATION",
+                    format!(
+                        "expected strict_mfa, strict, moderate, lax, <level>:<minutes> (level \
+                         first_factor, second_factor or multi_factor) or off, found {text:?}"
+                    ),
+                )
+            })?),
+        };
 
         Ok(ClerkConfig {
             mode,
@@ -343,6 +364,8 @@ impl ClerkConfig {
             trusted_proxies,
             machines,
             proxy,
+            admin_reverification,
+            admin_allow_impersonated: r.flag("CLERK_ADMIN_ALLOW_IMPERSONATED")?.unwrap_or(false),
             clerk_js_url,
             clerk_ui_url,
         })

@@ -314,3 +314,36 @@ fn trusted_proxies_are_addresses_or_ranges() {
             .is_empty()
     );
 }
+
+#[test]
+fn admin_reverification_is_strict_unless_set() {
+    let read = |value: Option<&str>| {
+        let mut clerk = serde_json::json!({ "local_mode": "true" });
+        if let Some(value) = value {
+            clerk["admin_reverification"] = value.into();
+        }
+        config(clerk).map(|c| c.admin_reverification)
+    };
+    assert_eq!(read(None).unwrap(), Some(Reverification::STRICT));
+    assert_eq!(read(Some("off")).unwrap(), None);
+    assert_eq!(read(Some("lax")).unwrap(), Some(Reverification::LAX));
+    assert_eq!(
+        read(Some("multi_factor:30")).unwrap(),
+        Some(Reverification::new(
+            crate::clerk::token::Level::MultiFactor,
+            30
+        ))
+    );
+    for bad in [
+        "sometimes",
+        "second_factor:0",
+        "second_factor",
+        "third_factor:5",
+    ] {
+        let error = read(Some(bad)).unwrap_err().to_string();
+        assert!(
+            error.contains("CLERK_ADMIN_REVERIFICATION"),
+            "{bad}: {error}"
+        );
+    }
+}

@@ -30,6 +30,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_UI_URL", "clerk_ui_url"),
     ("CLERK_INSTANCES", "instances"),
     ("CLERK_TRUSTED_PROXIES", "trusted_proxies"),
+    ("CLERK_ADMIN_REVERIFICATION", "admin_reverification"),
+    ("CLERK_ADMIN_ALLOW_IMPERSONATED", "admin_allow_impersonated"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),

@@ -17,8 +17,13 @@ use crate::observability::valid_request_id;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub id: i64,
-    /// The Clerk user id of the administrator.
+    /// Who really acted: the Clerk user id of the administrator, or, when someone else acted as
+    /// the administrator's session (Clerk's `act` claim), that actor's id.
     pub actor: String,
+    /// When someone else acted (`actor`): the Clerk user id of the administrator acted as.
+    pub acted_as: Option<String>,
+    /// When someone else acted: `impersonator` (Clerk's dashboard impersonation) or `agent`.
+    pub actor_type: Option<String>,
     /// `ban`, `unban`, `revoke-sessions` or `set-role`.
     pub action: String,
     /// The Clerk user id of the user acted on (or the id as given, when no user had it).
@@ -46,6 +51,8 @@ pub struct AuditEvent {
 struct AuditRow {
     id: i64,
     actor: String,
+    acted_as: Option<String>,
+    actor_type: Option<String>,
     action: String,
     target: String,
     parameters: String,
@@ -61,6 +68,8 @@ impl From<AuditRow> for AuditEvent {
         AuditEvent {
             id: row.id,
             actor: row.actor,
+            acted_as: row.acted_as,
+            actor_type: row.actor_type,
             action: row.action,
             target: row.target,
             // Written by `record` from a `Value`, so it parses; anything else shows as text.
@@ -75,13 +84,17 @@ impl From<AuditRow> for AuditEvent {
     }
 }
 
-const COLUMNS: &str = "id, actor, action, target, parameters, result, clerk_outcome, \
-                       local_outcome, created_at, request_id";
+const COLUMNS: &str = "id, actor, acted_as, actor_type, action, target, parameters, result, \
+                       clerk_outcome, local_outcome, created_at, request_id";
 
 /// An attempt to record.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent<'a> {
     pub actor: &'a str,
+    /// The user acted as, when `actor` is someone else acting (Clerk's `act` claim).
+    pub acted_as: Option<&'a str>,
+    /// `impersonator` or `agent`, with `acted_as`.
+    pub actor_type: Option<&'a str>,
     pub action: &'a str,
     pub target: &'a str,
     pub parameters: &'a serde_json::Value,
@@ -101,7 +114,8 @@ pub async fn record(
 ) -> Result<(), sqlx::Error> {
     query(
         "INSERT INTO audit_events (actor, action, target, parameters, result, created_at, \
-         request_id, clerk_outcome, local_outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         request_id, clerk_outcome, local_outcome, acted_as, actor_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(event.actor)
     .bind(event.action)
@@ -116,6 +130,8 @@ pub async fn record(
     })
     .bind(event.clerk_outcome)
     .bind(event.local_outcome)
+    .bind(event.acted_as)
+    .bind(event.actor_type)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -2,6 +2,7 @@
 //! in the answer and the audit trail).
 
 use crate::clerk::backend_api::BackendApiError;
+use crate::clerk::token::Reverification;
 use crate::error::ApiError;
 
 /// Why an action was not done.
@@ -41,6 +42,17 @@ pub enum ActionError {
     /// The look-up of the user failed (the database is unavailable, say).
     #[error("{}", .0.message())]
     Lookup(ApiError),
+    /// The session's last factor verification is older than `CLERK_ADMIN_REVERIFICATION` allows:
+    /// nothing was attempted (and nothing audited) until the administrator verifies again.
+    #[error("verify again first ({0})")]
+    Reverification(Reverification),
+    /// Someone else acts as the administrator's session (Clerk's `act` claim), and
+    /// `CLERK_ADMIN_ALLOW_IMPERSONATED` is not set.
+    #[error(
+        "this session is an impersonation or an agent's (Clerk's act claim): administrators' \
+         actions are refused in it (CLERK_ADMIN_ALLOW_IMPERSONATED)"
+    )]
+    Impersonated,
 }
 
 impl ActionError {
@@ -60,6 +72,8 @@ impl ActionError {
             ActionError::NotRecorded(_) => "local-write-failed",
             ActionError::Database(_) => "database-error",
             ActionError::Lookup(e) => e.code(),
+            ActionError::Reverification(_) => "reverification-error",
+            ActionError::Impersonated => "impersonated-session",
         }
     }
 }
@@ -122,6 +136,8 @@ impl From<ActionError> for ApiError {
             }
             ActionError::Database(e) => ApiError::from(e),
             ActionError::Lookup(e) => e,
+            ActionError::Reverification(wanted) => ApiError::Reverification(wanted),
+            ActionError::Impersonated => ApiError::Refused { code, message },
         }
     }
 }

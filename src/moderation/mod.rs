@@ -25,7 +25,7 @@ pub use outcome::{AtClerk, Here};
 use serde_json::{json, Value};
 use sqlx::AnyPool;
 
-use crate::clerk::token::now;
+use crate::clerk::token::{has, now, Check, SessionClaims};
 use crate::clerk::Clerk;
 use crate::db::audit_events::{self, NewAuditEvent};
 use crate::db::revoked_sessions;
@@ -112,6 +112,63 @@ pub struct Actor<'a> {
     /// The administrator's Clerk user id.
     pub clerk_id: &'a str,
     pub request_id: &'a str,
+    /// The session that asks: its factor ages (`CLERK_ADMIN_REVERIFICATION`).
+    pub session: &'a SessionClaims,
+}
+
+impl Actor<'_> {
+    /// Who really acts, as the audit trail records it: the `act` claim's actor when someone else
+    /// acts as the administrator's session (an impersonation, an agent), else the administrator.
+    pub fn recorded(&self) -> &str {
+        self.session
+            .actor
+            .as_ref()
+            .map_or(self.clerk_id, |act| act.sub.as_str())
+    }
+
+    /// The administrator acted as, and how (`impersonator` or `agent`), when someone else acts.
+    pub fn acted_as(&self) -> (Option<&str>, Option<&'static str>) {
+        match &self.session.actor {
+            Some(act) => (
+                Some(self.clerk_id),
+                Some(if act.is_agent() {
+                    "agent"
+                } else {
+                    "impersonator"
+                }),
+            ),
+            None => (None, None),
+        }
+    }
+}
+
+/// Refuses (and the caller audits) an action from a session someone else drives (Clerk's `act`
+/// claim: a member impersonating the administrator from the dashboard, or an agent), unless
+/// `CLERK_ADMIN_ALLOW_IMPERSONATED` allows it.
+fn not_impersonated(clerk: &Clerk, actor: &Actor<'_>) -> Result<(), ActionError> {
+    if actor.session.actor.is_some() && !clerk.config.admin_allow_impersonated {
+        Err(ActionError::Impersonated)
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses an action before anything is looked up or audited when the session's last factor
+/// verification is older than `CLERK_ADMIN_REVERIFICATION` allows: the administrator verifies
+/// again (ClerkJS's reverification) and retries.
+fn recently_verified(clerk: &Clerk, actor: &Actor<'_>) -> Result<(), ActionError> {
+    let Some(wanted) = clerk.config.admin_reverification else {
+        return Ok(());
+    };
+    let check = Check {
+        reverification: Some(wanted),
+        ..Check::default()
+    };
+    if has(&actor.session.authorization, Some(actor.clerk_id), &check) {
+        Ok(())
+    } else {
+        Err(ActionError::Reverification(wanted))
+    }
 }
 
 /// What an action did: the user as now stored, and the sessions ended (for the caller to forget
@@ -133,7 +190,9 @@ pub fn changed(result: &Result<Done, ActionError>) -> Option<(&str, &[String])> 
 }
 
 /// Does `action` to the user `target` (local id or Clerk id) for `actor`, and records the attempt
-/// whatever its outcome, except a malformed id (no user was named). The caller has checked that
+/// whatever its outcome (an impersonated session's refusal too), except a malformed id (no user
+/// was named) and a session that must verify again first (`CLERK_ADMIN_REVERIFICATION`: nothing
+/// was attempted). The caller has checked that
 /// the actor may act as an administrator (`CurrentUser::can_write_as_admin`).
 pub async fn perform(
     pool: &AnyPool,
@@ -152,6 +211,21 @@ pub async fn perform(
         Err(ApiError::BadRequest(message)) => return Err(ActionError::BadRequest(message)),
         Err(other) => return Err(ActionError::Lookup(other)),
     };
+    if let Err(refused) = not_impersonated(clerk, &actor) {
+        let failure = Failure::refused(refused);
+        audit(
+            pool,
+            actor,
+            &user.clerk_id,
+            action,
+            &action.parameters(),
+            &failure,
+        )
+        .await;
+        return Err(failure.error);
+    }
+    // Not audited: nothing was attempted until the administrator verifies again.
+    recently_verified(clerk, &actor)?;
     match attempt(pool, clerk, actor, &user, action).await {
         Ok(done) => Ok(done),
         Err(failure) => {
@@ -297,7 +371,9 @@ async fn write(
     audit_events::record(
         &mut tx,
         &NewAuditEvent {
-            actor: actor.clerk_id,
+            actor: actor.recorded(),
+            acted_as: actor.acted_as().0,
+            actor_type: actor.acted_as().1,
             action: action.name(),
             target: &user.clerk_id,
             parameters: &parameters,

@@ -94,8 +94,11 @@ pub(super) async fn audit(
     failure: &Failure,
 ) {
     let target: String = target.chars().take(64).collect();
+    let (acted_as, actor_type) = actor.acted_as();
     let event = NewAuditEvent {
-        actor: actor.clerk_id,
+        actor: actor.recorded(),
+        acted_as,
+        actor_type,
         action: action.name(),
         target: &target,
         parameters,

@@ -24,7 +24,9 @@ use crate::clerk::Clerk;
 use crate::db::Db;
 use crate::error::ApiError;
 pub use logger::{flush as flush_logs, init as init_logging};
-pub use request_log::{log_line, record_auth, request_id, valid_request_id, RequestId, RequestLog};
+pub use request_log::{
+    log_line, record_actor, record_auth, request_id, valid_request_id, RequestId, RequestLog,
+};
 
 /// How a request was authenticated, as Clerk's SDK reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

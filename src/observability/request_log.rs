@@ -22,6 +22,8 @@ struct RequestState {
     id: String,
     started: Instant,
     outcome: Mutex<Option<AuthOutcome>>,
+    /// Who acts as the session's user (the `act` claim's `sub`), when someone else does.
+    actor: OnceLock<String>,
 }
 
 impl RequestState {
@@ -30,8 +32,21 @@ impl RequestState {
             id,
             started: Instant::now(),
             outcome: Mutex::new(None),
+            actor: OnceLock::new(),
         }
     }
+}
+
+/// Records who acts as the session's user (an impersonating member, an agent) for the access
+/// line: printable ASCII only, never a token (`ActClaim` keeps it so; checked again here).
+pub fn record_actor(request: &Request<'_>, actor: &str) {
+    let state = request.local_cache(|| RequestState::new(String::new()));
+    let clean: String = actor
+        .chars()
+        .take(128)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect();
+    let _ = state.actor.set(clean);
 }
 
 /// Records how the request was authenticated; the last word wins (a user guard after the token).
@@ -170,17 +185,20 @@ impl Fairing for RequestLog {
             outcome.map_or(("-", "-"), |o| (o.status.as_str(), o.reason.unwrap_or("-")));
         // Tenths of a millisecond, rounded, in integers (float formatting showed in `perf`).
         let tenths = (elapsed.as_micros() + 50) / 100;
+        let actor = state.actor.get();
         match logger::format() {
             Format::Text => logger::write_fmt_line(format_args!(
-                "{} {} {status} {}.{}ms auth={auth} reason={reason} request_id={}",
+                "{} {} {status} {}.{}ms auth={auth} reason={reason} request_id={}{}{}",
                 request.method(),
                 crate::echo::header_safe(request.uri().path().as_str()),
                 tenths / 10,
                 tenths % 10,
-                state.id
+                state.id,
+                if actor.is_some() { " actor=" } else { "" },
+                actor.map_or("", String::as_str),
             )),
-            Format::Json => logger::write_line(
-                &json!({
+            Format::Json => {
+                let mut line = json!({
                     "ts": logger::rfc3339_now(),
                     "method": request.method().as_str(),
                     "path": crate::echo::header_safe(request.uri().path().as_str()),
@@ -189,9 +207,12 @@ impl Fairing for RequestLog {
                     "auth": outcome.map(|o| o.status.as_str()),
                     "reason": outcome.and_then(|o| o.reason),
                     "request_id": state.id,
-                })
-                .to_string(),
-            ),
+                });
+                if let Some(actor) = actor {
+                    line["actor"] = json!(actor);
+                }
+                logger::write_line(&line.to_string());
+            }
         }
     }
 }

@@ -4,11 +4,13 @@
 //! page and a status line.
 
 use rocket::form::{Form, FromForm};
+use rocket::http::Status;
 use rocket::request::{self, FromRequest, Request};
 use rocket::response::Redirect;
 use rocket::{Route, State};
 use rocket_dyn_templates::{context, Template};
 
+use super::reverify::{self, Retry};
 use super::{encode, Layout, PageError, PageResult};
 use crate::auth::csrf::{CsrfKey, FIELD};
 use crate::auth::{allowed_origin, request_origin, Caches, CurrentUser, Visitor};
@@ -72,6 +74,15 @@ fn checked_admin(
     Ok(admin)
 }
 
+/// The answer to an action's form post.
+#[derive(rocket::Responder)]
+enum Answered {
+    /// Back to the user's page, with the outcome in the query.
+    Back(Redirect),
+    /// Verify again first (`reverify`), then the form is sent once more.
+    Reverify((Status, Template)),
+}
+
 /// Performs `action` and sends the administrator back to the user's page with its outcome.
 #[allow(clippy::too_many_arguments)] // the guards one form post needs
 async fn act(
@@ -82,12 +93,19 @@ async fn act(
     request_id: &RequestId,
     id: &str,
     action: Action,
-) -> PageResult<Redirect> {
+    retry: &Retry<'_>,
+) -> PageResult<Answered> {
     let actor = Actor {
         clerk_id: &admin.user.clerk_id,
         request_id: &request_id.0,
+        session: &admin.session,
     };
-    let back = |outcome: &str| Redirect::to(format!("/admin/users/{}?{outcome}", encode(id)));
+    let back = |outcome: &str| {
+        Answered::Back(Redirect::to(format!(
+            "/admin/users/{}?{outcome}",
+            encode(id)
+        )))
+    };
     let result = moderation::perform(db, clerk, actor, id, &action).await;
     if let Some((clerk_id, sessions)) = moderation::changed(&result) {
         caches.forget_changed(clerk_id, sessions).await;
@@ -101,6 +119,7 @@ async fn act(
             | ActionError::NotConfigured
             | ActionError::ClerkUserNotFound
             | ActionError::Clerk(_)
+            | ActionError::Impersonated
             | ActionError::SessionsPartlyEnded { .. }),
         ) => {
             if let ActionError::Clerk(cause) = &e {
@@ -108,6 +127,9 @@ async fn act(
             }
             Ok(back(&format!("refused={}", e.code())))
         }
+        Err(ActionError::Reverification(wanted)) => Ok(Answered::Reverify(reverify::page(
+            clerk, &admin, wanted, retry,
+        ))),
         Err(e) => Err(crate::error::ApiError::from(e).into()),
     }
 }
@@ -137,6 +159,10 @@ pub(super) fn status_line(
             "Clerk's Backend API is not configured here (CLERK_SECRET_KEY): nothing was changed."
         }
         "clerk-user-not-found" => "Clerk has no such user: nothing was changed.",
+        "impersonated-session" => {
+            "Someone else is acting as this session (an impersonation or an agent): \
+             administrators' actions are refused in it, and the refusal is in the audit trail."
+        }
         "clerk-backend-api-error" => {
             "Clerk did not make the change (it failed or did not answer in time): nothing was \
              changed. Try again shortly."
@@ -218,7 +244,7 @@ async fn confirm(
 }
 
 macro_rules! action_route {
-    ($name:ident, $path:literal, $action:expr) => {
+    ($name:ident, $path:literal, $suffix:literal, $action:expr) => {
         #[rocket::post($path, data = "<form>")]
         #[allow(clippy::too_many_arguments)] // the guards one form post needs
         async fn $name(
@@ -231,20 +257,31 @@ macro_rules! action_route {
             request_id: RequestId,
             id: &str,
             form: Form<ActionForm<'_>>,
-        ) -> PageResult<Redirect> {
+        ) -> PageResult<Answered> {
             let admin = checked_admin(visitor, clerk, &origin, key, form.csrf)?;
             let action: fn(&ActionForm<'_>) -> Action = $action;
-            act(admin, clerk, db, &caches, &request_id, id, action(&form)).await
+            let user_id = encode(id);
+            let retry = Retry {
+                action: format!("/admin/users/{user_id}/{}", $suffix),
+                user_id: &user_id,
+                csrf: form.csrf,
+                role: form.role,
+            };
+            let action = action(&form);
+            act(admin, clerk, db, &caches, &request_id, id, action, &retry).await
         }
     };
 }
 
-action_route!(ban, "/admin/users/<id>/ban", |_| Action::Ban);
-action_route!(unban, "/admin/users/<id>/unban", |_| Action::Unban);
-action_route!(revoke_sessions, "/admin/users/<id>/revoke-sessions", |_| {
-    Action::RevokeSessions
-});
-action_route!(set_role, "/admin/users/<id>/role", |form| {
+action_route!(ban, "/admin/users/<id>/ban", "ban", |_| Action::Ban);
+action_route!(unban, "/admin/users/<id>/unban", "unban", |_| Action::Unban);
+action_route!(
+    revoke_sessions,
+    "/admin/users/<id>/revoke-sessions",
+    "revoke-sessions",
+    |_| Action::RevokeSessions
+);
+action_route!(set_role, "/admin/users/<id>/role", "role", |form| {
     Action::SetRole(
         form.role
             .map(str::trim)

@@ -23,7 +23,12 @@ struct SignInForm<'r> {
     last_name: Option<&'r str>,
     admin: bool,
     redirect_url: Option<&'r str>,
+    /// Minutes since the (simulated) verification, to try reverification; empty: now.
+    verified_minutes_ago: Option<u32>,
 }
+
+/// The oldest verification the form simulates: a day (Clerk's `lax`).
+const MAX_VERIFIED_MINUTES_AGO: u32 = 1440;
 
 fn local_only(clerk: &Clerk) -> PageResult<&LocalIssuer> {
     clerk.local.as_ref().ok_or(PageError::NotFound)
@@ -81,7 +86,11 @@ fn submit(
     } else {
         parties[0].clone()
     };
-    let token = issuer.mint(&user, &party, SESSION_SECS.unsigned_abs());
+    let minutes = form
+        .verified_minutes_ago
+        .unwrap_or(0)
+        .min(MAX_VERIFIED_MINUTES_AGO);
+    let token = issuer.mint_verified_ago(&user, &party, SESSION_SECS.unsigned_abs(), minutes);
     cookies.add(
         Cookie::build(("__session", token))
             .path("/")

@@ -20,6 +20,21 @@ pub struct Layout {
     /// Clerk's session task keys and this app's page for each (JSON), for `Clerk.load`'s
     /// `taskUrls` (`static/app.js` adds the way back).
     pub task_urls: String,
+    /// Someone else acting as the signed-in user (Clerk's `act` claim), for the banner.
+    pub acting: Option<Acting>,
+}
+
+/// The banner of a session someone else drives: "acting as <user> for <actor>".
+#[derive(Debug, Serialize)]
+pub struct Acting {
+    /// The user acted as: their name, else their email.
+    pub user: String,
+    /// The actor's id (the impersonating member's Clerk user id, or the agent's), printable
+    /// ASCII only (`ActClaim`); the template escapes it.
+    pub actor: String,
+    pub agent: bool,
+    /// Whether administrators' actions are refused here (`CLERK_ADMIN_ALLOW_IMPERSONATED` unset).
+    pub actions_refused: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -77,6 +92,14 @@ impl Layout {
                 is_admin: u.is_admin(clerk),
             }),
             task_urls: task_urls(),
+            acting: user.and_then(|u| {
+                u.session.actor.as_ref().map(|act| Acting {
+                    user: display_name(u),
+                    actor: act.sub.clone(),
+                    agent: act.is_agent(),
+                    actions_refused: !clerk.config.admin_allow_impersonated,
+                })
+            }),
         }
     }
 }

@@ -16,6 +16,7 @@ mod export;
 mod layout;
 pub(crate) mod redirect;
 mod rendered;
+mod reverify;
 mod tasks;
 
 use std::fmt::Write as _;

@@ -1,6 +1,6 @@
 //! Pages of signed-in users, kept as rendered for a few seconds while nothing they show can have
 //! changed: the same stored row (the very `Arc` the user cache serves, so any change of the row
-//! is a new one), the same session and the same role. Rendering with Tera was the largest cost
+//! is a new one), the same session, the same role and the same actor (`act`). Rendering with Tera was the largest cost
 //! of a warm `/profile` in `perf` (about a quarter of the request).
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use rocket_dyn_templates::Metadata;
 
 use super::{PageError, PageResult};
 use crate::auth::CurrentUser;
+use crate::clerk::token::ActClaim;
 use crate::db::users::User;
 use crate::error::ApiError;
 
@@ -26,6 +27,8 @@ struct Rendered {
     user: Arc<User>,
     session_id: String,
     role: Option<String>,
+    /// Who acts as the user (the banner): an impersonation changes the page.
+    actor: Option<ActClaim>,
     /// Shared with every answer that serves it: a kept page is sent, not copied.
     html: Arc<str>,
 }
@@ -74,6 +77,7 @@ impl RenderedPages {
                 && Instant::now() < kept.until
                 && kept.session_id == current.session.session_id
                 && kept.role.as_deref() == role
+                && kept.actor == current.session.actor
             {
                 return Ok(RawHtml(Arc::clone(&kept.html)));
             }
@@ -89,6 +93,7 @@ impl RenderedPages {
                 user: Arc::clone(&current.user),
                 session_id: current.session.session_id.clone(),
                 role: role.map(str::to_owned),
+                actor: current.session.actor.clone(),
                 html: Arc::clone(&html),
             }),
         );

@@ -139,6 +139,8 @@ pub fn claims(user: &str) -> Value {
         "exp": now + 60,
         "v": 2,
         "email": format!("{user}@example.test"),
+        // Signed in just now (first factor; no second enrolled): admin actions' reverification.
+        "fva": [0, -1],
     })
 }
 

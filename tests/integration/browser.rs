@@ -84,6 +84,11 @@ async fn serve_local_app() -> String {
     serve_local_app_on_database().await.0
 }
 
+/// [`serve_local_app`] with its key at `key_file` (for tokens the test mints itself).
+async fn serve_local_app_with_key(key_file: &std::path::Path) -> String {
+    serve(Settings::local(key_file)).await.0
+}
+
 /// [`serve_local_app`], also returning the URL of its database.
 async fn serve_local_app_on_database() -> (String, String) {
     serve(Settings::local(&scratch_dir().join("local.pem"))).await
@@ -546,4 +551,259 @@ async fn a_pending_session_finishes_each_task_and_comes_back_in_chromium() {
     let _ = browser.close().await;
     drop(driver);
     result.expect("the session tasks in Chromium");
+}
+
+/// An administrator whose verification is old is asked to verify again before banning, signs
+/// in again (local mode records a new verification), and bans; then a session someone else
+/// drives (Clerk's `act` claim) shows its banner on every page and is refused an action.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one walk-through: each step starts from the state the last one left
+async fn reverification_and_impersonation_in_chromium() {
+    if chromedriver_missing() {
+        return;
+    }
+    let key_file = scratch_dir().join("local.pem");
+    let issuer = clerk_rocket::clerk::local::LocalIssuer::load_or_create(&key_file).unwrap();
+    let base = serve_local_app_with_key(&key_file).await;
+    let driver = Driver::start();
+    let browser = chromium(&driver, "1200,900").await;
+    let result = async {
+        local_sign_in(&browser, &base, "ada@example.com", false).await?;
+        // The administrator's sign-in was verified 30 minutes ago: older than `strict`'s 10.
+        browser.goto(&format!("{base}/dev/sign-in")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("email"))
+            .await?
+            .send_keys("boss@example.com")
+            .await?;
+        browser.find(Locator::Id("admin")).await?.click().await?;
+        browser
+            .find(Locator::Id("verified_minutes_ago"))
+            .await?
+            .send_keys("30")
+            .await?;
+        browser.find(Locator::Id("sign-in")).await?.click().await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("profile-email"))
+            .await?;
+
+        let ada = clerk_rocket::clerk::local::user_id_for("ada@example.com");
+        let ban = |browser: fantoccini::Client| {
+            let base = base.clone();
+            let ada = ada.clone();
+            async move {
+                browser.goto(&format!("{base}/admin/users/{ada}")).await?;
+                browser
+                    .wait()
+                    .for_element(Locator::Id("ban"))
+                    .await?
+                    .click()
+                    .await?;
+                browser
+                    .wait()
+                    .for_element(Locator::Id("confirm-action"))
+                    .await?
+                    .click()
+                    .await?;
+                Ok::<(), fantoccini::error::CmdError>(())
+            }
+        };
+        ban(browser.clone()).await?;
+        // Asked to verify again; nothing was done.
+        let again = browser
+            .wait()
+            .for_element(Locator::Id("reverify-sign-in"))
+            .await?;
+        let text = browser
+            .find(Locator::Id("clerk-reverification"))
+            .await?
+            .text()
+            .await?;
+        assert!(text.contains("Verify it's you"), "{text}");
+        again.click().await?;
+        // Signed in again (a new verification), back on the user's page: now the ban goes through.
+        browser.wait().for_element(Locator::Id("ban")).await?;
+        ban(browser.clone()).await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("The user is banned"), "{status}");
+
+        // A session that a dashboard member drives: the banner, and a refused action.
+        let admin = clerk_rocket::clerk::local::LocalUser {
+            email: "boss@example.com".into(),
+            admin: true,
+            ..Default::default()
+        };
+        let token = issuer.mint_acted(
+            &admin,
+            "http://127.0.0.1",
+            600,
+            &json!({"sub": "user_dashboard_member", "sid": "sess_member"}),
+        );
+        // The sign-in's cookie is HttpOnly: WebDriver removes it, then the page's script sets
+        // the other (as ClerkJS sets `__session`).
+        browser.delete_cookie("__session").await?;
+        browser
+            .execute(
+                "document.cookie = '__session=' + arguments[0] + '; path=/';",
+                vec![json!(token)],
+            )
+            .await?;
+        browser.goto(&format!("{base}/profile")).await?;
+        let banner = browser
+            .wait()
+            .for_element(Locator::Id("acting-banner"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            banner.contains("acting as") && banner.contains("user_dashboard_member"),
+            "{banner}"
+        );
+        browser.goto(&format!("{base}/admin/users/{ada}")).await?;
+        browser.find(Locator::Id("acting-banner")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("unban"))
+            .await?
+            .click()
+            .await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("Someone else is acting"), "{status}");
+        let trail = browser
+            .find(Locator::Css("#user-audit table"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            trail.contains("impersonated-session") && trail.contains("user_dashboard_member"),
+            "{trail}"
+        );
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the reverification and impersonation walk-through");
+}
+
+/// ClerkJS stood in (served from 127.0.0.1 through `CLERK_JS_URL`): a Clerk-mode administrator
+/// whose verification is old posts "Make admin", the page opens the stand-in's
+/// `__internal_openReverification`, the stand-in "verifies" (writes a fresher `__session`, as
+/// ClerkJS does) and the page posts the form again: it succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_verification_retries_the_form_in_chromium() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    if chromedriver_missing() {
+        return;
+    }
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let admin = user_id();
+    let target = user_id();
+    let t = now();
+    let session = |fva: serde_json::Value| {
+        key_a().sign(&with(
+            claims(&admin),
+            json!({ "azp": null, "fva": fva, "iat": t, "nbf": t - 10, "exp": t + 900 }),
+        ))
+    };
+    let (old, fresh) = (session(json!([30, -1])), session(json!([0, -1])));
+    let stand_in = format!(
+        "window.Clerk = {{ isSignedIn: true, load: function () {{ return Promise.resolve(); }},\n\
+           mountUserButton: function () {{}},\n\
+           __internal_openReverification: function (props) {{\n\
+             var b = document.createElement('button'); b.id = 'stand-in-verify';\n\
+             b.textContent = 'Verify (' + props.level + ')';\n\
+             b.onclick = function () {{ document.cookie = '__session={fresh}; path=/';\n\
+               props.afterVerification(); }};\n\
+             document.body.appendChild(b); }} }};"
+    );
+    Mock::given(method("GET"))
+        .and(path("/clerk.browser.js"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", "text/javascript")
+                // The page loads it with `crossorigin="anonymous"`, as ClerkJS's CDN allows.
+                .insert_header("Access-Control-Allow-Origin", "*")
+                .set_body_string(stand_in),
+        )
+        .mount(&fake.server)
+        .await;
+    fake.serve_user_admin(&target, &[]).await;
+    let settings = Settings::clerk(&fake)
+        .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+        .set("secret_key", "sk_test_stand_in")
+        .set("admin_user_ids", &admin)
+        .set(
+            "clerk_js_url",
+            &format!("{}/clerk.browser.js", fake.server.uri()),
+        )
+        .set(
+            "clerk_ui_url",
+            &format!("{}/ui.browser.js", fake.server.uri()),
+        );
+    let (base, _) = serve(settings).await;
+    let http = reqwest::Client::new();
+    let seen = http
+        .get(format!("{base}/api/users/me"))
+        .bearer_auth(key_a().sign(&claims(&target)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seen.status(), 200);
+    let driver = Driver::start();
+    let browser = chromium(&driver, "1200,900").await;
+    let result = async {
+        browser.goto(&format!("{base}/health")).await?;
+        browser
+            .execute(
+                "document.cookie = '__session=' + arguments[0] + '; path=/';\
+                 document.cookie = '__client_uat=' + arguments[1] + '; path=/';\
+                 document.cookie = '__clerk_db_jwt=dvb_stand_in; path=/';",
+                vec![json!(old), json!((t - 5).to_string())],
+            )
+            .await?;
+        browser
+            .goto(&format!("{base}/admin/users/{target}"))
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Id("promote"))
+            .await?
+            .click()
+            .await?;
+        // The reverification page: the stand-in's verification opens on its own.
+        let verify = browser
+            .wait()
+            .for_element(Locator::Id("stand-in-verify"))
+            .await?;
+        assert_eq!(verify.text().await?, "Verify (second_factor)");
+        verify.click().await?;
+        let status = browser
+            .wait()
+            .for_element(Locator::Id("action-status"))
+            .await?
+            .text()
+            .await?;
+        assert!(status.contains("The role is changed"), "{status}");
+        assert_eq!(browser.current_url().await?.query(), Some("done=set-role"));
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the stand-in's verification and the retried form");
 }

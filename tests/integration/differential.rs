@@ -787,3 +787,176 @@ fn listed_differences(readme: &str) -> BTreeSet<String> {
         })
         .collect()
 }
+
+/// Clerk's reverification requirements: its four presets (by name) and custom `{level,
+/// afterMinutes}`, with this server's own form of each (a `CLERK_ADMIN_REVERIFICATION` value).
+fn reverification_configs() -> Vec<(Value, String)> {
+    let mut configs: Vec<(Value, String)> = ["strict_mfa", "strict", "moderate", "lax"]
+        .into_iter()
+        .map(|name| (json!(name), name.to_owned()))
+        .collect();
+    for level in ["first_factor", "second_factor", "multi_factor"] {
+        for minutes in [1, 5, 10, 60, 1440] {
+            configs.push((
+                json!({ "level": level, "afterMinutes": minutes }),
+                format!("{level}:{minutes}"),
+            ));
+        }
+    }
+    configs
+}
+
+/// The `fva` values of the corpus: every pair of ages around the thresholds (−1 is never, −2 is
+/// malformed), and malformed shapes.
+fn fva_values() -> Vec<Value> {
+    let ages = [-2, -1, 0, 1, 4, 5, 9, 10, 11, 59, 60, 61, 1439, 1440, 1441];
+    let mut values: Vec<Value> = ages
+        .iter()
+        .flat_map(|a| ages.iter().map(move |b| json!([a, b])))
+        .collect();
+    values.extend([
+        Value::Null,
+        json!([1]),
+        json!([1, 2, 3]),
+        json!("1,2"),
+        json!([null, 1]),
+        json!(["1", -1]),
+        json!({}),
+    ]);
+    values
+}
+
+/// Whether Clerk's answer on `fva` differs from ours by a listed difference: fractional minutes
+/// (Clerk mints whole minutes; this server reads only whole numbers, and fails closed).
+fn reverification_explained(fva: &Value) -> Option<&'static str> {
+    let fractional = fva
+        .as_array()
+        .is_some_and(|ages| ages.iter().any(Value::is_f64));
+    fractional.then_some("fva-whole-minutes")
+}
+
+#[tokio::test]
+#[allow(clippy::too_many_lines)] // one corpus, two comparisons: has() and the body
+async fn reverification_answers_match_clerks_shared() {
+    use clerk_rocket::clerk::token::{has, Authorization, Check, Reverification};
+    if let Err(why) = node_ready() {
+        assert!(
+            std::env::var("REQUIRE_DIFFERENTIAL").as_deref() != Ok("1"),
+            "REQUIRE_DIFFERENTIAL=1 but {why}"
+        );
+        println!("note: {why}: skipping the reverification differential against @clerk/shared");
+        return;
+    }
+    let configs = reverification_configs();
+    let mut fvas = fva_values();
+    fvas.push(json!([1.5, -1]));
+    let mut cases = Vec::new();
+    for (i, (config, _)) in configs.iter().enumerate() {
+        for (j, fva) in fvas.iter().enumerate() {
+            cases.push(json!({ "id": format!("{i}-{j}"), "config": config, "fva": fva }));
+        }
+    }
+    let dir = scratch_dir();
+    let cases_path = dir.join(format!("reverification-{}.json", unique("c")));
+    let answers_path = dir.join(format!("reverification-{}.json", unique("a")));
+    std::fs::write(&cases_path, Value::Array(cases.clone()).to_string()).unwrap();
+    let out = Command::new("node")
+        .arg(differential_dir().join("reverification.mjs"))
+        .arg(&cases_path)
+        .arg(&answers_path)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "reverification.mjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(&answers_path).unwrap()).unwrap();
+    assert_eq!(answers.len(), cases.len());
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let listed = listed_differences(&readme);
+
+    // has(): every requirement over every fva.
+    let mut unexplained = Vec::new();
+    let mut used: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let n = fvas.len();
+    for (k, answer) in answers.iter().enumerate() {
+        let (config, setting) = &configs[k / n];
+        let fva = &fvas[k % n];
+        let wanted = Reverification::parse(setting).expect("a valid requirement");
+        let mut claims = serde_json::Map::new();
+        claims.insert("fva".into(), fva.clone());
+        claims.insert("iat".into(), json!(now()));
+        let check = Check {
+            reverification: Some(wanted),
+            ..Check::default()
+        };
+        let ours = has(
+            &Authorization::decode(&claims),
+            Some("user_differential"),
+            &check,
+        );
+        if answer["has"].as_bool() == Some(ours) {
+            continue;
+        }
+        match reverification_explained(fva) {
+            Some(id) => *used.entry(id).or_default() += 1,
+            None => unexplained.push(format!(
+                "{config} over fva {fva}: Clerk {}, ours {ours}",
+                answer["has"]
+            )),
+        }
+    }
+    for id in used.keys() {
+        assert!(
+            listed.contains(*id),
+            "difference `{id}` is not in the README's table"
+        );
+    }
+    assert!(
+        unexplained.is_empty(),
+        "{} has() answers differ from @clerk/shared's:\n{}",
+        unexplained.len(),
+        unexplained.join("\n")
+    );
+
+    // The 403 body, byte for byte, as this server answers an admin action under each setting.
+    for (i, (config, setting)) in configs.iter().enumerate() {
+        let clerk_body = answers[i * n]["body"].as_str().expect("a body").to_owned();
+        let admin = user_id();
+        let (_fake, app) = clerk_app_with(|s| {
+            s.set("admin_user_ids", &admin)
+                .set("admin_reverification", setting)
+        })
+        .await;
+        let token = key_a().sign(&with(claims(&admin), json!({ "fva": [-1, -1] })));
+        let target = user_id();
+        let seen = app
+            .get_as("/api/users/me", &key_a().sign(&claims(&target)))
+            .await;
+        assert_eq!(seen.status, 200);
+        let response = app
+            .client
+            .post(format!("/api/admin/users/{target}/ban"))
+            .header(rocket::http::Header::new(
+                "Authorization",
+                format!("Bearer {token}"),
+            ))
+            .dispatch()
+            .await;
+        assert_eq!(response.status().code, 403, "{config}");
+        let ours = response.into_string().await.unwrap_or_default();
+        assert_eq!(
+            ours, clerk_body,
+            "{config}: the 403 body differs from Clerk's"
+        );
+    }
+    println!(
+        "reverification differential: {} has() answers and {} bodies compared, listed \
+         differences: {used:?}",
+        answers.len(),
+        configs.len()
+    );
+}

@@ -178,7 +178,10 @@ async fn metrics_count_webhook_events_by_type_and_result() {
 
 /// Serves the binary in local mode on a free loopback port with `env`, makes `paths` requests
 /// (with their `Authorization`), and returns what it wrote to standard output.
-async fn served_output(env: &[(&str, &str)], requests: &[(&str, Option<&str>)]) -> String {
+pub(crate) async fn served_output(
+    env: &[(&str, &str)],
+    requests: &[(&str, Option<&str>)],
+) -> String {
     let requests: Vec<(&str, Vec<(&str, &str)>)> = requests
         .iter()
         .map(|(path, authorization)| {

@@ -8,6 +8,7 @@
 //! evaluated (no active organization, a malformed claim, an unknown scope) is a failure.
 
 use super::org::{prefix_with_org, Authorization, Scoped};
+use super::reverification::Reverification;
 
 /// What a route or a handler asks of a session. Empty fields are not asked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,8 +21,9 @@ pub struct Check<'a> {
     pub feature: Option<&'a str>,
     /// A plan, written as a feature is.
     pub plan: Option<&'a str>,
-    /// A reverification preset: `strict_mfa`, `strict`, `moderate` or `lax`.
-    pub reverification: Option<&'a str>,
+    /// A recent enough factor verification: one of Clerk's presets
+    /// (`Reverification::STRICT`, …) or a custom `{ level, afterMinutes }`.
+    pub reverification: Option<Reverification>,
 }
 
 /// Which dimension of a [`Check`] failed first, for the refusal's reason.
@@ -65,7 +67,7 @@ pub fn evaluate(
     )?;
     dimension(check.plan.map(|p| scoped(&auth.plans, p)), Missing::Plan)?;
     dimension(
-        check.reverification.map(|level| reverified(auth, level)),
+        check.reverification.map(|wanted| reverified(auth, wanted)),
         Missing::Reverification,
     )?;
     if passed {
@@ -116,25 +118,15 @@ fn scoped(claim: &Scoped, wanted: &str) -> bool {
     }
 }
 
-/// Clerk's reverification presets: within how many minutes, and which factor.
-fn reverified(auth: &Authorization, level: &str) -> bool {
-    let (minutes, multi) = match level {
-        "strict_mfa" => (10, true),
-        "strict" => (10, false),
-        "moderate" => (60, false),
-        "lax" => (1440, false),
-        _ => return false,
-    };
-    let Some([first, second]) = auth.factor_ages else {
+/// Clerk's `checkReverificationAuthorization` over `fva`, counted as of now.
+fn reverified(auth: &Authorization, wanted: Reverification) -> bool {
+    let Some(ages) = auth.factor_ages else {
         return false;
     };
-    let recent = |age: i64| age != -1 && (0..minutes).contains(&age);
-    match (multi, second) {
-        // No second factor enrolled: the first factor must do.
-        (_, -1) => recent(first),
-        (false, _) => recent(second),
-        (true, _) => recent(first) && recent(second),
-    }
+    let elapsed = auth
+        .issued_at
+        .map_or(0, |iat| super::now().saturating_sub(iat) / 60);
+    wanted.met_by(ages, elapsed)
 }
 
 #[cfg(test)]
@@ -142,6 +134,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::clerk::token::reverification::Level;
 
     fn auth(claims: &serde_json::Value) -> Authorization {
         Authorization::decode(claims.as_object().unwrap())
@@ -198,7 +191,7 @@ mod tests {
                 ..Check::default()
             },
             Check {
-                reverification: Some("lax"),
+                reverification: Some(Reverification::LAX),
                 ..Check::default()
             },
         ] {
@@ -251,11 +244,11 @@ mod tests {
                 ..Check::default()
             },
             Check {
-                reverification: Some("strict"),
+                reverification: Some(Reverification::STRICT),
                 ..Check::default()
             },
             Check {
-                reverification: Some("sometimes"),
+                reverification: Some(Reverification::new(Level::FirstFactor, 0)),
                 ..Check::default()
             },
         ] {
@@ -274,7 +267,7 @@ mod tests {
         }
         // A malformed fva fails reverification.
         let check = Check {
-            reverification: Some("lax"),
+            reverification: Some(Reverification::LAX),
             ..Check::default()
         };
         assert!(!has(&auth(&json!({"fva": "2,3"})), USER, &check));
@@ -284,7 +277,7 @@ mod tests {
     fn reverification_presets() {
         let ages = |first: i64, second: i64| auth(&json!({ "fva": [first, second] }));
         let level = |l| Check {
-            reverification: Some(l),
+            reverification: Reverification::preset(l),
             ..Check::default()
         };
         assert!(has(&ages(5, 5), USER, &level("strict_mfa")));

@@ -7,6 +7,7 @@
 //! required. A pending session (`sts: "pending"`) verifies, with [`SessionStatus::Pending`]: the
 //! request's decision signs it out unless the route accepts pending sessions.
 
+mod actor;
 mod cache;
 mod describe;
 mod has;
@@ -14,6 +15,7 @@ mod header;
 mod memo;
 pub mod org;
 mod reason;
+mod reverification;
 mod rules;
 
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 
 use super::keys::{KeyError, KeyStore};
+pub use actor::ActClaim;
 pub use cache::{Expiring, VerdictCache};
 pub use has::{evaluate, has, Check, Missing};
 pub use header::{
@@ -33,6 +36,7 @@ pub use memo::Memo;
 pub use org::{ActiveOrg, Authorization, Scoped};
 use reason::fail;
 pub use reason::{AuthError, Reason, RefreshError};
+pub use reverification::{Level, Reverification};
 pub use rules::{explain_claims, is_clerk_id, ClaimCheck, Rules};
 
 /// The verified contents of a Clerk session token that this app uses.
@@ -56,6 +60,8 @@ pub struct SessionClaims {
     pub claims: Map<String, Value>,
     /// The organization, features, plan and factor ages the token carries (v1 or v2 claims).
     pub authorization: Authorization,
+    /// `act`: who is acting as the user (an impersonation, an agent), if anyone.
+    pub actor: Option<ActClaim>,
     /// What the app derived from these claims last (see [`Memo`]); not a claim.
     pub memo: Memo,
 }
@@ -318,6 +324,7 @@ fn check_claims(
         email: text("email").map(str::to_owned),
         role,
         authorization: Authorization::decode(&claims),
+        actor: ActClaim::of(&claims),
         claims,
         memo: Memo::default(),
     })

@@ -110,6 +110,8 @@ pub struct Authorization {
     /// `fva`: minutes since the first and second factor were verified (−1: not enrolled);
     /// `None` when absent or malformed.
     pub factor_ages: Option<[i64; 2]>,
+    /// `iat`, from which the factor ages count.
+    pub issued_at: Option<i64>,
 }
 
 impl Authorization {
@@ -122,6 +124,7 @@ impl Authorization {
             features: self.features.user_only(),
             plans: self.plans.user_only(),
             factor_ages: self.factor_ages,
+            issued_at: self.issued_at,
         }
     }
 
@@ -138,6 +141,7 @@ impl Authorization {
             plans: Scoped::parse(claims.get("pla")),
             features,
             factor_ages: factor_ages(claims.get("fva")),
+            issued_at: claims.get("iat").and_then(Value::as_i64),
         }
     }
 }
