@@ -69,6 +69,19 @@ pub fn stage() -> AdHoc {
                     }
                 }
             }))
+            .attach(AdHoc::on_liftoff("Organizations known", |rocket| {
+                Box::pin(async move {
+                    let (Some(db), Some(clerk)) = (Db::fetch(rocket), rocket.state::<Clerk>())
+                    else {
+                        return;
+                    };
+                    match crate::db::organizations::any_live(db).await {
+                        Ok(true) => clerk.note_organizations(),
+                        Ok(false) => {}
+                        Err(e) => rocket::warn!("reading whether organizations are stored: {e}"),
+                    }
+                })
+            }))
             .attach(AdHoc::on_liftoff("JWKS warm-up", |rocket| {
                 Box::pin(async move {
                     let config = rocket.config();

@@ -7,6 +7,7 @@
 
 mod checks;
 mod error;
+mod organizations;
 mod reader;
 mod variables;
 
@@ -23,6 +24,7 @@ use checks::{
 pub use checks::{cookie_suffix, decode_publishable_key, is_loopback_host, PublishableKey};
 use error::bad;
 pub use error::ConfigError;
+pub use organizations::OrganizationSettings;
 use reader::Reader;
 pub use variables::VARIABLES;
 
@@ -83,6 +85,8 @@ pub struct ClerkConfig {
     pub backend_api_budget: u32,
     /// Machine tokens (`CLERK_MACHINE_*`).
     pub machines: MachineSettings,
+    /// Organizations in the pages, and their activation from the URL.
+    pub organizations: OrganizationSettings,
 }
 
 /// The settings of machine-token verification.
@@ -253,6 +257,7 @@ impl ClerkConfig {
         };
 
         let machines = machine_settings(&r)?;
+        let organizations = organizations::organization_settings(&r)?;
 
         Ok(ClerkConfig {
             mode,
@@ -287,6 +292,7 @@ impl ClerkConfig {
             local_mode_allow_network,
             backend_api_budget,
             machines,
+            organizations,
         })
     }
 

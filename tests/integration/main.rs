@@ -23,6 +23,7 @@ mod machine_users;
 mod machines;
 mod observability;
 mod openapi;
+mod org_pages;
 mod org_records;
 mod orgs;
 mod pages;
