@@ -252,3 +252,106 @@ async fn members_are_listed_to_those_whose_membership_grants_it() {
         .await;
     assert_eq!(bad.status, 400);
 }
+
+/// A document GET of `path` by a browser signed in with `token`, after `redirects` handshakes.
+async fn document(app: &TestApp, path: &str, token: &str, redirects: u32) -> Answer {
+    let cookies = format!(
+        "{}; __clerk_redirect_count={redirects}",
+        browser_cookies(token)
+    );
+    app.get(
+        path,
+        &[
+            ("Host", "app.example.test"),
+            ("Sec-Fetch-Dest", "document"),
+            ACCEPT_HTML,
+            ("Cookie", &cookies),
+        ],
+    )
+    .await
+}
+
+/// The `organization_id` and reason of a handshake answer's `Location`.
+fn handshake_of(answer: &Answer) -> (Option<String>, Option<String>) {
+    let location = answer.header("Location").expect("a handshake's Location");
+    let url = reqwest::Url::parse(location).unwrap();
+    assert_eq!(url.path(), "/v1/client/handshake", "{location}");
+    let get = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    (get("organization_id"), get("__clerk_hs_reason"))
+}
+
+#[tokio::test]
+async fn a_url_naming_another_organization_activates_it_through_the_handshake() {
+    let (_fake, app) = org_app(&[
+        ("secret_key", "sk_test_orgsync"),
+        ("organization_patterns", "/orgs/:slug,/orgs/:slug/(.*)"),
+        ("personal_account_patterns", "/account"),
+    ])
+    .await;
+    let user = user_id();
+    let acme = member_token(&user, "org_acme", "acme");
+
+    // Another organization's page: Clerk's handshake, asking to activate it.
+    let answer = document(&app, "/orgs/globex/members", &acme, 0).await;
+    assert_eq!(answer.status, 307, "{}", answer.text());
+    assert_eq!(answer.header("x-clerk-auth-status"), Some("handshake"));
+    assert_eq!(
+        answer.header("x-clerk-auth-reason"),
+        Some("active-organization-mismatch")
+    );
+    assert_eq!(
+        handshake_of(&answer),
+        (
+            Some("globex".to_owned()),
+            Some("active-organization-mismatch".to_owned())
+        )
+    );
+    assert_eq!(
+        answer.set_cookie("__clerk_redirect_count").as_deref(),
+        Some("1")
+    );
+
+    // The personal account's page with an organization active: an empty organization_id.
+    let answer = document(&app, "/account", &acme, 0).await;
+    assert_eq!(answer.status, 307);
+    assert_eq!(handshake_of(&answer).0.as_deref(), Some(""));
+    let personal = key_a().sign(&claims(&user));
+    assert_eq!(document(&app, "/account", &personal, 0).await.status, 200);
+
+    // The active organization's own pages, and `current`, are served as they are.
+    assert_eq!(document(&app, "/orgs/acme", &acme, 0).await.status, 200);
+    assert_eq!(document(&app, "/orgs/current", &acme, 0).await.status, 200);
+    // Looping (an organization Clerk cannot activate): served with the token's organization.
+    let looping = document(&app, "/orgs/globex", &acme, 3).await;
+    assert_eq!(looping.status, 403);
+    assert_eq!(looping.header("x-clerk-auth-status"), Some("signed-in"));
+    // Not a document: never redirected.
+    let fetch = app
+        .get(
+            "/orgs/globex",
+            &[
+                ("Sec-Fetch-Dest", "empty"),
+                ("Cookie", &browser_cookies(&acme)),
+            ],
+        )
+        .await;
+    assert_eq!(fetch.header("x-clerk-auth-status"), Some("signed-in"));
+
+    // An expired token on such a page: the refresh handshake carries the organization too.
+    let expired = key_a().sign(&with(
+        with(
+            claims(&user),
+            org_claims_v2("org_acme", "acme", "member", &[]),
+        ),
+        json!({"iat": now() - 200, "nbf": now() - 210, "exp": now() - 100}),
+    ));
+    let answer = document(&app, "/orgs/globex", &expired, 0).await;
+    assert_eq!(answer.status, 307);
+    let (organization, reason) = handshake_of(&answer);
+    assert_eq!(organization.as_deref(), Some("globex"));
+    assert!(reason.unwrap().starts_with("session-token-expired"));
+}
