@@ -8,18 +8,28 @@ use crate::clerk::Clerk;
 
 /// The Content-Security-Policy of our pages: our own origin, the instance's frontend API (ClerkJS
 /// and its calls), Clerk's image host, and the bot-protection host Clerk's docs require
-/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers). No inline script.
-pub fn content_security_policy(frontend_api: Option<&str>) -> String {
+/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers), and the origins of
+/// `script_urls` (`CLERK_JS_URL`, `CLERK_UI_URL`). No inline script.
+pub fn content_security_policy(
+    frontend_api: Option<&str>,
+    script_urls: &[Option<String>],
+) -> String {
     let fapi = frontend_api
         .map(|host| format!(" https://{host}"))
         .unwrap_or_default();
+    let scripts: String = script_urls
+        .iter()
+        .flatten()
+        .filter_map(|url| reqwest::Url::parse(url).ok())
+        .flat_map(|url| [" ".to_owned(), url.origin().ascii_serialization()])
+        .collect();
     let challenges = if frontend_api.is_some() {
         " https://challenges.cloudflare.com"
     } else {
         ""
     };
     format!(
-        "default-src 'self'; script-src 'self'{fapi}{challenges}; connect-src 'self'{fapi}; \
+        "default-src 'self'; script-src 'self'{fapi}{scripts}{challenges}; connect-src 'self'{fapi}; \
          img-src 'self' https://img.clerk.com data:; style-src 'self' 'unsafe-inline'; \
          worker-src 'self' blob:; frame-src 'self'{challenges}; frame-ancestors 'none'; \
          base-uri 'self'; form-action 'self'; object-src 'none'"
@@ -80,12 +90,14 @@ impl Fairing for SecurityHeaders {
             return;
         }
         let policy = self.policy.get_or_init(|| {
-            let frontend_api = request
+            let clerk = request
                 .rocket()
                 .state::<Clerk>()
-                .filter(|clerk| !clerk.config.local_mode())
-                .and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
-            content_security_policy(frontend_api)
+                .filter(|clerk| !clerk.config.local_mode());
+            let frontend_api =
+                clerk.and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
+            let script_urls = clerk.map_or(&[][..], |clerk| &clerk.config.script_urls[..]);
+            content_security_policy(frontend_api, script_urls)
         });
         response.set_header(Header::new("Content-Security-Policy", policy.clone()));
         response.set_header(Header::new("X-Frame-Options", "DENY"));

@@ -61,6 +61,9 @@ pub struct ClerkConfig {
     pub mode: Mode,
     pub instance: Instance,
     pub publishable_key: Option<String>,
+    /// `CLERK_JS_URL`, `CLERK_UI_URL`: ClerkJS and Clerk's UI script from these URLs (a pinned
+    /// or self-hosted copy) instead of the frontend API's.
+    pub script_urls: [Option<String>; 2],
     pub audience: Option<String>,
     /// `CLERK_JWT_KEY`: verify with this key only, and never touch the network for keys.
     pub jwt_key_pem: Option<String>,
@@ -258,11 +261,21 @@ impl ClerkConfig {
 
         let machines = machine_settings(&r)?;
         let organizations = organizations::organization_settings(&r)?;
+        let script_urls = [r.get("CLERK_JS_URL")?, r.get("CLERK_UI_URL")?];
+        for (variable, url) in ["CLERK_JS_URL", "CLERK_UI_URL"]
+            .into_iter()
+            .zip(&script_urls)
+        {
+            if let Some(url) = url {
+                check_fetch_url(variable, url)?;
+            }
+        }
 
         Ok(ClerkConfig {
             mode,
             instance,
             publishable_key,
+            script_urls,
             audience: r.get("CLERK_JWT_AUDIENCE")?,
             jwt_key_pem,
             secret_key,

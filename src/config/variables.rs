@@ -33,4 +33,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "CLERK_PERSONAL_ACCOUNT_PATTERNS",
         "personal_account_patterns",
     ),
+    // Where the pages load Clerk's browser scripts from, instead of the frontend API.
+    ("CLERK_JS_URL", "js_url"),
+    ("CLERK_UI_URL", "ui_url"),
 ];

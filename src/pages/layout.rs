@@ -41,15 +41,20 @@ impl Layout {
             &config.instance.frontend_api,
             config.local_mode(),
         ) {
-            (Some(pk), Some(fapi), false) => Some(ClerkScripts {
-                publishable_key: pk.clone(),
-                clerk_js_url: format!(
-                    "https://{fapi}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
-                ),
-                ui_js_url: format!(
-                    "https://{fapi}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js"
-                ),
-            }),
+            (Some(pk), Some(fapi), false) => {
+                let [js_url, ui_url] = &config.script_urls;
+                Some(ClerkScripts {
+                    publishable_key: pk.clone(),
+                    clerk_js_url: js_url.clone().unwrap_or_else(|| {
+                        format!(
+                            "https://{fapi}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
+                        )
+                    }),
+                    ui_js_url: ui_url.clone().unwrap_or_else(|| {
+                        format!("https://{fapi}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js")
+                    }),
+                })
+            }
             _ => None,
         };
         Layout {

@@ -9,6 +9,7 @@ mod admin_stats;
 mod adversarial;
 mod authority;
 mod browser;
+mod browser_orgs;
 mod check;
 mod cli;
 mod differential;
