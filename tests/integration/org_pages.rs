@@ -10,8 +10,15 @@ use crate::common::*;
 /// A Clerk-mode app that loads ClerkJS (a publishable key) and takes webhooks, with `extra`
 /// settings.
 async fn org_app(extra: &[(&str, &str)]) -> (FakeClerk, TestApp) {
+    org_app_on(&Backend::Sqlite, extra).await
+}
+
+/// [`org_app`] on `backend`.
+async fn org_app_on(backend: &Backend, extra: &[(&str, &str)]) -> (FakeClerk, TestApp) {
+    let backend = backend.clone();
     clerk_app_with(|settings| {
         let mut settings = settings
+            .on(&backend)
             .unset("jwt_issuer")
             .set("publishable_key", &publishable_key(ISSUER_HOST, false))
             .with_webhook_secret();
@@ -142,9 +149,10 @@ async fn the_organization_page_shows_the_active_organization() {
     assert!(!html.contains("clerk-organization-profile"), "{html}");
 }
 
-#[tokio::test]
-async fn members_are_listed_to_those_whose_membership_grants_it() {
-    let (_fake, app) = org_app(&[]).await;
+backend_tests!(members_are_listed_to_those_whose_membership_grants_it);
+
+async fn members_are_listed_to_those_whose_membership_grants_it(backend: Backend) {
+    let (_fake, app) = org_app_on(&backend, &[]).await;
     let org = unique("org");
     let (reader, viewer, stranger) = (user_id(), user_id(), user_id());
     store_member(
