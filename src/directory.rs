@@ -60,8 +60,9 @@ impl<'a> ListParams<'a> {
     }
 }
 
+/// The client's text as a refusal echoes it: short, printable ASCII only.
 fn truncate(text: &str) -> String {
-    text.chars().take(40).collect()
+    crate::echo::printable(text, 40)
 }
 
 /// One user by local id or Clerk id, as both the JSON API and the admin page accept them.

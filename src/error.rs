@@ -31,6 +31,11 @@ pub enum ApiError {
     /// A body over a route's own limit (413).
     PayloadTooLarge(String),
     NotFound,
+    /// A named thing that does not exist, with its own code (404): a JWT template, say.
+    NoSuch {
+        code: &'static str,
+        message: String,
+    },
     /// A dependency (database, Backend API) is down: retry later.
     Unavailable {
         code: &'static str,
@@ -139,7 +144,9 @@ impl ApiError {
             ApiError::Forbidden(_) => Status::Forbidden,
             ApiError::BadRequest(_) | ApiError::InvalidWebhook { .. } => Status::BadRequest,
             ApiError::PayloadTooLarge(_) => Status::PayloadTooLarge,
-            ApiError::NotFound | ApiError::NoActiveOrganization => Status::NotFound,
+            ApiError::NotFound | ApiError::NoSuch { .. } | ApiError::NoActiveOrganization => {
+                Status::NotFound
+            }
             ApiError::Unavailable { .. } => Status::ServiceUnavailable,
             ApiError::Internal(_) => Status::InternalServerError,
             ApiError::Conflict { .. } => Status::Conflict,
@@ -154,6 +161,7 @@ impl ApiError {
             ApiError::InvalidWebhook { code, .. }
             | ApiError::Unavailable { code, .. }
             | ApiError::Conflict { code, .. }
+            | ApiError::NoSuch { code, .. }
             | ApiError::BadGateway { code, .. } => code,
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::NotFound => "not-found",
@@ -170,6 +178,7 @@ impl ApiError {
             ApiError::InvalidWebhook { message, .. }
             | ApiError::Unavailable { message, .. }
             | ApiError::Conflict { message, .. }
+            | ApiError::NoSuch { message, .. }
             | ApiError::BadGateway { message, .. } => message,
             ApiError::NotFound => "no such resource",
             ApiError::Handshake { .. } => "the session is refreshed through Clerk first",
@@ -295,6 +304,9 @@ fn www_authenticate(error: &ApiError) -> String {
                 .chars()
                 .filter(|c| *c != '"' && *c != '\\')
                 .collect();
+            // Printable ASCII only, whatever a message came to hold: a control byte would make
+            // the response impossible to build (the client would get an empty reply).
+            let description = crate::echo::header_safe(&description);
             format!(
                 "Bearer realm=\"clerk-rocket\", error=\"invalid_token\", error_description=\"{} ({description})\"",
                 error.code()
@@ -333,7 +345,10 @@ pub enum AuthErrors {
     /// Not signed in, or the token was refused; `WWW-Authenticate` and the body name the reason
     /// (`session-token-missing`, `token-expired`, `session-token-but-no-client-uat`,
     /// `user-deleted`, `session-revoked`, …); `x-clerk-auth-reason` carries Clerk's request
-    /// reason (`session-token-expired-refresh-non-eligible-no-refresh-cookie`, …).
+    /// reason (`session-token-expired-refresh-non-eligible-no-refresh-cookie`, …). A pending
+    /// session (`sts: "pending"`, a session task left) is `session-pending`, except on routes
+    /// that accept pending sessions (`/api/whoami`); its user finishes the task at
+    /// `/sign-in/tasks`.
     #[response(status = 401)]
     Unauthorized(#[to_schema] ErrorBody<'static>),
     /// Signed in, but refused: a banned user (`user-banned`) or, on admin routes, not an admin
@@ -429,6 +444,15 @@ mod tests {
             ),
             (ApiError::NotFound, 404, "not-found", None),
             (
+                ApiError::NoSuch {
+                    code: "jwt-template-not-found",
+                    message: "m".into(),
+                },
+                404,
+                "jwt-template-not-found",
+                None,
+            ),
+            (
                 ApiError::Unavailable {
                     code: "database-unavailable",
                     message: "m".into(),
@@ -509,5 +533,8 @@ mod tests {
         let header = www_authenticate(&expired);
         assert!(header.contains("error=\"invalid_token\""), "{header}");
         assert!(header.contains("token-expired (say hi)"), "{header}");
+        let forged = ApiError::Auth(AuthError::new(Reason::TokenInvalid, "a\r\nSet-Cookie: x"));
+        let header = www_authenticate(&forged);
+        assert!(header.contains("(a??Set-Cookie: x)"), "{header}");
     }
 }

@@ -8,21 +8,31 @@ use crate::clerk::Clerk;
 
 /// The Content-Security-Policy of our pages: our own origin, the instance's frontend API (ClerkJS
 /// and its calls), Clerk's image host, and the bot-protection host Clerk's docs require
-/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers), and the origins of
-/// `script_urls` (`CLERK_JS_URL`, `CLERK_UI_URL`). No inline script.
+/// (https://clerk.com/docs/guides/secure/best-practices/csp-headers), the Frontend API proxy's
+/// origin when it is not this one, and the origins of `CLERK_JS_URL`/`CLERK_UI_URL` when
+/// ClerkJS is loaded from elsewhere (`script_urls`). No inline script.
 pub fn content_security_policy(
     frontend_api: Option<&str>,
-    script_urls: &[Option<String>],
+    proxy_origin: Option<&str>,
+    script_urls: &[&str],
 ) -> String {
-    let fapi = frontend_api
+    let mut fapi = frontend_api
         .map(|host| format!(" https://{host}"))
         .unwrap_or_default();
-    let scripts: String = script_urls
-        .iter()
-        .flatten()
-        .filter_map(|url| reqwest::Url::parse(url).ok())
-        .flat_map(|url| [" ".to_owned(), url.origin().ascii_serialization()])
-        .collect();
+    if let Some(origin) = proxy_origin {
+        fapi.push(' ');
+        fapi.push_str(origin);
+    }
+    let mut scripts = String::new();
+    for url in script_urls {
+        if let Ok(url) = reqwest::Url::parse(url) {
+            let origin = url.origin().ascii_serialization();
+            if !scripts.contains(&origin) && origin != "null" {
+                scripts.push(' ');
+                scripts.push_str(&origin);
+            }
+        }
+    }
     let challenges = if frontend_api.is_some() {
         " https://challenges.cloudflare.com"
     } else {
@@ -96,8 +106,22 @@ impl Fairing for SecurityHeaders {
                 .filter(|clerk| !clerk.config.local_mode());
             let frontend_api =
                 clerk.and_then(|clerk| clerk.config.instance.frontend_api.as_deref());
-            let script_urls = clerk.map_or(&[][..], |clerk| &clerk.config.script_urls[..]);
-            content_security_policy(frontend_api, script_urls)
+            // A proxy given as a path is on this origin ('self'); an absolute one may not be.
+            let proxy_origin = clerk
+                .and_then(|clerk| clerk.config.proxy.as_ref())
+                .and_then(|proxy| proxy.public_url.as_deref())
+                .and_then(|url| reqwest::Url::parse(url).ok())
+                .map(|url| url.origin().ascii_serialization());
+            let script_urls: Vec<&str> = clerk
+                .map(|clerk| {
+                    [&clerk.config.clerk_js_url, &clerk.config.clerk_ui_url]
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str)
+                        .collect()
+                })
+                .unwrap_or_default();
+            content_security_policy(frontend_api, proxy_origin.as_deref(), &script_urls)
         });
         response.set_header(Header::new("Content-Security-Policy", policy.clone()));
         response.set_header(Header::new("X-Frame-Options", "DENY"));

@@ -6,9 +6,57 @@
 
   function byId(id) { return document.getElementById(id); }
 
+  // Clerk's session tasks: this app's page for each task key (from the server, <body
+  // data-clerk-task-urls>), each with the way back to the page first asked for. Given to
+  // Clerk.load as `taskUrls`, so that ClerkJS opens them when a session is pending.
+  function taskUrls(back) {
+    var urls = {};
+    try { urls = JSON.parse(document.body.dataset.clerkTaskUrls || "{}"); } catch (e) { urls = {}; }
+    Object.keys(urls).forEach(function (key) {
+      urls[key] = urls[key] + "?redirect_url=" + encodeURIComponent(back);
+    });
+    return urls;
+  }
+
+  // The task page (/sign-in/tasks) opens the page of the task Clerk names; a task's page mounts
+  // that task's component, which goes back to `redirectUrl` once every task is done.
+  function sessionTasks(node, urls) {
+    var redirectUrl = node.dataset.redirectUrl || "/";
+    var session = window.Clerk.session;
+    var current = session && session.currentTask ? session.currentTask.key : null;
+    var key = node.dataset.task;
+    if (current && current !== key && urls[current]) {
+      window.location.replace(urls[current]);
+      return;
+    }
+    if (!current) {
+      // Nothing left at Clerk: back, once (a stale cookie is refreshed by ClerkJS meanwhile).
+      var guard = "clerk-rocket-tasks";
+      var last = Number(sessionStorage.getItem(guard) || 0);
+      if (Date.now() - last > 10000) {
+        sessionStorage.setItem(guard, String(Date.now()));
+        window.location.replace(redirectUrl);
+      }
+      return;
+    }
+    var mount = node.dataset.mount;
+    if (mount && mount.indexOf("mountTask") === 0 && typeof window.Clerk[mount] === "function") {
+      window.Clerk[mount](node, { redirectUrlComplete: redirectUrl });
+    }
+  }
+
   async function start() {
     if (!window.Clerk) { return; }
-    await window.Clerk.load({ ui: { ClerkUI: window.__internal_ClerkUICtor } });
+    var tasks = byId("clerk-session-tasks");
+    var signIn = byId("clerk-sign-in");
+    var back = tasks || signIn ? ((tasks || signIn).dataset.redirectUrl || "/") : location.pathname + location.search;
+    var urls = taskUrls(back);
+    await window.Clerk.load({ ui: { ClerkUI: window.__internal_ClerkUICtor }, taskUrls: urls });
+
+    if (tasks) {
+      sessionTasks(tasks, urls);
+      return;
+    }
 
     var interstitial = byId("clerk-interstitial");
     if (interstitial) {
@@ -24,7 +72,6 @@
       return;
     }
 
-    var signIn = byId("clerk-sign-in");
     if (signIn) {
       window.Clerk.mountSignIn(signIn, {
         forceRedirectUrl: signIn.dataset.redirectUrl,

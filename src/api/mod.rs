@@ -8,6 +8,7 @@ mod audit;
 mod health;
 pub(crate) mod openapi;
 mod orgs;
+mod tokens;
 mod users;
 mod webhooks;
 mod well_known;
@@ -29,6 +30,8 @@ pub fn routes() -> Vec<Route> {
     routes.extend(whoami::routes());
     routes.extend(orgs::routes());
     routes.extend(admin_orgs::routes());
+    // Tokens of JWT templates, for calling other services.
+    routes.extend(tokens::routes());
     routes
 }
 

@@ -75,6 +75,7 @@ impl Modify for SessionSecurity {
         super::whoami::whoami,
         super::orgs::current,
         super::orgs::members,
+        super::tokens::template_token,
     ),
     modifiers(&SessionSecurity),
     tags(

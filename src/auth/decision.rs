@@ -3,6 +3,12 @@
 //! guard of the request. A header token is verified as it is; browser cookies follow Clerk's
 //! cookie rules (`__client_uat`, the suffixed family, the development browser, the handshake's
 //! return), so that a browser signed out in another tab is signed out here too, on every route.
+//!
+//! A pending session (`sts: "pending"`: the user must still finish a session task) is signed out
+//! with reason `session-pending`, as Clerk's `toAuth()` treats it by default
+//! (`treatPendingAsSignedOut`); the decision keeps its claims in [`Decided::pending`] for the
+//! routes that accept pending sessions (`auth::pending`) and for the pages, which send the user
+//! to the task page instead of to sign in.
 
 use std::sync::Arc;
 
@@ -18,7 +24,7 @@ use crate::clerk::request_state::{
     refresh_eligibility, AuthStatus, Browser, CookieInstance, Decision, Navigation, Step,
 };
 use crate::clerk::session_refresh::{self, RefreshRequest};
-use crate::clerk::token::{AuthError, Reason, RefreshError, SessionClaims};
+use crate::clerk::token::{AuthError, Reason, RefreshError, SessionClaims, SessionStatus};
 use crate::clerk::Clerk;
 
 /// The request's decision, with what the guards need to act on it.
@@ -32,15 +38,34 @@ pub struct Decided {
     pub error: Option<AuthError>,
     /// How to refresh, when the decision is a handshake.
     pub refresh: Option<Refresh>,
+    /// The verified session of a pending token (signed out, `session-pending`): for the routes
+    /// that accept pending sessions, and the pages' way to the task page.
+    pub pending: Option<Arc<SessionClaims>>,
 }
 
+/// Why a pending session is not served by a route that does not accept one.
+pub const PENDING_MESSAGE: &str =
+    "the session is pending: the user must finish a session task (such as choosing an \
+     organization) first";
+
 impl Decided {
+    /// A verified session: signed in when it is active; when pending, signed out for
+    /// `session-pending` with the session kept aside (Clerk's `treatPendingAsSignedOut`).
     fn signed_in(session: Arc<SessionClaims>) -> Decided {
+        if session.status == SessionStatus::Pending {
+            let mut decided = Decided::refused(
+                Decision::signed_out(Reason::SessionPending),
+                AuthError::new(Reason::SessionPending, PENDING_MESSAGE),
+            );
+            decided.pending = Some(session);
+            return decided;
+        }
         Decided {
             decision: Decision::SIGNED_IN,
             session: Some(session),
             error: None,
             refresh: None,
+            pending: None,
         }
     }
 
@@ -50,6 +75,7 @@ impl Decided {
             session: None,
             error: Some(error),
             refresh: None,
+            pending: None,
         }
     }
 
@@ -377,19 +403,30 @@ fn with_refresh(
     ) {
         (Some(frontend_api), Some(url)) if clerk.backend_api.is_some() => {
             let dev_browser = browser.dev_browser.filter(|_| !instance.production);
-            let mut location = handshake::handshake_url(
-                frontend_api,
+            // Through the proxy when there is one, as Clerk's SDK does (its `frontendApi` is
+            // then the proxy's URL).
+            let base = clerk
+                .config
+                .proxy
+                .as_ref()
+                .and_then(|proxy| {
+                    crate::fapi_proxy::public_url(proxy, request, instance.production)
+                })
+                .unwrap_or_else(|| format!("https://{frontend_api}"));
+            handshake::handshake_url(
+                &base,
                 &url,
                 browser.suffixed,
                 reason.code(),
                 browser.session,
                 dev_browser,
-            );
+            )
             // As Clerk's SDK does on every handshake: the organization the URL names comes along.
-            if let Some(target) = organization_target(request, clerk) {
-                location = handshake::with_organization(&location, target.query_value());
-            }
-            Some(Refresh::Handshake {
+            .map(|location| match organization_target(request, clerk) {
+                Some(target) => handshake::with_organization(&location, target.query_value()),
+                None => location,
+            })
+            .map(|location| Refresh::Handshake {
                 location,
                 redirect_count,
                 reason: reason.code(),
@@ -513,6 +550,12 @@ fn sendable_directive(directive: &str) -> bool {
 
 /// The URL the browser asked for, as the browser sees it (behind a proxy: `X-Forwarded-*`).
 pub fn public_url(request: &Request<'_>, production: bool) -> Option<String> {
+    public_origin(request, production).map(|origin| format!("{origin}{}", request.uri()))
+}
+
+/// This server's origin as the browser sees it (behind a proxy: `X-Forwarded-*`); `None` when
+/// a header names something that is not a scheme or a host.
+pub fn public_origin(request: &Request<'_>, production: bool) -> Option<String> {
     let headers = request.headers();
     let first = |name: &str| {
         headers
@@ -532,5 +575,5 @@ pub fn public_url(request: &Request<'_>, production: bool) -> Option<String> {
     let valid_host = host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    valid_host.then(|| format!("{scheme}://{host}{}", request.uri()))
+    valid_host.then(|| format!("{scheme}://{host}"))
 }

@@ -101,34 +101,62 @@ impl<'r> FromRequest<'r> for Session {
 
     /// The request's one decision (`decision.rs`): a header token verified, or the browser's
     /// cookies decided by Clerk's rules, so that the JSON API honours `__client_uat` as pages do.
+    /// A pending session is refused (`session-pending`): see [`super::AcceptPending`].
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let Some(clerk) = request.guard::<&State<Clerk>>().await.succeeded() else {
-            return refuse(
-                request,
-                ApiError::Internal("Clerk state is not managed".into()),
-            );
-        };
-        let decided = decide(request, clerk).await;
-        record_auth(request, AuthOutcome::of(decided.decision));
-        match (decided.decision.status, &decided.session, &decided.refresh) {
-            (AuthStatus::SignedIn, Some(session), _) => Outcome::Success(Session(session.clone())),
-            (
-                AuthStatus::Handshake,
-                _,
-                Some(Refresh::Handshake {
-                    location,
-                    redirect_count,
-                    ..
-                }),
-            ) => {
-                let error = ApiError::Handshake {
-                    location: location.clone(),
-                    redirect_count: *redirect_count,
-                };
-                Outcome::Error((error.record(request), ()))
-            }
-            _ => Outcome::Error((ApiError::from(decided.error()).record(request), ())),
+        session(request, false).await
+    }
+}
+
+/// The request's session, a pending one too when `accept_pending` (the route said so with
+/// [`super::AcceptPending`]); then Clerk's headers say signed in, as Clerk's
+/// `authenticateRequest` does for a pending session.
+pub(super) async fn session(
+    request: &Request<'_>,
+    accept_pending: bool,
+) -> request::Outcome<Session, ()> {
+    let Some(clerk) = request.guard::<&State<Clerk>>().await.succeeded() else {
+        return refuse(
+            request,
+            ApiError::Internal("Clerk state is not managed".into()),
+        );
+    };
+    let decided = decide(request, clerk).await;
+    if let (true, Some(pending)) = (accept_pending, &decided.pending) {
+        record_auth(request, AuthOutcome::SIGNED_IN);
+        return Outcome::Success(Session(pending.clone()));
+    }
+    record_auth(request, AuthOutcome::of(decided.decision));
+    match (decided.decision.status, &decided.session, &decided.refresh) {
+        (AuthStatus::SignedIn, Some(session), _) => Outcome::Success(Session(session.clone())),
+        (
+            AuthStatus::Handshake,
+            _,
+            Some(Refresh::Handshake {
+                location,
+                redirect_count,
+                ..
+            }),
+        ) => {
+            let error = ApiError::Handshake {
+                location: location.clone(),
+                redirect_count: *redirect_count,
+            };
+            Outcome::Error((error.record(request), ()))
         }
+        _ => Outcome::Error((ApiError::from(decided.error()).record(request), ())),
+    }
+}
+
+/// The request's user ([`CurrentUser`]), of a pending session too when `accept_pending`: revoked
+/// sessions and deleted or banned users are refused all the same.
+pub(super) async fn current_user(
+    request: &Request<'_>,
+    accept_pending: bool,
+) -> request::Outcome<CurrentUser, ()> {
+    let Session(session) = try_outcome!(session(request, accept_pending).await);
+    match user::resolve_request(request, &session).await {
+        Ok(user) => Outcome::Success(CurrentUser { user, session }),
+        Err(e) => refuse(request, e),
     }
 }
 
@@ -137,11 +165,7 @@ impl<'r> FromRequest<'r> for CurrentUser {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let Session(session) = try_outcome!(request.guard::<Session>().await);
-        match user::resolve_request(request, &session).await {
-            Ok(user) => Outcome::Success(CurrentUser { user, session }),
-            Err(e) => refuse(request, e),
-        }
+        current_user(request, false).await
     }
 }
 

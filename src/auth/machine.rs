@@ -10,11 +10,13 @@
 //!
 //! Fail-closed: a token of a type the route does not accept is refused with
 //! `token-type-mismatch` (401), and machine tokens are read from the `Authorization` header only,
-//! never from a cookie. Sessions go through [`CurrentUser`], so revoked sessions and deleted or
+//! never from a cookie. Sessions go through [`super::CurrentUser`], so revoked sessions and deleted or
 //! banned users are refused here as everywhere, and a session's warm path stays what it was. An
 //! API key or OAuth access token acting for a user is refused as that user's session would be.
 //! A session's active organization is checked against the stored memberships: one that ended
-//! in Clerk grants nothing here, whatever the token claims (`org_standing.rs`).
+//! in Clerk grants nothing here, whatever the token claims (`org_standing.rs`). A pending
+//! session is refused (`session-pending`) unless the second parameter is
+//! [`AcceptPending`] (`pending.rs`).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -23,9 +25,10 @@ use rocket::outcome::Outcome;
 use rocket::request::{self, FromRequest, Request};
 use rocket_db_pools::Database as _;
 
-use super::guards::CurrentUser;
+use super::guards::current_user;
 use super::known_users::KnownUsers;
 use super::org_standing::OrgStandings;
+use super::pending::{Pending, PendingIsSignedOut};
 use super::source::TokenSource;
 use crate::clerk::auth_object::AuthObject;
 use crate::clerk::machine::{classify, opaque_type, MachineToken, TokenType};
@@ -73,8 +76,9 @@ impl Accepts for Any {
     ];
 }
 
-/// An authenticated request, by a token of a type `A` accepts.
-pub struct Auth<A: Accepts = SessionOnly> {
+/// An authenticated request, by a token of a type `A` accepts; a pending session only when `P`
+/// is [`super::AcceptPending`].
+pub struct Auth<A: Accepts = SessionOnly, P: Pending = PendingIsSignedOut> {
     pub object: AuthObject,
     /// The local user row, for sessions.
     pub user: Option<Arc<User>>,
@@ -82,10 +86,10 @@ pub struct Auth<A: Accepts = SessionOnly> {
     pub org_name: Option<String>,
     /// The stored membership's system permissions (`org_access.rs`).
     system_permissions: Vec<String>,
-    accepts: PhantomData<A>,
+    accepts: PhantomData<(A, P)>,
 }
 
-impl<A: Accepts> Auth<A> {
+impl<A: Accepts, P: Pending> Auth<A, P> {
     fn new(object: AuthObject, user: Option<Arc<User>>) -> Self {
         Auth {
             object,
@@ -137,7 +141,7 @@ fn mismatch(found: TokenType, accepted: &[TokenType]) -> ApiError {
     .into()
 }
 
-/// How the request is authenticated: as a session (through [`CurrentUser`]), or as a machine.
+/// How the request is authenticated: as a session (through [`super::CurrentUser`]), or as a machine.
 enum Path {
     Session,
     Machine(Result<Arc<MachineToken>, ApiError>),
@@ -247,12 +251,12 @@ async fn local_api_key(request: &Request<'_>, secret: &str) -> Result<Arc<Machin
 }
 
 #[rocket::async_trait]
-impl<'r, A: Accepts> FromRequest<'r> for Auth<A> {
+impl<'r, A: Accepts, P: Pending> FromRequest<'r> for Auth<A, P> {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         match choose_path(request, A::TYPES).await {
-            Path::Session => match request.guard::<CurrentUser>().await {
+            Path::Session => match current_user(request, P::ACCEPTS).await {
                 Outcome::Success(current) => {
                     match with_org_standing(request, &current.session).await {
                         Ok(access) => {
@@ -289,8 +293,8 @@ pub trait Requirement: Send + Sync + 'static {
 /// An [`Auth<A>`] whose caller satisfies `R` (Clerk's `has()`, fail-closed). A miss is 403 with
 /// `missing-role`, `missing-permission`, `missing-feature`, `missing-plan` or
 /// `missing-reverification`, and a message naming what is missing.
-pub struct Authorized<R: Requirement, A: Accepts = SessionOnly> {
-    pub auth: Auth<A>,
+pub struct Authorized<R: Requirement, A: Accepts = SessionOnly, P: Pending = PendingIsSignedOut> {
+    pub auth: Auth<A, P>,
     requirement: PhantomData<R>,
 }
 
@@ -343,11 +347,11 @@ pub fn missing(check: &Check<'_>, missing: Missing) -> ApiError {
 }
 
 #[rocket::async_trait]
-impl<'r, R: Requirement, A: Accepts> FromRequest<'r> for Authorized<R, A> {
+impl<'r, R: Requirement, A: Accepts, P: Pending> FromRequest<'r> for Authorized<R, A, P> {
     type Error = ();
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
-        let auth = rocket::outcome::try_outcome!(request.guard::<Auth<A>>().await);
+        let auth = rocket::outcome::try_outcome!(request.guard::<Auth<A, P>>().await);
         let check = R::check();
         match auth.evaluate(&check) {
             Ok(()) => Outcome::Success(Authorized {

@@ -10,7 +10,9 @@
 //!
 //! Those guards accept session tokens only. [`Auth<A>`] says in a route's signature which token
 //! types it accepts (sessions, M2M tokens, OAuth access tokens, API keys: `machine.rs`), and
-//! [`Authorized<R, A>`] what the caller must hold (a role, permission, feature or plan).
+//! [`Authorized<R, A>`] what the caller must hold (a role, permission, feature or plan). A pending
+//! session (Clerk's session tasks) is signed out everywhere, unless a route says
+//! [`Auth<A, AcceptPending>`](AcceptPending) (`pending.rs`); pages send its user to the task page.
 //!
 //! [`ApiError`]: crate::error::ApiError
 
@@ -22,11 +24,13 @@ mod known_users;
 mod machine;
 mod org_access;
 mod org_standing;
+mod pending;
 mod source;
 mod stage;
 mod user;
 mod visitor;
 
+pub use decision::public_origin;
 pub use guards::{Admin, AdminWriter, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
 pub use machine::{
@@ -35,6 +39,7 @@ pub use machine::{
 };
 pub use org_access::{authorize, org_access, OrgAccess, ReadMemberships};
 pub use org_standing::{OrgStanding, OrgStandings, Standing};
+pub use pending::{AcceptPending, Pending, PendingIsSignedOut};
 pub use source::{allowed_origin, is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
 pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};

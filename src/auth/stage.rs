@@ -13,6 +13,7 @@ use crate::clerk::Clerk;
 use crate::config::ClerkConfig;
 use crate::db::revoked_sessions::Revocations;
 use crate::db::Db;
+use crate::fapi_proxy::FapiProxy;
 use crate::observability;
 
 /// Attaches Clerk (refusing to start on unusable settings), the JWKS warm-up and the revocation
@@ -61,7 +62,22 @@ pub fn stage() -> AdHoc {
                     Ok(clerk) => {
                         log_mode(&clerk);
                         let csrf = CsrfKey::new(&clerk.config);
-                        Ok(rocket.manage(clerk).manage(csrf))
+                        let proxy = match (&clerk.config.proxy, &clerk.config.secret_key) {
+                            (Some(settings), Some(secret)) => Some((
+                                settings.path.clone(),
+                                FapiProxy::new(
+                                    settings.clone(),
+                                    secret.clone(),
+                                    clerk.config.instance.production,
+                                ),
+                            )),
+                            _ => None,
+                        };
+                        let rocket = rocket.manage(clerk).manage(csrf);
+                        Ok(match proxy {
+                            Some((path, proxy)) => rocket.mount(path, proxy.routes()),
+                            None => rocket,
+                        })
                     }
                     Err(e) => {
                         rocket::error!("{e}");
@@ -69,19 +85,7 @@ pub fn stage() -> AdHoc {
                     }
                 }
             }))
-            .attach(AdHoc::on_liftoff("Organizations known", |rocket| {
-                Box::pin(async move {
-                    let (Some(db), Some(clerk)) = (Db::fetch(rocket), rocket.state::<Clerk>())
-                    else {
-                        return;
-                    };
-                    match crate::db::organizations::any_live(db).await {
-                        Ok(true) => clerk.note_organizations(),
-                        Ok(false) => {}
-                        Err(e) => rocket::warn!("reading whether organizations are stored: {e}"),
-                    }
-                })
-            }))
+            .attach(organizations_known())
             .attach(AdHoc::on_liftoff("JWKS warm-up", |rocket| {
                 Box::pin(async move {
                     let config = rocket.config();
@@ -108,6 +112,22 @@ pub fn stage() -> AdHoc {
                     }
                 })
             }))
+    })
+}
+
+/// Whether this database knows an organization (`Clerk::offers_organizations`), read at start.
+fn organizations_known() -> AdHoc {
+    AdHoc::on_liftoff("Organizations known", |rocket| {
+        Box::pin(async move {
+            let (Some(db), Some(clerk)) = (Db::fetch(rocket), rocket.state::<Clerk>()) else {
+                return;
+            };
+            match crate::db::organizations::any_live(db).await {
+                Ok(true) => clerk.note_organizations(),
+                Ok(false) => {}
+                Err(e) => rocket::warn!("reading whether organizations are stored: {e}"),
+            }
+        })
     })
 }
 

@@ -1,6 +1,8 @@
 //! Who is asking for a page, with Clerk's cookie state machine (spec §4) so that a browser with a
 //! live Clerk session is never shown as signed out: an expired or stale `__session` cookie is
 //! refreshed through Clerk's handshake (with a secret key) or an interstitial page (without).
+//! A visitor whose session is pending (Clerk's session tasks) is neither signed in nor sent to
+//! sign in: pages send them to the task page (`pages::tasks`), as Clerk's SDKs do.
 
 use rocket::request::{self, FromRequest, Request};
 use rocket::State;
@@ -24,6 +26,9 @@ pub struct Visitor {
 #[derive(Debug)]
 pub enum VisitorState {
     SignedIn(Box<CurrentUser>),
+    /// Signed in at Clerk, but the session waits for a session task (`sts: "pending"`); the
+    /// user row was looked up as a signed-in visitor's is, so a banned user is refused instead.
+    Pending(Box<CurrentUser>),
     SignedOut,
     /// Signed in at Clerk, but this request's token must be refreshed first.
     Refresh(Refresh),
@@ -53,6 +58,8 @@ pub enum Refresh {
 pub enum Denied {
     /// Signed out: send them to sign in, then back to `return_to`.
     SignIn { return_to: String },
+    /// The session is pending: send them to the task page, then back to `return_to`.
+    Tasks { return_to: String },
     /// Signed in at Clerk but this request's token needs refreshing first.
     Refresh(Refresh),
     /// Signed in, without the right.
@@ -66,6 +73,9 @@ impl Visitor {
     pub fn require(self) -> Result<CurrentUser, Denied> {
         match self.state {
             VisitorState::SignedIn(user) => Ok(*user),
+            VisitorState::Pending(_) => Err(Denied::Tasks {
+                return_to: self.path,
+            }),
             VisitorState::SignedOut => Err(Denied::SignIn {
                 return_to: self.path,
             }),
@@ -85,13 +95,20 @@ impl Visitor {
     }
 
     /// The signed-in user if any; a refresh still happens first, so that nobody sees a false
-    /// signed-out page.
+    /// signed-out page. A pending session is signed out here, as in Clerk's SDK.
     pub fn optional(self) -> Result<Option<CurrentUser>, Denied> {
         match self.state {
             VisitorState::SignedIn(user) => Ok(Some(*user)),
-            VisitorState::SignedOut | VisitorState::Refused(_) => Ok(None),
+            VisitorState::SignedOut | VisitorState::Refused(_) | VisitorState::Pending(_) => {
+                Ok(None)
+            }
             VisitorState::Refresh(refresh) => Err(Denied::Refresh(refresh)),
         }
+    }
+
+    /// Whether the visitor's session is pending (a session task is left).
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state, VisitorState::Pending(_))
     }
 }
 
@@ -119,8 +136,27 @@ impl<'r> FromRequest<'r> for Visitor {
 async fn visit(request: &Request<'_>, clerk: &Clerk) -> (VisitorState, AuthOutcome) {
     let decided = decide(request, clerk).await;
     let outcome = AuthOutcome::of(decided.decision);
+    if let (AuthStatus::SignedOut, None, Some(session)) =
+        (decided.decision.status, &decided.refresh, &decided.pending)
+    {
+        // Looked up as a signed-in visitor is: a banned user's pending session is refused.
+        return match user::resolve_request(request, session).await {
+            Ok(user) => (
+                VisitorState::Pending(Box::new(CurrentUser {
+                    user,
+                    session: session.clone(),
+                })),
+                outcome,
+            ),
+            Err(error) => {
+                let outcome = AuthOutcome::signed_out(error.code());
+                (VisitorState::Refused(error), outcome)
+            }
+        };
+    }
     match (decided.decision.status, &decided.refresh, &decided.session) {
-        (AuthStatus::SignedIn, Some(refresh @ Refresh::Reload { .. }), _)
+        // A development handshake came back (with an active or a pending session): reload.
+        (_, Some(refresh @ Refresh::Reload { .. }), _)
         | (AuthStatus::Handshake, Some(refresh), _) => {
             (VisitorState::Refresh(refresh.clone()), outcome)
         }

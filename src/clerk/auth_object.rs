@@ -38,6 +38,15 @@ impl AuthObject {
         }
     }
 
+    /// A session's status (`active`, or `pending` on a route that accepts pending sessions);
+    /// machine tokens have none.
+    pub fn session_status(&self) -> Option<super::token::SessionStatus> {
+        match self {
+            AuthObject::Session(claims) => Some(claims.status),
+            AuthObject::Machine(_) => None,
+        }
+    }
+
     pub fn session_id(&self) -> Option<&str> {
         match self {
             AuthObject::Session(claims) => Some(&claims.session_id),

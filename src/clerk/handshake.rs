@@ -34,6 +34,7 @@ pub fn valid_nonce(nonce: &str) -> bool {
 }
 
 /// The frontend API URL that starts a handshake, with the spec's parameters in the spec's order.
+/// `frontend_api` is the Frontend API's URL (`https://clerk.example.com`), or the proxy's.
 pub fn handshake_url(
     frontend_api: &str,
     redirect_url: &str,
@@ -41,9 +42,14 @@ pub fn handshake_url(
     reason: &str,
     session_token: Option<&str>,
     dev_browser: Option<&str>,
-) -> String {
-    let mut url = reqwest::Url::parse(&format!("https://{frontend_api}/v1/client/handshake"))
-        .expect("the frontend API host was validated at start");
+) -> Option<String> {
+    // `None` only for a base that is no URL; it is validated at start (the host) or built from
+    // a checked origin (the proxy's).
+    let mut url = reqwest::Url::parse(&format!(
+        "{}/v1/client/handshake",
+        frontend_api.trim_end_matches('/')
+    ))
+    .ok()?;
     let redirect_url = without_params(redirect_url, &["__clerk_db_jwt", "__dev_session"]);
     {
         let mut query = url.query_pairs_mut();
@@ -63,7 +69,7 @@ pub fn handshake_url(
             query.append_pair("__clerk_db_jwt", dev_browser);
         }
     }
-    url.into()
+    Some(url.into())
 }
 
 /// A handshake URL that also asks the frontend API to activate an organization: Clerk's

@@ -149,6 +149,31 @@ impl LocalIssuer {
         self.sign(&claims, Some(M2M_CATEGORY))
     }
 
+    /// Signs a JWT-template token for `session` (local mode has no templates: the standard
+    /// claims of the session, and `tpl` naming the template asked for), valid for `ttl_secs`.
+    pub fn mint_template(
+        &self,
+        session: &super::token::SessionClaims,
+        template: &str,
+        ttl_secs: u32,
+    ) -> String {
+        let iat = now();
+        let mut claims = json!({
+            "iss": LOCAL_ISSUER,
+            "sub": session.user_id,
+            "sid": session.session_id,
+            "iat": iat,
+            "nbf": iat - 5,
+            "exp": iat + i64::from(ttl_secs),
+            "jti": random_hex(10),
+            "tpl": template,
+        });
+        if let Some(azp) = &session.authorized_party {
+            claims["azp"] = Value::String(azp.clone());
+        }
+        self.sign(&claims, None)
+    }
+
     fn sign(&self, claims: &Value, category: Option<&str>) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(LOCAL_KID.to_owned());

@@ -12,6 +12,8 @@ pub mod org_sync;
 pub mod organizations;
 pub mod request_state;
 pub mod session_refresh;
+pub mod session_tasks;
+pub mod template_tokens;
 pub mod token;
 pub mod user_admin;
 pub mod webhook;
@@ -84,6 +86,8 @@ pub struct Clerk {
     /// This database knows an organization (read at start, set by organization webhooks): the
     /// instance has organizations, and pages offer the switcher (see `CLERK_ORGANIZATIONS`).
     pub organizations_seen: std::sync::atomic::AtomicBool,
+    /// Tokens minted from JWT templates, kept until shortly before they expire.
+    pub template_tokens: template_tokens::TemplateTokens,
 }
 
 impl Clerk {
@@ -177,6 +181,7 @@ impl Clerk {
             local,
             config,
             organizations_seen: std::sync::atomic::AtomicBool::new(false),
+            template_tokens: template_tokens::TemplateTokens::default(),
         })
     }
 

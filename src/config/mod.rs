@@ -61,9 +61,6 @@ pub struct ClerkConfig {
     pub mode: Mode,
     pub instance: Instance,
     pub publishable_key: Option<String>,
-    /// `CLERK_JS_URL`, `CLERK_UI_URL`: ClerkJS and Clerk's UI script from these URLs (a pinned
-    /// or self-hosted copy) instead of the frontend API's.
-    pub script_urls: [Option<String>; 2],
     pub audience: Option<String>,
     /// `CLERK_JWT_KEY`: verify with this key only, and never touch the network for keys.
     pub jwt_key_pem: Option<String>,
@@ -90,6 +87,25 @@ pub struct ClerkConfig {
     pub machines: MachineSettings,
     /// Organizations in the pages, and their activation from the URL.
     pub organizations: OrganizationSettings,
+    /// `CLERK_PROXY_URL`: ClerkJS and handshakes reach the Frontend API through this server.
+    pub proxy: Option<ProxySettings>,
+    /// `CLERK_JS_URL`: where pages load ClerkJS from instead of the frontend API (Clerk's
+    /// `clerkJSUrl`: a self-hosted or pinned copy); its origin joins the pages' `script-src`.
+    pub clerk_js_url: Option<String>,
+    /// `CLERK_UI_URL`: the same for Clerk's UI bundle (Clerk's `clerkUiUrl`).
+    pub clerk_ui_url: Option<String>,
+}
+
+/// The Frontend API proxy (`CLERK_PROXY_URL`, `CLERK_FAPI_URL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// The proxy's public URL when configured absolute (`https://app.example.com/__clerk`);
+    /// `None` when configured as a path, resolved against each request's public origin.
+    pub public_url: Option<String>,
+    /// Where this server serves it: the URL's path, without a trailing slash (`/__clerk`).
+    pub path: String,
+    /// Where requests are forwarded: Clerk's Frontend API (`https://frontend-api.clerk.dev`).
+    pub fapi_url: String,
 }
 
 /// The settings of machine-token verification.
@@ -261,21 +277,21 @@ impl ClerkConfig {
 
         let machines = machine_settings(&r)?;
         let organizations = organizations::organization_settings(&r)?;
-        let script_urls = [r.get("CLERK_JS_URL")?, r.get("CLERK_UI_URL")?];
-        for (variable, url) in ["CLERK_JS_URL", "CLERK_UI_URL"]
-            .into_iter()
-            .zip(&script_urls)
-        {
-            if let Some(url) = url {
+        let proxy = proxy_settings(&r, mode, secret_key.as_deref(), &instance)?;
+        let script_url = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            let url = r.get(variable)?;
+            if let Some(url) = &url {
                 check_fetch_url(variable, url)?;
             }
-        }
+            Ok(url)
+        };
+        let clerk_js_url = script_url("CLERK_JS_URL")?;
+        let clerk_ui_url = script_url("CLERK_UI_URL")?;
 
         Ok(ClerkConfig {
             mode,
             instance,
             publishable_key,
-            script_urls,
             audience: r.get("CLERK_JWT_AUDIENCE")?,
             jwt_key_pem,
             secret_key,
@@ -306,6 +322,9 @@ impl ClerkConfig {
             backend_api_budget,
             machines,
             organizations,
+            proxy,
+            clerk_js_url,
+            clerk_ui_url,
         })
     }
 
@@ -332,6 +351,98 @@ fn machine_settings(r: &Reader<'_>) -> Result<MachineSettings, ConfigError> {
         cache_secs: r.secs("CLERK_MACHINE_TOKEN_CACHE_SECS", 10)?,
         machine_id,
     })
+}
+
+/// Clerk's Frontend API for proxies (`fapiUrlFromPublishableKey` in
+/// <https://github.com/clerk/javascript/blob/main/packages/backend/src/proxy.ts>): one host for
+/// every production and development instance; the proxy names the instance with its headers.
+const PROD_FAPI_URL: &str = "https://frontend-api.clerk.dev";
+const STAGING_FAPI_URL: &str = "https://frontend-api.clerkstage.dev";
+
+fn proxy_settings(
+    r: &Reader<'_>,
+    mode: Mode,
+    secret_key: Option<&str>,
+    instance: &Instance,
+) -> Result<Option<ProxySettings>, ConfigError> {
+    let Some(value) = r.get("CLERK_PROXY_URL")? else {
+        return Ok(None);
+    };
+    let value = value.trim().trim_end_matches('/').to_owned();
+    if mode == Mode::Local {
+        return Err(bad(
+            "CLERK_PROXY_URL",
+            "local mode has no Frontend API to proxy: unset it, or configure a Clerk instance",
+        ));
+    }
+    if secret_key.is_none() {
+        return Err(bad(
+            "CLERK_PROXY_URL",
+            "the proxy sends CLERK_SECRET_KEY with each request to the Frontend API: set it",
+        ));
+    }
+    let (public_url, path) = if value.starts_with('/') {
+        (None, value)
+    } else {
+        check_fetch_url("CLERK_PROXY_URL", &value)?;
+        let url = reqwest::Url::parse(&value).map_err(|e| bad("CLERK_PROXY_URL", e.to_string()))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("CLERK_PROXY_URL", "a proxy URL has no credentials"));
+        }
+        let path = url.path().trim_end_matches('/').to_owned();
+        (Some(value), path)
+    };
+    let plain_path = path.len() > 1
+        && path.starts_with('/')
+        && !path.contains(['?', '#', '%', '\\'])
+        && path.split('/').skip(1).all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        });
+    let taken = ["/api", "/static", "/admin", "/dev", "/sign-in", "/sign-up"]
+        .iter()
+        .any(|own| path == *own || path.starts_with(&format!("{own}/")));
+    if !plain_path || taken {
+        return Err(bad(
+            "CLERK_PROXY_URL",
+            format!(
+                "expected a path of its own on this server such as /__clerk (or an https URL \
+                 ending in one), found {path:?}"
+            ),
+        ));
+    }
+    let staging = instance
+        .frontend_api
+        .as_deref()
+        .is_some_and(|fapi| fapi.ends_with(".accountsstage.dev"));
+    let fapi_url = match r.get("CLERK_FAPI_URL")? {
+        Some(url) => {
+            check_fetch_url("CLERK_FAPI_URL", &url)?;
+            let parsed =
+                reqwest::Url::parse(&url).map_err(|e| bad("CLERK_FAPI_URL", e.to_string()))?;
+            if parsed.query().is_some()
+                || parsed.fragment().is_some()
+                || !parsed.username().is_empty()
+            {
+                return Err(bad(
+                    "CLERK_FAPI_URL",
+                    "expected an origin, without credentials, query or fragment",
+                ));
+            }
+            url.trim_end_matches('/').to_owned()
+        }
+        None if staging => STAGING_FAPI_URL.to_owned(),
+        None => PROD_FAPI_URL.to_owned(),
+    };
+    Ok(Some(ProxySettings {
+        public_url,
+        path,
+        fapi_url,
+    }))
 }
 
 impl fmt::Display for Mode {

@@ -232,3 +232,71 @@ fn organization_settings_are_read_and_refused() {
         assert!(error.to_string().starts_with(variable), "{error}");
     }
 }
+
+#[test]
+fn a_proxy_setting_that_cannot_work_is_refused() {
+    let with = |proxy_url: &str, secret: Option<&str>| {
+        let mut clerk = serde_json::json!({
+            "jwt_issuer": "https://clerk.example.test",
+            "local_mode": "false",
+            "proxy_url": proxy_url,
+        });
+        if let Some(secret) = secret {
+            clerk["secret_key"] = secret.into();
+        }
+        config(clerk)
+    };
+    let secret = Some("sk_test_proxy");
+    for bad in [
+        "/api/clerk",
+        "/",
+        "/__clerk/../x",
+        "/__clerk?x=1",
+        "/__cl%65rk",
+        "http://proxy.example.test/__clerk",
+        "https://user:pw@proxy.example.test/__clerk",
+        "https://proxy.example.test",
+    ] {
+        let error = with(bad, secret).expect_err(bad);
+        assert!(
+            error.to_string().contains("CLERK_PROXY_URL"),
+            "{bad}: {error}"
+        );
+    }
+    assert!(
+        with("/__clerk", None).is_err(),
+        "the proxy needs the secret key"
+    );
+
+    let relative = with("/__clerk/", secret).unwrap().proxy.unwrap();
+    assert_eq!(relative.path, "/__clerk");
+    assert_eq!(relative.public_url, None);
+    assert_eq!(relative.fapi_url, "https://frontend-api.clerk.dev");
+    let absolute = with("https://app.example.test/__clerk", secret)
+        .unwrap()
+        .proxy
+        .unwrap();
+    assert_eq!(absolute.path, "/__clerk");
+    assert_eq!(
+        absolute.public_url.as_deref(),
+        Some("https://app.example.test/__clerk")
+    );
+}
+
+#[test]
+fn clerk_js_may_come_from_an_https_url_or_this_machine() {
+    let clerk = |url: &str| {
+        config(serde_json::json!({
+            "jwt_issuer": "https://clerk.example.com", "clerk_js_url": url, "clerk_ui_url": url
+        }))
+    };
+    let set = clerk("https://cdn.example.com/clerk.browser.js").unwrap();
+    assert_eq!(
+        set.clerk_js_url.as_deref(),
+        Some("https://cdn.example.com/clerk.browser.js")
+    );
+    assert!(clerk("http://127.0.0.1:8000/clerk.browser.js").is_ok());
+    let error = clerk("http://cdn.example.com/clerk.browser.js").unwrap_err();
+    assert!(error.to_string().starts_with("CLERK_JS_URL: "), "{error}");
+    assert!(clerk("clerk.browser.js").is_err());
+}

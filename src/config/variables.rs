@@ -22,6 +22,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_JWKS_COOLDOWN_SECS", "jwks_cooldown_secs"),
     ("CLERK_LOG_FORMAT", "log_format"),
     ("CLERK_BACKEND_API_BUDGET", "backend_api_budget"),
+    // The Frontend API through this server (Clerk's proxy).
+    ("CLERK_PROXY_URL", "proxy_url"),
+    ("CLERK_FAPI_URL", "fapi_url"),
+    ("CLERK_JS_URL", "clerk_js_url"),
+    ("CLERK_UI_URL", "clerk_ui_url"),
     // Machine tokens.
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),
@@ -33,7 +38,4 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "CLERK_PERSONAL_ACCOUNT_PATTERNS",
         "personal_account_patterns",
     ),
-    // Where the pages load Clerk's browser scripts from, instead of the frontend API.
-    ("CLERK_JS_URL", "js_url"),
-    ("CLERK_UI_URL", "ui_url"),
 ];

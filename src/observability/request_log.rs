@@ -174,7 +174,7 @@ impl Fairing for RequestLog {
             Format::Text => logger::write_fmt_line(format_args!(
                 "{} {} {status} {}.{}ms auth={auth} reason={reason} request_id={}",
                 request.method(),
-                request.uri().path(),
+                crate::echo::header_safe(request.uri().path().as_str()),
                 tenths / 10,
                 tenths % 10,
                 state.id
@@ -183,7 +183,7 @@ impl Fairing for RequestLog {
                 &json!({
                     "ts": logger::rfc3339_now(),
                     "method": request.method().as_str(),
-                    "path": request.uri().path().as_str(),
+                    "path": crate::echo::header_safe(request.uri().path().as_str()),
                     "status": status,
                     "ms": f64::from(u32::try_from(tenths).unwrap_or(u32::MAX)) / 10.0,
                     "auth": outcome.map(|o| o.status.as_str()),

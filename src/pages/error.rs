@@ -1,4 +1,5 @@
-//! What a page answers instead of itself: a redirect to sign in, a session refresh (handshake or
+//! What a page answers instead of itself: a redirect to sign in (or to the task page, for a
+//! pending session), a session refresh (handshake or
 //! interstitial), or a themed HTML error page; and the HTML catchers for every path outside
 //! `/api`.
 
@@ -12,6 +13,7 @@ use super::layout::Layout;
 use super::redirect::{encode, safe_path};
 use crate::auth::{Denied, Refresh};
 use crate::clerk::handshake;
+use crate::clerk::session_tasks::TASKS_PATH;
 use crate::clerk::Clerk;
 use crate::error::ApiError;
 
@@ -22,6 +24,11 @@ pub type PageResult<T> = Result<T, PageError>;
 pub enum PageError {
     /// Signed out: 303 to `/sign-in?redirect_url=<the path asked for>`.
     SignIn {
+        return_to: String,
+    },
+    /// The session is pending (a session task is left): 303 to
+    /// `/sign-in/tasks?redirect_url=<the path asked for>`, where Clerk's SDKs send such users.
+    Tasks {
         return_to: String,
     },
     /// Signed in at Clerk but this request's token needs refreshing first.
@@ -43,6 +50,13 @@ impl<'r> Responder<'r, 'static> for PageError {
             PageError::SignIn { return_to } => {
                 let target = safe_path(&return_to);
                 let location = format!("/sign-in?redirect_url={}", encode(&target));
+                Response::build_from(Redirect::to(location).respond_to(request)?)
+                    .raw_header("Cache-Control", "no-store")
+                    .ok()
+            }
+            PageError::Tasks { return_to } => {
+                let target = safe_path(&return_to);
+                let location = format!("{TASKS_PATH}?redirect_url={}", encode(&target));
                 Response::build_from(Redirect::to(location).respond_to(request)?)
                     .raw_header("Cache-Control", "no-store")
                     .ok()
@@ -182,6 +196,7 @@ impl From<Denied> for PageError {
     fn from(denied: Denied) -> Self {
         match denied {
             Denied::SignIn { return_to } => PageError::SignIn { return_to },
+            Denied::Tasks { return_to } => PageError::Tasks { return_to },
             Denied::Refresh(refresh) => PageError::Refresh(refresh),
             Denied::Forbidden => PageError::Forbidden,
             Denied::Refused(error) => PageError::Refused(error),

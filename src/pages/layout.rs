@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use crate::auth::CurrentUser;
+use crate::clerk::session_tasks::SessionTask;
 use crate::clerk::Clerk;
 
 /// The major versions of Clerk's browser scripts this app is written against (spec §5).
@@ -16,6 +17,9 @@ pub struct Layout {
     /// Present when ClerkJS should load: Clerk mode with a publishable key.
     pub clerk: Option<ClerkScripts>,
     pub user: Option<NavUser>,
+    /// Clerk's session task keys and this app's page for each (JSON), for `Clerk.load`'s
+    /// `taskUrls` (`static/app.js` adds the way back).
+    pub task_urls: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -23,6 +27,9 @@ pub struct ClerkScripts {
     pub publishable_key: String,
     pub clerk_js_url: String,
     pub ui_js_url: String,
+    /// `CLERK_PROXY_URL` (as configured: a path is resolved by ClerkJS against the page's
+    /// origin): ClerkJS reaches the Frontend API through this server.
+    pub proxy_url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,17 +49,24 @@ impl Layout {
             config.local_mode(),
         ) {
             (Some(pk), Some(fapi), false) => {
-                let [js_url, ui_url] = &config.script_urls;
+                let proxy_url = config
+                    .proxy
+                    .as_ref()
+                    .map(|proxy| proxy.public_url.clone().unwrap_or(proxy.path.clone()));
+                // Through the proxy, the scripts come from it too: a browser that cannot reach
+                // the Frontend API's host cannot load them from there either.
+                let base = proxy_url
+                    .clone()
+                    .unwrap_or_else(|| format!("https://{fapi}"));
                 Some(ClerkScripts {
                     publishable_key: pk.clone(),
-                    clerk_js_url: js_url.clone().unwrap_or_else(|| {
-                        format!(
-                            "https://{fapi}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js"
-                        )
+                    clerk_js_url: config.clerk_js_url.clone().unwrap_or_else(|| {
+                        format!("{base}/npm/@clerk/clerk-js@{CLERK_JS_MAJOR}/dist/clerk.browser.js")
                     }),
-                    ui_js_url: ui_url.clone().unwrap_or_else(|| {
-                        format!("https://{fapi}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js")
+                    ui_js_url: config.clerk_ui_url.clone().unwrap_or_else(|| {
+                        format!("{base}/npm/@clerk/ui@{CLERK_UI_MAJOR}/dist/ui.browser.js")
                     }),
+                    proxy_url,
                 })
             }
             _ => None,
@@ -65,8 +79,18 @@ impl Layout {
                 is_admin: u.is_admin(clerk),
                 organizations: clerk.offers_organizations(u.session.authorization.org.is_some()),
             }),
+            task_urls: task_urls(),
         }
     }
+}
+
+/// `{"choose-organization": "/sign-in/tasks/choose-organization", …}`.
+fn task_urls() -> String {
+    let urls: serde_json::Map<String, serde_json::Value> = SessionTask::ALL
+        .iter()
+        .map(|task| (task.key().to_owned(), task.path().into()))
+        .collect();
+    serde_json::Value::Object(urls).to_string()
 }
 
 #[must_use]

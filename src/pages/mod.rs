@@ -2,7 +2,8 @@
 //!
 //! Every page takes the [`Visitor`] guard, which never fails; a page that needs a signed-in
 //! person asks [`Visitor::require`], whose refusal becomes a [`PageError`]: the redirect to
-//! sign-in, the session refresh, or an error page.
+//! sign-in (or to the task page, for a pending session: `tasks.rs`), the session refresh, or an
+//! error page.
 
 mod admin;
 mod admin_actions;
@@ -16,6 +17,7 @@ mod layout;
 mod orgs;
 pub(crate) mod redirect;
 mod rendered;
+mod tasks;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -68,6 +70,10 @@ fn auth_page(
     redirect_url: Option<&str>,
 ) -> PageResult<Page> {
     let target = redirect::safe_path(redirect_url.unwrap_or("/"));
+    if visitor.is_pending() {
+        // Signed in at Clerk, with a session task left: finish it first.
+        return Err(PageError::Tasks { return_to: target });
+    }
     if visitor.optional()?.is_some() {
         return Ok(Page::Redirect(Redirect::to(target)));
     }
@@ -127,6 +133,7 @@ fn profile(
 pub fn routes() -> Vec<Route> {
     let mut routes = rocket::routes![index, sign_in, sign_up, profile];
     routes.extend(dev::routes());
+    routes.extend(tasks::routes());
     routes.extend(admin::routes());
     routes.extend(admin_orgs::routes());
     // Administrators' actions on users and their audit trail.

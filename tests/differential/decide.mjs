@@ -6,7 +6,10 @@
 // corpus.json: {"instances": {"<name>": {publishableKey, secretKey, jwtKey, authorizedParties,
 //                                         organizationSyncOptions?}},
 //               "cases": [{"id", "instance", "method", "url", "headers": [[name, value], …]}]}
-// answers.json: [{"id", "status", "reason", "location"}, …] in the corpus's order.
+// answers.json: [{"id", "status", "reason", "location", "auth", "authAcceptingPending"}, …] in the
+// corpus's order; `auth` is the request state's `toAuth()` (a pending session signed out, Clerk's
+// default) and `authAcceptingPending` its `toAuth({ treatPendingAsSignedOut: false })`, each as
+// {isAuthenticated, sessionStatus}, or null (a handshake has no auth object).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createClerkClient } from '@clerk/backend';
 
@@ -42,11 +45,19 @@ for (const c of corpus.cases) {
         organizationSyncOptions: instance.organizationSyncOptions,
       },
     );
+    const auth = (options) => {
+      const object = state.toAuth(options);
+      return object
+        ? { isAuthenticated: Boolean(object.isAuthenticated), sessionStatus: object.sessionStatus ?? null }
+        : null;
+    };
     answer = {
       id: c.id,
       status: state.status,
       reason: state.reason || null,
       location: state.headers.get('location'),
+      auth: auth(),
+      authAcceptingPending: auth({ treatPendingAsSignedOut: false }),
     };
   } catch (error) {
     answer = { id: c.id, status: 'error', reason: String(error && error.message), location: null };

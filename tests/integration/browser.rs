@@ -4,6 +4,9 @@
 //! Skipped with a visible note when chromedriver is absent, unless `REQUIRE_BROWSER=1` (as in
 //! CI), where its absence fails the test. `CLERK_ROCKET_SCREENSHOT=docs/profile.png` saves the
 //! profile page for the README.
+//!
+//! Clerk mode runs with ClerkJS stood in (`clerk_js_stand_in.js`, served by the fake Clerk on
+//! 127.0.0.1 through `CLERK_JS_URL`): nothing leaves this machine.
 
 use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::process::CommandExt as _;
@@ -83,7 +86,12 @@ async fn serve_local_app() -> String {
 
 /// [`serve_local_app`], also returning the URL of its database.
 async fn serve_local_app_on_database() -> (String, String) {
-    let settings = Settings::local(&scratch_dir().join("local.pem"));
+    serve(Settings::local(&scratch_dir().join("local.pem"))).await
+}
+
+/// Serves the app of `settings` on a free port of 127.0.0.1; returns its base URL and the URL of
+/// its database.
+async fn serve(settings: Settings) -> (String, String) {
     let (figment, database_url) = settings.figment().await;
     let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -391,4 +399,151 @@ async fn admin_dashboard_in_chromium() {
     let _ = browser.close().await;
     drop(driver);
     result.expect("the dashboard in Chromium");
+}
+
+/// The ClerkJS stand-in, knowing `sessions` (token → its task and the token once it is done).
+fn clerk_js_stand_in(sessions: &serde_json::Value) -> String {
+    include_str!("clerk_js_stand_in.js").replace("__STAND_IN_SESSIONS__", &sessions.to_string())
+}
+
+/// Serves `body` as a script at `route` of the fake Clerk (pages load it `crossorigin`).
+async fn serve_script(fake: &FakeClerk, route: &str, body: String) {
+    use wiremock::matchers::{method, path};
+    wiremock::Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .insert_header("Access-Control-Allow-Origin", "*")
+                .set_body_raw(body, "application/javascript"),
+        )
+        .mount(&fake.server)
+        .await;
+}
+
+/// Serves a Clerk-mode app (a development instance) whose pages load the ClerkJS stand-in from a
+/// fake Clerk, which knows `sessions`; returns the fake and the app's base URL.
+async fn serve_clerk_app_with_stand_in(sessions: &serde_json::Value) -> (FakeClerk, String) {
+    let fake = FakeClerk::start().await;
+    fake.serve_jwks(&[key_a()]).await;
+    let stand_in = clerk_js_stand_in(sessions);
+    serve_script(&fake, "/npm/clerk.browser.js", stand_in).await;
+    serve_script(
+        &fake,
+        "/npm/ui.browser.js",
+        "window.__internal_ClerkUICtor = function () {};".into(),
+    )
+    .await;
+    let settings = Settings::clerk(&fake)
+        .unset("jwt_issuer")
+        .set("publishable_key", &publishable_key(ISSUER_HOST, false))
+        .set(
+            "clerk_js_url",
+            &format!("{}/npm/clerk.browser.js", fake.server.uri()),
+        )
+        .set(
+            "clerk_ui_url",
+            &format!("{}/npm/ui.browser.js", fake.server.uri()),
+        );
+    let (base, _) = serve(settings).await;
+    (fake, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_session_finishes_each_task_and_comes_back_in_chromium() {
+    if chromedriver_missing() {
+        return;
+    }
+    let tasks = [
+        ("choose-organization", "TaskChooseOrganization"),
+        ("reset-password", "TaskResetPassword"),
+        ("setup-mfa", "TaskSetupMFA"),
+    ];
+    // One user per task, each with a pending token and the token of the same session once the
+    // task is done (as Clerk mints them).
+    let mut sessions = serde_json::Map::new();
+    let mut users = Vec::new();
+    for (key, _) in tasks {
+        let user = user_id();
+        let lasting = json!({ "iat": now() - 5, "exp": now() + 900 });
+        let pending = key_a().sign(&with(
+            with(claims(&user), lasting.clone()),
+            json!({ "sts": "pending" }),
+        ));
+        let active = key_a().sign(&with(claims(&user), lasting));
+        sessions.insert(pending.clone(), json!({ "task": key, "active": active }));
+        users.push((user, pending));
+    }
+    let (_fake, base) = serve_clerk_app_with_stand_in(&serde_json::Value::Object(sessions)).await;
+    let driver = Driver::start();
+    let browser = chromium(&driver, "1000,760").await;
+
+    let result = async {
+        for ((key, component), (user, pending)) in tasks.iter().zip(&users) {
+            // The browser as ClerkJS leaves it after a sign-in whose session is pending.
+            browser.goto(&format!("{base}/static/app.css")).await?;
+            browser.delete_all_cookies().await?;
+            browser
+                .execute(
+                    "document.cookie = '__session=' + arguments[0] + '; path=/'; \
+                     document.cookie = '__client_uat=' + arguments[1] + '; path=/'; \
+                     document.cookie = '__clerk_db_jwt=dvb_test; path=/';",
+                    vec![json!(pending), json!((now() - 30).to_string())],
+                )
+                .await?;
+
+            // The profile sends them to the task page, whose ClerkJS opens the task's page.
+            browser.goto(&format!("{base}/profile?tab=1")).await?;
+            let complete = browser
+                .wait()
+                .for_element(Locator::Id("stand-in-complete"))
+                .await?;
+            let url = browser.current_url().await?;
+            assert_eq!(url.path(), format!("/sign-in/tasks/{key}"));
+            assert_eq!(url.query(), Some("redirect_url=%2Fprofile%3Ftab%3D1"));
+            assert_eq!(
+                complete.attr("data-component").await?.as_deref(),
+                Some(*component)
+            );
+            assert_eq!(
+                complete
+                    .attr("data-redirect-url-complete")
+                    .await?
+                    .as_deref(),
+                Some("/profile?tab=1")
+            );
+            // Clerk.load had every task's URL, with the way back.
+            let record = browser
+                .execute("return window.__clerkStandIn;", vec![])
+                .await?;
+            assert_eq!(
+                record["publishableKey"],
+                publishable_key(ISSUER_HOST, false).as_str()
+            );
+            let task_urls = &record["loads"][0]["taskUrls"];
+            for (other, _) in tasks {
+                assert_eq!(
+                    task_urls[other],
+                    format!("/sign-in/tasks/{other}?redirect_url=%2Fprofile%3Ftab%3D1"),
+                    "{record}"
+                );
+            }
+
+            // Done: the session is active, and the user is back where they were going.
+            complete.click().await?;
+            let email = browser
+                .wait()
+                .for_element(Locator::Id("profile-email"))
+                .await?
+                .text()
+                .await?;
+            assert_eq!(email, format!("{user}@example.test"));
+            let url = browser.current_url().await?;
+            assert_eq!((url.path(), url.query()), ("/profile", Some("tab=1")));
+        }
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    drop(driver);
+    result.expect("the session tasks in Chromium");
 }

@@ -62,10 +62,13 @@ async fn serve_clerk_app(fake: &FakeClerk) -> String {
     let settings = Settings::clerk(fake)
         .set("publishable_key", &publishable_key(ISSUER_HOST, false))
         .set(
-            "js_url",
+            "clerk_js_url",
             &format!("{}/npm/clerk.browser.js", fake.api_url()),
         )
-        .set("ui_url", &format!("{}/npm/ui.browser.js", fake.api_url()));
+        .set(
+            "clerk_ui_url",
+            &format!("{}/npm/ui.browser.js", fake.api_url()),
+        );
     let (figment, _) = settings.figment().await;
     let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -550,6 +550,21 @@ async fn the_command_prints_one_line_per_finding_and_fails_on_errors() {
         "{piped_out}"
     );
 
+    // A pending session's token verifies, with a warning saying where it is served.
+    let pending = key_a().sign(&with(claims(&user_id()), json!({ "sts": "pending" })));
+    let out = run(&dir, &["check", "--token", &pending], &env);
+    let pending_out = String::from_utf8(out.stdout).unwrap();
+    let line = pending_out
+        .lines()
+        .find(|l| l.contains("token: verified, but the session is pending"))
+        .unwrap_or_else(|| panic!("{pending_out}"));
+    assert!(line.starts_with("warning"), "{line}");
+    assert!(
+        line.contains("/api/whoami") && line.contains("/sign-in/tasks"),
+        "{line}"
+    );
+    assert!(!pending_out.contains("token: accepted"), "{pending_out}");
+
     // An expired token: exit status 1, the failing claim named, never the token.
     let now = now();
     let expired = key_a().sign(&with(

@@ -7,6 +7,12 @@
 //! (and in the handshake's reason and cookie family) must be one of the README's deliberate
 //! differences, named by its id; any other fails the test.
 //!
+//! Pending sessions (`sts: "pending"`) are compared with Clerk's auth objects too: where this
+//! server signs one out (`session-pending`), Clerk's `toAuth()` must be signed out with
+//! `sessionStatus: "pending"`; on a route that accepts pending sessions
+//! (`Auth<SessionOnly, AcceptPending>`), the decision must be Clerk's own, and what it signs in
+//! must be signed in by Clerk's `toAuth({ treatPendingAsSignedOut: false })`.
+//!
 //! Needs `node` and `npm ci --prefix tests/differential`; without them the test says so and
 //! passes, unless `REQUIRE_DIFFERENTIAL=1` (set by `.ci/run`).
 
@@ -21,6 +27,10 @@ use crate::common::*;
 const HOST: &str = "app.example.test";
 const OTHER_ISSUER: &str = "https://clerk.other-app.test";
 const SECRET_KEY: &str = "sk_test_differential";
+/// The route that accepts pending sessions (mounted by [`app_for`]).
+const PENDING_ROUTE: &str = "/api/test/pending";
+/// The tokens whose cases also ask [`PENDING_ROUTE`].
+const PENDING_ROUTE_TOKENS: [&str; 4] = ["pending", "pending-expired", "pending-old-iat", "valid"];
 
 /// One request of the corpus, and the facts the table of differences keys on.
 #[derive(Debug, Clone)]
@@ -34,6 +44,20 @@ struct Case {
     carrier: &'static str,
     redirect_count: u32,
     nonce: bool,
+}
+
+/// Clerk's auth object for a request (`toAuth()`), as far as pending sessions go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClerkAuth {
+    is_authenticated: bool,
+    session_status: Option<String>,
+}
+
+/// Clerk's `toAuth()` and `toAuth({ treatPendingAsSignedOut: false })`; `None` for a handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClerkAuths {
+    default: Option<ClerkAuth>,
+    accepting_pending: Option<ClerkAuth>,
 }
 
 /// What one side decided.
@@ -70,8 +94,9 @@ fn node_ready() -> Result<(), String> {
 fn tokens() -> Vec<(&'static str, String)> {
     let key = key_a();
     let user = "user_differential1";
-    let base = claims(user);
     let t = now();
+    // Valid for the whole run (Clerk decides a route's corpus before this server answers it).
+    let base = with(claims(user), json!({"exp": t + 900}));
     let sign = |changes: Value| key.sign(&with(base.clone(), changes));
     let none_alg = format!(
         "{}.{}.",
@@ -84,8 +109,8 @@ fn tokens() -> Vec<(&'static str, String)> {
             "expired",
             sign(json!({"iat": t - 200, "nbf": t - 210, "exp": t - 100})),
         ),
-        ("nbf-future", sign(json!({"nbf": t + 100}))),
-        ("iat-future", sign(json!({"iat": t + 100, "nbf": t - 10}))),
+        ("nbf-future", sign(json!({"nbf": t + 600}))),
+        ("iat-future", sign(json!({"iat": t + 600, "nbf": t - 10}))),
         (
             "bad-signature",
             key_b().sign(&with(base.clone(), json!({}))),
@@ -110,6 +135,14 @@ fn tokens() -> Vec<(&'static str, String)> {
         ("malformed", "abc.def".to_owned()),
         ("alg-none", none_alg),
         ("pending", sign(json!({"sts": "pending"}))),
+        (
+            "pending-expired",
+            sign(json!({"sts": "pending", "iat": t - 200, "nbf": t - 210, "exp": t - 100})),
+        ),
+        (
+            "pending-old-iat",
+            sign(json!({"sts": "pending", "iat": t - 40, "nbf": t - 50})),
+        ),
         ("old-iat", sign(json!({"iat": t - 40, "nbf": t - 50}))),
         ("no-sid", sign(json!({"sid": null}))),
         ("no-exp", sign(json!({"exp": null}))),
@@ -361,12 +394,16 @@ fn instance_settings(instance: &str) -> Value {
 }
 
 /// Runs `@clerk/backend` over the corpus for `route`.
-fn clerk_decisions(cases: &[Case], route: &str) -> Vec<Outcome> {
+fn clerk_decisions(cases: &[&Case], route: &str) -> Vec<(Outcome, ClerkAuths)> {
     clerk_decisions_with(cases, route, &json!(null))
 }
 
 /// [`clerk_decisions`], with Clerk's `organizationSyncOptions`.
-fn clerk_decisions_with(cases: &[Case], route: &str, org_sync: &Value) -> Vec<Outcome> {
+fn clerk_decisions_with(
+    cases: &[&Case],
+    route: &str,
+    org_sync: &Value,
+) -> Vec<(Outcome, ClerkAuths)> {
     let dir = scratch_dir();
     let corpus_path = dir.join(format!("corpus-{}.json", unique("c")));
     let answers_path = dir.join(format!("answers-{}.json", unique("a")));
@@ -402,15 +439,26 @@ fn clerk_decisions_with(cases: &[Case], route: &str, org_sync: &Value) -> Vec<Ou
     let answers: Vec<Value> =
         serde_json::from_slice(&std::fs::read(&answers_path).unwrap()).unwrap();
     assert_eq!(answers.len(), cases.len());
+    let auth = |v: &Value| {
+        v.as_object().map(|o| ClerkAuth {
+            is_authenticated: o["isAuthenticated"].as_bool().unwrap(),
+            session_status: o["sessionStatus"].as_str().map(str::to_owned),
+        })
+    };
     answers
         .iter()
         .map(|a| {
             assert_ne!(a["status"], "error", "Clerk's SDK threw: {a}");
-            Outcome {
+            let outcome = Outcome {
                 status: a["status"].as_str().unwrap().to_owned(),
                 reason: a["reason"].as_str().map(str::to_owned),
                 handshake: a["location"].as_str().and_then(handshake_params),
-            }
+            };
+            let auths = ClerkAuths {
+                default: auth(&a["auth"]),
+                accepting_pending: auth(&a["authAcceptingPending"]),
+            };
+            (outcome, auths)
         })
         .collect()
 }
@@ -456,11 +504,22 @@ fn decide_post(_session: clerk_rocket::auth::Session) -> &'static str {
     "signed in"
 }
 
+/// A route that accepts pending sessions (Clerk's `treatPendingAsSignedOut: false`).
+#[rocket::get("/pending")]
+fn accepts_pending(
+    _auth: clerk_rocket::auth::Auth<
+        clerk_rocket::auth::SessionOnly,
+        clerk_rocket::auth::AcceptPending,
+    >,
+) -> &'static str {
+    "signed in"
+}
+
 async fn app_for(instance: &str) -> (FakeClerk, TestApp) {
     let live = instance == "prod";
     clerk_app_with(|settings| {
         settings
-            .mount(rocket::routes![decide_post])
+            .mount(rocket::routes![decide_post, accepts_pending])
             .unset("jwt_issuer")
             .unset("jwks_url")
             .set("publishable_key", &publishable_key(ISSUER_HOST, live))
@@ -502,7 +561,12 @@ async fn our_decision(app: &TestApp, case: &Case, route: &str) -> Outcome {
 
 /// The README's deliberate difference that explains `ours` where Clerk decided `clerk`, if any.
 /// Each rule names the request it applies to and what each side must have decided.
-fn explained(case: &Case, clerk: &Outcome, ours: &Outcome) -> Option<&'static str> {
+fn explained(
+    case: &Case,
+    clerk: &Outcome,
+    clerk_auth: &ClerkAuths,
+    ours: &Outcome,
+) -> Option<&'static str> {
     let ours_reason = ours.reason.as_deref().unwrap_or("");
     let clerk_reason = clerk.reason.as_deref().unwrap_or("");
     let same_reason = clerk.reason == ours.reason;
@@ -522,7 +586,16 @@ fn explained(case: &Case, clerk: &Outcome, ours: &Outcome) -> Option<&'static st
             ("token-invalid-issuer", "no-issuer" | "other-issuer" | "http-issuer") => {
                 Some("issuer-required")
             }
-            ("session-pending", "pending") => Some("pending-is-signed-out"),
+            // Only where Clerk's own auth object signs the pending session out too.
+            ("session-pending", _)
+                if clerk_auth.default
+                    == Some(ClerkAuth {
+                        is_authenticated: false,
+                        session_status: Some("pending".into()),
+                    }) =>
+            {
+                Some("pending-is-signed-out")
+            }
             ("token-verification-failed", "no-sid") => Some("sid-required"),
             ("token-verification-failed", "no-iat") => Some("iat-required"),
             ("token-verification-failed", "sub-not-user") => Some("user-subject-required"),
@@ -576,38 +649,45 @@ async fn decisions_match_clerks_sdk_except_the_listed_differences() {
     let mut used: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut agreed = 0_usize;
     let mut classes: BTreeMap<String, usize> = BTreeMap::new();
-    for route in ["/profile", "/api/users/me"] {
+    let mut requests = 0_usize;
+    for route in ["/profile", "/api/users/me", PENDING_ROUTE] {
+        // Made again for each route: its times are those of the moment both sides decide it.
+        let all = corpus();
+        let cases: Vec<&Case> = all
+            .iter()
+            .filter(|c| {
+                route != PENDING_ROUTE
+                    || (c.method == "GET" && PENDING_ROUTE_TOKENS.contains(&c.token))
+            })
+            .collect();
         let clerk = clerk_decisions(&cases, route);
         let mut apps = BTreeMap::new();
         for instance in ["dev", "prod"] {
             apps.insert(instance, app_for(instance).await);
         }
-        for (case, clerk) in cases.iter().zip(&clerk) {
+        for (case, (clerk, clerk_auth)) in cases.iter().zip(&clerk) {
             let (_fake, app) = &apps[case.instance];
             let ours = our_decision(app, case, route).await;
+            requests += 1;
             if ours == *clerk {
-                agreed += 1;
+                // The same decision; on the pending route, also the same auth object.
+                let why = (route == PENDING_ROUTE)
+                    .then(|| pending_route_mismatch(case, clerk_auth, &ours))
+                    .flatten();
+                if let Some(why) = why {
+                    unexplained.push(format!("{route} {}: {why}", case.id));
+                    *classes
+                        .entry(format!("{route} {}: {why}", case.token))
+                        .or_default() += 1;
+                } else {
+                    agreed += 1;
+                }
                 continue;
             }
-            if let Some(id) = explained(case, clerk, &ours) {
+            if let Some(id) = explained(case, clerk, clerk_auth, &ours) {
                 *used.entry(id).or_default() += 1;
             } else {
-                let class = format!(
-                    "{} {} {}: Clerk {} {:?}, ours {} {:?}{}",
-                    case.instance,
-                    case.token,
-                    case.carrier,
-                    clerk.status,
-                    clerk.reason,
-                    ours.status,
-                    ours.reason,
-                    if clerk.handshake == ours.handshake {
-                        ""
-                    } else {
-                        " (handshake URLs differ)"
-                    }
-                );
-                *classes.entry(class).or_default() += 1;
+                *classes.entry(class_of(case, clerk, &ours)).or_default() += 1;
                 unexplained.push(format!(
                     "{route} {}: Clerk {clerk:?}, ours {ours:?}",
                     case.id
@@ -622,8 +702,7 @@ async fn decisions_match_clerks_sdk_except_the_listed_differences() {
         );
     }
     println!(
-        "differential: {} requests, {agreed} decided as Clerk's SDK decides, listed differences: {used:?}",
-        cases.len() * 2
+        "differential: {requests} requests, {agreed} decided as Clerk's SDK decides, listed differences: {used:?}"
     );
     assert!(
         unexplained.is_empty(),
@@ -641,6 +720,50 @@ async fn decisions_match_clerks_sdk_except_the_listed_differences() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// A difference's class, for the failure's summary: the instance, token, carrier and outcomes.
+fn class_of(case: &Case, clerk: &Outcome, ours: &Outcome) -> String {
+    format!(
+        "{} {} {}: Clerk {} {:?}, ours {} {:?}{}",
+        case.instance,
+        case.token,
+        case.carrier,
+        clerk.status,
+        clerk.reason,
+        ours.status,
+        ours.reason,
+        if clerk.handshake == ours.handshake {
+            ""
+        } else {
+            " (handshake URLs differ)"
+        }
+    )
+}
+
+/// On the route that accepts pending sessions: what this server signs in, Clerk's
+/// `toAuth({ treatPendingAsSignedOut: false })` signs in too, with the same session status; and a
+/// pending session Clerk signs in this way is never `session-pending` here.
+fn pending_route_mismatch(case: &Case, clerk_auth: &ClerkAuths, ours: &Outcome) -> Option<String> {
+    let pending = case.token.starts_with("pending");
+    let clerk_in = clerk_auth
+        .accepting_pending
+        .as_ref()
+        .filter(|a| a.is_authenticated);
+    if ours.reason.as_deref() == Some("session-pending") {
+        return Some("a route that accepts pending sessions answered session-pending".into());
+    }
+    if ours.status == "signed-in" {
+        let want = pending.then_some("pending");
+        match clerk_in {
+            None => return Some(format!("ours signed in, Clerk's toAuth({{treatPendingAsSignedOut: false}}) did not: {clerk_auth:?}")),
+            Some(a) if a.session_status.as_deref() != want => {
+                return Some(format!("session status: Clerk {:?}, token {}", a.session_status, case.token));
+            }
+            Some(_) => {}
+        }
+    }
+    None
 }
 
 /// The ids of the README's table of deliberate differences (its first column, in backticks).
@@ -798,7 +921,11 @@ async fn organization_sync_matches_clerks_sdk() {
         "organizationPatterns": ORGANIZATION_PATTERNS,
         "personalAccountPatterns": PERSONAL_ACCOUNT_PATTERNS,
     });
-    let clerk = clerk_decisions_with(&cases, "", &options);
+    let refs: Vec<&Case> = cases.iter().collect();
+    let clerk: Vec<Outcome> = clerk_decisions_with(&refs, "", &options)
+        .into_iter()
+        .map(|(outcome, _)| outcome)
+        .collect();
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(listed_differences(&readme).contains("current-names-the-active-organization"));

@@ -243,3 +243,51 @@ async fn when_a_cookie_name_repeats_the_first_one_counts() {
         (401, "token-invalid-signature")
     );
 }
+
+/// Whether every header of `answer` and its JSON message hold printable ASCII only.
+fn printable_answer(answer: &Answer) -> Result<(), String> {
+    let printable = |text: &str| text.bytes().all(|b| matches!(b, b' '..=b'~'));
+    for (name, value) in &answer.headers {
+        if !printable(value) {
+            return Err(format!("{name}: {value:?}"));
+        }
+    }
+    let message = answer.body["error"]["message"].as_str().unwrap_or("");
+    for bad in ['\r', '\n', '\u{0}', '\u{202e}', 'é'] {
+        if message.contains(bad) {
+            return Err(format!("message: {message:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_token_s_own_text_comes_back_as_printable_ascii_only() {
+    let (_fake, app) = clerk_app().await;
+    for name in [
+        "x\r\nSet-Cookie: owned=1",
+        "x\nX-Injected: 1",
+        "\u{0}nul",
+        "bidi\u{202e}txt",
+        "é",
+    ] {
+        let user = user_id();
+        let token = key_a().sign_with_header(&json!({ name: 1 }), &claims(&user));
+        let answer = app.bearer(&token).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (401, "token-invalid"),
+            "{name:?}"
+        );
+        let challenge = answer.header("WWW-Authenticate").unwrap_or_default();
+        assert!(
+            challenge.contains("error=\"invalid_token\""),
+            "{name:?}: {challenge}"
+        );
+        if let Err(found) = printable_answer(&answer) {
+            panic!("{name:?} came back as {found}");
+        }
+        assert!(answer.header("X-Injected").is_none() && answer.set_cookie("owned").is_none());
+        assert_eq!(app.count_users(&user).await, 0, "{name:?}");
+    }
+}

@@ -209,6 +209,5 @@ fn is_permanent(reason: Reason) -> bool {
             | Reason::TokenInvalidIssuer
             | Reason::TokenVerificationFailed
             | Reason::TokenTypeMismatch
-            | Reason::SessionPending
     )
 }

@@ -53,7 +53,7 @@ fn describe_time(secs: f64, now: i64) -> String {
     }
 }
 
-/// Keeps client-supplied text in messages short.
+/// Client-supplied text as a message may echo it: short, printable ASCII only (`crate::echo`).
 pub(super) fn truncate(s: &str) -> String {
-    s.chars().take(100).collect()
+    crate::echo::printable(s, 100)
 }

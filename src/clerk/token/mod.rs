@@ -4,7 +4,8 @@
 //! signature, then claims, so that no claim check runs on an unverified token. Where the SDK is
 //! lax we are strict: RS256 only, no header parameter we do not understand, an exact `iss`, no
 //! `aud` unless one is configured, claims of their registered types, a bounded lifetime, `sid`
-//! required, `sts: pending` refused.
+//! required. A pending session (`sts: "pending"`) verifies, with [`SessionStatus::Pending`]: the
+//! request's decision signs it out unless the route accepts pending sessions.
 
 mod cache;
 mod describe;
@@ -45,6 +46,8 @@ pub struct SessionClaims {
     pub authorized_party: Option<String>,
     pub issued_at: Option<i64>,
     pub expires_at: i64,
+    /// `sts`: whether the session is active or waits for the user to finish a session task.
+    pub status: SessionStatus,
     /// The `email` custom claim, when the session token was customised to carry it.
     pub email: Option<String>,
     /// `metadata.role` (public metadata through session token customisation) or a top-level `role`.
@@ -55,6 +58,29 @@ pub struct SessionClaims {
     pub authorization: Authorization,
     /// What the app derived from these claims last (see [`Memo`]); not a claim.
     pub memo: Memo,
+}
+
+/// A session's `sts`: Clerk's session status as the token states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionStatus {
+    /// No `sts`, `"active"`, or any status other than `"pending"` (Clerk's SDK looks for
+    /// `"pending"` only).
+    #[default]
+    Active,
+    /// `"pending"`: the user must still finish a session task (choose an organization, set up
+    /// MFA, reset their password) before the session is active.
+    Pending,
+}
+
+impl SessionStatus {
+    /// Clerk's word for it (`sessionStatus` of Clerk's auth object).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Active => "active",
+            SessionStatus::Pending => "pending",
+        }
+    }
 }
 
 /// Verifies session tokens against a key store and [`Rules`].
@@ -284,6 +310,11 @@ fn check_claims(
         authorized_party: text("azp").map(str::to_owned),
         issued_at: seconds("iat"),
         expires_at: seconds("exp").unwrap_or_default(),
+        status: if text("sts") == Some("pending") {
+            SessionStatus::Pending
+        } else {
+            SessionStatus::Active
+        },
         email: text("email").map(str::to_owned),
         role,
         authorization: Authorization::decode(&claims),

@@ -124,7 +124,9 @@ const RULES: [Rule; 10] = [
     },
     Rule {
         claim: "sts",
-        expected: |_| "absent, or not \"pending\"".into(),
+        expected: |_| {
+            "absent, or a status (\"active\"; \"pending\" is accepted here and signed out by routes that do not accept pending sessions)".into()
+        },
         check: sts,
     },
 ];
@@ -357,11 +359,10 @@ fn sid(c: &Context<'_>) -> Option<AuthError> {
 }
 
 fn sts(c: &Context<'_>) -> Option<AuthError> {
+    // A pending session is a verified session: whether a route serves it is the request
+    // decision's and the route's (`auth::decision`, `auth::pending`), as in Clerk's SDK, where
+    // `toAuth()` signs it out unless the route passes `treatPendingAsSignedOut: false`.
     match c.claims.get("sts") {
-        Some(Value::String(sts)) if sts == "pending" => refuse(
-            Reason::SessionPending,
-            "the session is pending: finish the sign-in tasks first",
-        ),
         None | Some(Value::String(_)) => None,
         Some(_) => invalid("the token's sts claim is not a status"),
     }

@@ -160,3 +160,26 @@ fn messages_never_name_the_configuration() {
         }
     }
 }
+
+#[test]
+fn a_pending_session_verifies_with_its_status() {
+    // The decision signs it out (or a route accepts it); the rules accept it.
+    assert_eq!(failure(&json!({ "sts": "pending" }), &rules()), None);
+    assert_eq!(failure(&json!({ "sts": "active" }), &rules()), None);
+    let status = |sts: Value| {
+        let mut claims = good();
+        claims["sts"] = sts;
+        let Value::Object(claims) = claims else {
+            unreachable!()
+        };
+        super::super::check_claims(claims, &rules(), NOW)
+            .unwrap()
+            .status
+    };
+    assert_eq!(
+        status(json!("pending")),
+        super::super::SessionStatus::Pending
+    );
+    assert_eq!(status(json!("active")), super::super::SessionStatus::Active);
+    assert_eq!(status(json!("")), super::super::SessionStatus::Active);
+}

@@ -201,13 +201,28 @@ pub(super) async fn explain_token(
                 .unwrap_or_default()
                 .to_owned()
         };
-        out.push(Finding::ok(
-            "token",
-            format!(
-                "accepted: this server would sign in {} (session {})",
-                text("sub"),
-                text("sid")
-            ),
-        ));
+        if text("sts") == "pending" {
+            out.push(Finding::warning(
+                "token",
+                format!(
+                    "verified, but the session is pending (sts: \"pending\"): {} (session {}) \
+                     is signed out (session-pending) except on routes that accept pending \
+                     sessions (/api/whoami), and pages send them to {}",
+                    text("sub"),
+                    text("sid"),
+                    crate::clerk::session_tasks::TASKS_PATH
+                ),
+                fix_for(Reason::SessionPending, Some("sts")).unwrap_or_default(),
+            ));
+        } else {
+            out.push(Finding::ok(
+                "token",
+                format!(
+                    "accepted: this server would sign in {} (session {})",
+                    text("sub"),
+                    text("sid")
+                ),
+            ));
+        }
     }
 }
