@@ -87,6 +87,25 @@
     }
     var reverification = byId("clerk-reverification");
     if (reverification) { reverify(reverification); }
+    // Organizations (templates/base, account, org_profile): Clerk's own components.
+    var orgSwitcher = byId("clerk-organization-switcher");
+    if (orgSwitcher) {
+      window.Clerk.mountOrganizationSwitcher(orgSwitcher, {
+        afterSelectOrganizationUrl: orgSwitcher.dataset.afterSelectOrganizationUrl,
+        afterCreateOrganizationUrl: orgSwitcher.dataset.afterSelectOrganizationUrl,
+        afterSelectPersonalUrl: orgSwitcher.dataset.afterSelectPersonalUrl,
+        afterLeaveOrganizationUrl: "/"
+      });
+    }
+    var userProfile = byId("clerk-user-profile");
+    if (userProfile) { window.Clerk.mountUserProfile(userProfile, { routing: "hash" }); }
+    var orgProfile = byId("clerk-organization-profile");
+    if (orgProfile) {
+      window.Clerk.mountOrganizationProfile(orgProfile, {
+        routing: "hash",
+        afterLeaveOrganizationUrl: "/"
+      });
+    }
     var userButton = byId("clerk-user-button");
     if (userButton) {
       window.Clerk.mountUserButton(userButton, { afterSignOutUrl: userButton.dataset.afterSignOutUrl || "/" });

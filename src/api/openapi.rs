@@ -74,6 +74,7 @@ impl Modify for SessionSecurity {
         openapi_json,
         super::whoami::whoami,
         super::orgs::current,
+        super::orgs::members,
         super::tokens::template_token,
     ),
     modifiers(&SessionSecurity),

@@ -174,13 +174,18 @@ pub async fn clerk_webhook(
         }
         (Event::UserUpserted { user, .. }, _) => caches.users.forget(&user.id),
         (Event::UserDeleted(deleted), _) => caches.users.forget(&deleted.id),
-        (Event::OrganizationUpserted { .. } | Event::OrganizationDeleted(_), _) => {
+        (Event::OrganizationUpserted { .. }, _) => {
+            clerk.note_organizations();
             caches.orgs.forget_all();
         }
-        (Event::Membership { membership, .. }, _) => caches.orgs.forget(
-            &membership.public_user_data.user_id,
-            &membership.organization.id,
-        ),
+        (Event::OrganizationDeleted(_), _) => caches.orgs.forget_all(),
+        (Event::Membership { membership, .. }, _) => {
+            clerk.note_organizations();
+            caches.orgs.forget(
+                &membership.public_user_data.user_id,
+                &membership.organization.id,
+            );
+        }
         _ => {}
     }
     if prune_clock.due(now) {

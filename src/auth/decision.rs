@@ -18,6 +18,7 @@ use rocket::request::Request;
 use super::source::{cookie, TokenSource};
 use super::visitor::{HandshakeCookies, Refresh};
 use crate::clerk::handshake;
+use crate::clerk::org_sync::Target;
 use crate::clerk::request_state::{
     self, after_refusal, before_verification, known_clerk_referrer, maybe_handshake,
     refresh_eligibility, AuthStatus, Browser, CookieInstance, Decision, Navigation, Step,
@@ -114,6 +115,9 @@ fn explain(reason: Reason) -> &'static str {
             "a development instance's browser must be synced with Clerk first (load a page)"
         }
         Reason::PrimaryDomainCrossOriginSync => "the session must be synced with Clerk first",
+        Reason::ActiveOrganizationMismatch => {
+            "the URL names another organization than the session's: Clerk activates it first"
+        }
         _ => "the session token was refused",
     }
 }
@@ -200,6 +204,9 @@ async fn decide_now(request: &Request<'_>, clerk: &Clerk) -> Decided {
                 if decision.status == AuthStatus::Handshake {
                     return with_refresh(request, clerk, &browser, Decided::signed_out(decision));
                 }
+            }
+            if let Some(decided) = organization_sync(request, clerk, nav, &session) {
+                return with_refresh(request, clerk, &browser, decided);
             }
             Decided::signed_in(session)
         }
@@ -332,6 +339,57 @@ fn cross_origin_sync(request: &Request<'_>, clerk: &Clerk, nav: Navigation) -> b
     !known_clerk_referrer(host, &referrer_origin, fapi, instance.production)
 }
 
+/// What the request's path asks to be active (`CLERK_ORGANIZATION_PATTERNS`,
+/// `CLERK_PERSONAL_ACCOUNT_PATTERNS`), if anything. The slug `current` is this app's name for the
+/// active organization (`/orgs/current`), never one to activate.
+fn organization_target(request: &Request<'_>, clerk: &Clerk) -> Option<Target> {
+    let sync = &clerk.config.organizations.sync;
+    if !sync.is_enabled() {
+        return None;
+    }
+    sync.target(request.uri().path().as_str())
+        .filter(|target| !matches!(target, Target::OrganizationSlug(slug) if slug == "current"))
+}
+
+/// Clerk's `handleMaybeOrganizationSyncHandshake`: a signed-in document GET whose URL names
+/// another organization than the token's active one (or the personal account while one is
+/// active) goes through the handshake, whose URL asks the frontend API to activate it. Not when
+/// looping (Clerk goes on signed in with the token's organization), not for other requests, and
+/// not without a secret key (the interstitial cannot activate an organization).
+fn organization_sync(
+    request: &Request<'_>,
+    clerk: &Clerk,
+    nav: Navigation,
+    session: &SessionClaims,
+) -> Option<Decided> {
+    let instance = &clerk.config.instance;
+    if clerk.backend_api.is_none()
+        || instance.frontend_api.is_none()
+        || public_url(request, instance.production).is_none()
+    {
+        return None;
+    }
+    let target = organization_target(request, clerk)?;
+    let active = session
+        .authorization
+        .org
+        .as_ref()
+        .map(|org| (org.id.as_str(), org.slug.as_deref()));
+    if !target.must_activate(active) {
+        return None;
+    }
+    if nav.redirect_count >= request_state::MAX_REDIRECTS {
+        rocket::warn!(
+            "organization activation handshake loop detected ({:?} for {}): going on with the              token's organization",
+            target.query_value(),
+            request.uri().path()
+        );
+        return None;
+    }
+    let decision = maybe_handshake(Reason::ActiveOrganizationMismatch, nav);
+    (decision.status == AuthStatus::Handshake).then(|| Decided::signed_out(decision))
+}
+
 /// A handshake decision made real: the handshake's URL with a secret key, the interstitial with
 /// only a publishable key; with neither, signed out for the same reason.
 fn with_refresh(
@@ -370,6 +428,11 @@ fn with_refresh(
                 browser.session,
                 dev_browser,
             )
+            // As Clerk's SDK does on every handshake: the organization the URL names comes along.
+            .map(|location| match organization_target(request, clerk) {
+                Some(target) => handshake::with_organization(&location, target.query_value()),
+                None => location,
+            })
             .map(|location| Refresh::Handshake {
                 location,
                 redirect_count,

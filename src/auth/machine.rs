@@ -84,6 +84,8 @@ pub struct Auth<A: Accepts = SessionOnly, P: Pending = PendingIsSignedOut> {
     pub user: Option<Arc<User>>,
     /// The name of the session's active organization, when it is stored here.
     pub org_name: Option<String>,
+    /// The stored membership's system permissions (`org_access.rs`).
+    system_permissions: Vec<String>,
     accepts: PhantomData<(A, P)>,
 }
 
@@ -93,28 +95,37 @@ impl<A: Accepts, P: Pending> Auth<A, P> {
             object,
             user,
             org_name: None,
+            system_permissions: Vec::new(),
             accepts: PhantomData,
+        }
+    }
+
+    /// Clerk's `has()`, where a system permission may come from the stored membership
+    /// (`org_access.rs`); machine tokens never have anything.
+    pub fn evaluate(&self, check: &Check<'_>) -> Result<(), Missing> {
+        match &self.object {
+            AuthObject::Session(claims) => {
+                super::org_access::evaluate_with_system(claims, &self.system_permissions, check)
+            }
+            AuthObject::Machine(_) => self.object.evaluate(check),
         }
     }
 }
 
 /// A session's claims as this request is served with them: its active organization checked
-/// against the stored memberships (see [`super::OrgStanding::apply`]), and the organization's name.
+/// against the stored memberships (see [`super::OrgStanding::apply`]), the organization's name,
+/// and the stored system permissions (`org_access.rs`).
 async fn with_org_standing(
     request: &Request<'_>,
     session: &Arc<SessionClaims>,
-) -> Result<(Arc<SessionClaims>, Option<String>), ApiError> {
-    let Some(org) = &session.authorization.org else {
-        return Ok((Arc::clone(session), None));
-    };
+) -> Result<super::OrgAccess, ApiError> {
     let rocket = request.rocket();
     let (Some(db), Some(standings)) = (Db::fetch(rocket), rocket.state::<OrgStandings>()) else {
         return Err(ApiError::Internal(
             "the database or organization state is not managed".into(),
         ));
     };
-    let standing = standings.lookup(db, &session.user_id, &org.id).await?;
-    Ok((standing.apply(session), standing.name.clone()))
+    Ok(super::org_access(db, standings, session).await?)
 }
 
 fn mismatch(found: TokenType, accepted: &[TokenType]) -> ApiError {
@@ -253,10 +264,11 @@ impl<'r, A: Accepts, P: Pending> FromRequest<'r> for Auth<A, P> {
             Path::Session => match current_user(request, P::ACCEPTS).await {
                 Outcome::Success(current) => {
                     match with_org_standing(request, &current.session).await {
-                        Ok((session, org_name)) => {
+                        Ok(access) => {
                             let mut auth =
-                                Auth::new(AuthObject::Session(session), Some(current.user));
-                            auth.org_name = org_name;
+                                Auth::new(AuthObject::Session(access.claims), Some(current.user));
+                            auth.org_name = access.org_name;
+                            auth.system_permissions = access.system_permissions;
                             Outcome::Success(auth)
                         }
                         Err(e) => Outcome::Error((e.record(request), ())),
@@ -348,7 +360,7 @@ impl<'r, R: Requirement, A: Accepts, P: Pending> FromRequest<'r> for Authorized<
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ()> {
         let auth = rocket::outcome::try_outcome!(request.guard::<Auth<A, P>>().await);
         let check = R::check();
-        match auth.object.evaluate(&check) {
+        match auth.evaluate(&check) {
             Ok(()) => Outcome::Success(Authorized {
                 auth,
                 requirement: PhantomData,

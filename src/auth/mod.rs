@@ -23,6 +23,7 @@ mod forget;
 mod guards;
 mod known_users;
 mod machine;
+mod org_access;
 mod org_standing;
 mod pending;
 mod source;
@@ -37,6 +38,7 @@ pub use machine::{
     missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,
     SessionOnly,
 };
+pub use org_access::{authorize, org_access, OrgAccess, ReadMemberships};
 pub use org_standing::{OrgStanding, OrgStandings, Standing};
 pub use pending::{AcceptPending, Pending, PendingIsSignedOut};
 pub use source::{allowed_origin, is_own_origin, request_origin, Carrier, TokenSource};

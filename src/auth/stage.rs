@@ -85,6 +85,7 @@ pub fn stage() -> AdHoc {
                     }
                 }
             }))
+            .attach(organizations_known())
             .attach(AdHoc::on_liftoff("JWKS warm-up", |rocket| {
                 Box::pin(async move {
                     let config = rocket.config();
@@ -111,6 +112,22 @@ pub fn stage() -> AdHoc {
                     }
                 })
             }))
+    })
+}
+
+/// Whether this database knows an organization (`Clerk::offers_organizations`), read at start.
+fn organizations_known() -> AdHoc {
+    AdHoc::on_liftoff("Organizations known", |rocket| {
+        Box::pin(async move {
+            let (Some(db), Some(clerk)) = (Db::fetch(rocket), rocket.state::<Clerk>()) else {
+                return;
+            };
+            match crate::db::organizations::any_live(db).await {
+                Ok(true) => clerk.note_organizations(),
+                Ok(false) => {}
+                Err(e) => rocket::warn!("reading whether organizations are stored: {e}"),
+            }
+        })
     })
 }
 

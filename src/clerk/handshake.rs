@@ -72,6 +72,17 @@ pub fn handshake_url(
     Some(url.into())
 }
 
+/// A handshake URL that also asks the frontend API to activate an organization: Clerk's
+/// `organization_id` parameter (an id or a slug; empty for the personal account).
+pub fn with_organization(handshake_url: &str, organization_id: &str) -> String {
+    let Ok(mut url) = reqwest::Url::parse(handshake_url) else {
+        return handshake_url.to_owned();
+    };
+    url.query_pairs_mut()
+        .append_pair("organization_id", organization_id);
+    url.into()
+}
+
 /// `url` without the handshake's own query parameters (other parameters and order kept).
 pub fn without_handshake_params(url: &str) -> String {
     without_params(url, &HANDSHAKE_PARAMS)

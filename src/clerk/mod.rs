@@ -8,6 +8,7 @@ pub mod json;
 pub mod keys;
 pub mod local;
 pub mod machine;
+pub mod org_sync;
 pub mod organizations;
 pub mod request_state;
 pub mod session_refresh;
@@ -82,6 +83,9 @@ pub struct Clerk {
     pub webhook_secret: Option<WebhookSecret>,
     /// M2M tokens, OAuth access tokens and API keys (in local mode, JWT ones only).
     pub machines: MachineVerifier,
+    /// This database knows an organization (read at start, set by organization webhooks): the
+    /// instance has organizations, and pages offer the switcher (see `CLERK_ORGANIZATIONS`).
+    pub organizations_seen: std::sync::atomic::AtomicBool,
     /// Tokens minted from JWT templates, kept until shortly before they expire.
     pub template_tokens: template_tokens::TemplateTokens,
 }
@@ -175,8 +179,26 @@ impl Clerk {
             machines,
             local,
             config,
+            organizations_seen: std::sync::atomic::AtomicBool::new(false),
             template_tokens: template_tokens::TemplateTokens::default(),
         })
+    }
+
+    /// Whether signed-in pages offer Clerk's organization components to a session that has
+    /// (`active`) or has not an active organization.
+    pub fn offers_organizations(&self, active: bool) -> bool {
+        self.config.organizations.enabled.unwrap_or_else(|| {
+            active
+                || self
+                    .organizations_seen
+                    .load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
+    /// The instance has organizations (one was stored here).
+    pub fn note_organizations(&self) {
+        self.organizations_seen
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod checks;
 mod error;
+mod organizations;
 mod reader;
 mod variables;
 
@@ -23,6 +24,7 @@ use checks::{
 pub use checks::{cookie_suffix, decode_publishable_key, is_loopback_host, PublishableKey};
 use error::bad;
 pub use error::ConfigError;
+pub use organizations::OrganizationSettings;
 use reader::Reader;
 
 use crate::clerk::token::Reverification;
@@ -93,6 +95,8 @@ pub struct ClerkConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Machine tokens (`CLERK_MACHINE_*`).
     pub machines: MachineSettings,
+    /// Organizations in the pages, and their activation from the URL.
+    pub organizations: OrganizationSettings,
     /// `CLERK_PROXY_URL`: ClerkJS and handshakes reach the Frontend API through this server.
     pub proxy: Option<ProxySettings>,
     /// `CLERK_JS_URL`: where pages load ClerkJS from instead of the frontend API (Clerk's
@@ -303,6 +307,7 @@ impl ClerkConfig {
             .map(|entry| parse_proxy(entry))
             .collect::<Result<Vec<_>, _>>()?;
         let machines = machine_settings(&r)?;
+        let organizations = organizations::organization_settings(&r)?;
         let proxy = proxy_settings(&r, mode, secret_key.as_deref(), &instance)?;
         let script_url = |variable: &'static str| -> Result<Option<String>, ConfigError> {
             let url = r.get(variable)?;
@@ -363,6 +368,7 @@ impl ClerkConfig {
             instances,
             trusted_proxies,
             machines,
+            organizations,
             proxy,
             admin_reverification,
             admin_allow_impersonated: r.flag("CLERK_ADMIN_ALLOW_IMPERSONATED")?.unwrap_or(false),

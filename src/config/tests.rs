@@ -186,6 +186,54 @@ fn machine_settings_have_defaults_and_refuse_a_bad_machine_id() {
 }
 
 #[test]
+fn organization_settings_are_read_and_refused() {
+    let clerk = |extra: serde_json::Value| {
+        let mut settings = serde_json::json!({ "jwt_issuer": "https://clerk.example.com" });
+        for (k, v) in extra.as_object().unwrap() {
+            settings[k] = v.clone();
+        }
+        config(settings)
+    };
+    let defaults = clerk(serde_json::json!({})).unwrap().organizations;
+    assert_eq!(defaults.enabled, None);
+    assert!(!defaults.sync.is_enabled());
+    let set = clerk(serde_json::json!({
+        "organizations": "true",
+        "organization_patterns": "/orgs/:slug, /orgs/:slug/(.*)",
+        "personal_account_patterns": ["/me", "/me/(.*)"],
+    }))
+    .unwrap()
+    .organizations;
+    assert_eq!(set.enabled, Some(true));
+    assert_eq!(
+        set.sync.target("/orgs/acme/x"),
+        Some(crate::clerk::org_sync::Target::OrganizationSlug(
+            "acme".into()
+        ))
+    );
+    assert_eq!(
+        set.sync.target("/me"),
+        Some(crate::clerk::org_sync::Target::PersonalAccount)
+    );
+    for (key, value, variable) in [
+        ("organizations", "sometimes", "CLERK_ORGANIZATIONS: "),
+        (
+            "organization_patterns",
+            "/orgs/{slug}",
+            "CLERK_ORGANIZATION_PATTERNS: ",
+        ),
+        (
+            "personal_account_patterns",
+            "me",
+            "CLERK_PERSONAL_ACCOUNT_PATTERNS: ",
+        ),
+    ] {
+        let error = clerk(serde_json::json!({ key: value })).unwrap_err();
+        assert!(error.to_string().starts_with(variable), "{error}");
+    }
+}
+
+#[test]
 fn a_proxy_setting_that_cannot_work_is_refused() {
     let with = |proxy_url: &str, secret: Option<&str>| {
         let mut clerk = serde_json::json!({

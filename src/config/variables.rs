@@ -36,4 +36,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("CLERK_MACHINE_SECRET_KEY", "machine_secret_key"),
     ("CLERK_MACHINE_TOKEN_CACHE_SECS", "machine_token_cache_secs"),
     ("CLERK_MACHINE_ID", "machine_id"),
+    // Organizations in the app.
+    ("CLERK_ORGANIZATIONS", "organizations"),
+    ("CLERK_ORGANIZATION_PATTERNS", "organization_patterns"),
+    (
+        "CLERK_PERSONAL_ACCOUNT_PATTERNS",
+        "personal_account_patterns",
+    ),
 ];

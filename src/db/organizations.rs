@@ -173,6 +173,17 @@ pub async fn mark_deleted(
     ))
 }
 
+/// Whether any organization is stored and not deleted (the instance has organizations).
+pub async fn any_live(pool: &AnyPool) -> Result<bool, sqlx::Error> {
+    let mut unit = unit(pool).await?;
+    let found: Option<i64> =
+        query_scalar("SELECT id FROM organizations WHERE deleted_at IS NULL LIMIT 1")
+            .fetch_optional(&mut *unit)
+            .await?;
+    unit.finish().await?;
+    Ok(found.is_some())
+}
+
 /// The Clerk ids of every organization not marked deleted (for `clerk-rocket sync`).
 pub async fn live_clerk_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> {
     let mut unit = unit(pool).await?;

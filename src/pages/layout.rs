@@ -51,6 +51,8 @@ pub struct ClerkScripts {
 pub struct NavUser {
     pub name: String,
     pub is_admin: bool,
+    /// Offer `<OrganizationSwitcher/>` and the organization's pages (`Clerk::offers_organizations`).
+    pub organizations: bool,
 }
 
 impl Layout {
@@ -90,6 +92,7 @@ impl Layout {
             user: user.map(|u| NavUser {
                 name: display_name(u),
                 is_admin: u.is_admin(clerk),
+                organizations: clerk.offers_organizations(u.session.authorization.org.is_some()),
             }),
             task_urls: task_urls(),
             acting: user.and_then(|u| {

@@ -14,6 +14,7 @@ mod dev;
 mod error;
 mod export;
 mod layout;
+mod orgs;
 pub(crate) mod redirect;
 mod rendered;
 mod reverify;
@@ -141,5 +142,7 @@ pub fn routes() -> Vec<Route> {
     routes.extend(audit::routes());
     routes.extend(dashboard::routes());
     routes.extend(export::routes());
+    // The account and organization pages (Clerk's components).
+    routes.extend(orgs::routes());
     routes
 }

@@ -3,7 +3,8 @@
 //
 //   node tests/differential/decide.mjs <corpus.json> <answers.json>
 //
-// corpus.json: {"instances": {"<name>": {publishableKey, secretKey, jwtKey, authorizedParties}},
+// corpus.json: {"instances": {"<name>": {publishableKey, secretKey, jwtKey, authorizedParties,
+//                                         organizationSyncOptions?}},
 //               "cases": [{"id", "instance", "method", "url", "headers": [[name, value], …]}]}
 // answers.json: [{"id", "status", "reason", "location", "auth", "authAcceptingPending"}, …] in the
 // corpus's order; `auth` is the request state's `toAuth()` (a pending session signed out, Clerk's
@@ -38,7 +39,11 @@ for (const c of corpus.cases) {
   try {
     const state = await clients[c.instance].authenticateRequest(
       new Request(c.url, { method: c.method, headers }),
-      { authorizedParties: instance.authorizedParties, jwtKey: instance.jwtKey },
+      {
+        authorizedParties: instance.authorizedParties,
+        jwtKey: instance.jwtKey,
+        organizationSyncOptions: instance.organizationSyncOptions,
+      },
     );
     const auth = (options) => {
       const object = state.toAuth(options);

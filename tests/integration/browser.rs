@@ -23,13 +23,13 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// chromedriver in its own process group, killed with everything it started when dropped.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         let mut child = Command::new(CHROMEDRIVER)
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -64,7 +64,7 @@ impl Drop for Driver {
 
 /// Whether chromedriver is missing: then the test is skipped with a note, unless
 /// `REQUIRE_BROWSER` is set (CI), where that is a failure.
-fn chromedriver_missing() -> bool {
+pub(crate) fn chromedriver_missing() -> bool {
     if std::path::Path::new(CHROMEDRIVER).exists() {
         return false;
     }
@@ -207,7 +207,7 @@ async fn local_mode_sign_in_and_out_in_chromium() {
 }
 
 /// A WebDriver session of headless Chromium through `driver`, with a profile of its own.
-async fn chromium(driver: &Driver, window_size: &str) -> fantoccini::Client {
+pub(crate) async fn chromium(driver: &Driver, window_size: &str) -> fantoccini::Client {
     let profile_dir = scratch_dir().join("chromium-profile");
     let capabilities = json!({
         "goog:chromeOptions": {

@@ -395,11 +395,27 @@ fn instance_settings(instance: &str) -> Value {
 
 /// Runs `@clerk/backend` over the corpus for `route`.
 fn clerk_decisions(cases: &[&Case], route: &str) -> Vec<(Outcome, ClerkAuths)> {
+    clerk_decisions_with(cases, route, &json!(null))
+}
+
+/// [`clerk_decisions`], with Clerk's `organizationSyncOptions`.
+fn clerk_decisions_with(
+    cases: &[&Case],
+    route: &str,
+    org_sync: &Value,
+) -> Vec<(Outcome, ClerkAuths)> {
     let dir = scratch_dir();
     let corpus_path = dir.join(format!("corpus-{}.json", unique("c")));
     let answers_path = dir.join(format!("answers-{}.json", unique("a")));
+    let with_sync = |instance: &str| {
+        let mut settings = instance_settings(instance);
+        if !org_sync.is_null() {
+            settings["organizationSyncOptions"] = org_sync.clone();
+        }
+        settings
+    };
     let body = json!({
-        "instances": {"dev": instance_settings("dev"), "prod": instance_settings("prod")},
+        "instances": {"dev": with_sync("dev"), "prod": with_sync("prod")},
         "cases": cases.iter().map(|c| json!({
             "id": c.id,
             "instance": c.instance,
@@ -455,6 +471,8 @@ struct Handshake {
     redirect_url: String,
     session: bool,
     dev_browser: String,
+    /// The organization to activate (`organizationSyncOptions`), when the URL names one.
+    organization_id: Option<String>,
 }
 
 /// The parameters of a frontend API handshake URL.
@@ -476,6 +494,7 @@ fn handshake_params(location: &str) -> Option<Handshake> {
         redirect_url: get("redirect_url"),
         session: has("__session"),
         dev_browser: get("__clerk_db_jwt"),
+        organization_id: has("organization_id").then(|| get("organization_id")),
     })
 }
 
@@ -958,5 +977,205 @@ async fn reverification_answers_match_clerks_shared() {
          differences: {used:?}",
         answers.len(),
         configs.len()
+    );
+}
+
+/// Clerk's documented organization patterns, and this app's personal account page.
+const ORGANIZATION_PATTERNS: [&str; 2] = ["/orgs/:slug", "/orgs/:slug/(.*)"];
+const PERSONAL_ACCOUNT_PATTERNS: [&str; 2] = ["/account", "/account/(.*)"];
+
+/// Organization activation from the URL (`organizationSyncOptions`): token organizations × paths
+/// × request kinds × loop counters × development browsers, with the handshake URL's
+/// `organization_id` compared too.
+fn org_sync_corpus() -> Vec<Case> {
+    let t = now();
+    let user = "user_differential1";
+    let sign =
+        |changes: Value| key_a().sign(&with(with(claims(user), json!({"iat": t - 5})), changes));
+    let tokens = [
+        ("no-org", sign(json!({}))),
+        (
+            "acme-v2",
+            sign(org_claims_v2("org_acme", "acme", "admin", &[])),
+        ),
+        (
+            "other-v2",
+            sign(org_claims_v2("org_other", "other", "member", &[])),
+        ),
+        (
+            "acme-v1",
+            sign(
+                json!({"v": null, "org_id": "org_acme", "org_slug": "acme", "org_role": "org:admin"}),
+            ),
+        ),
+        (
+            "acme-expired",
+            sign(with(
+                org_claims_v2("org_acme", "acme", "admin", &[]),
+                json!({"iat": t - 200, "nbf": t - 210, "exp": t - 100}),
+            )),
+        ),
+    ];
+    let paths = [
+        "/orgs/acme",
+        "/orgs/acme/members",
+        "/orgs/ACME",
+        "/orgs/other/members",
+        "/orgs/current",
+        "/orgs/current/members",
+        "/account",
+        "/profile",
+    ];
+    let mut cases = Vec::new();
+    let mut n = 0_usize;
+    for instance in ["dev", "prod"] {
+        for (token_name, token) in &tokens {
+            for path in paths {
+                for kind in ["document", "fetch"] {
+                    for redirect_count in [0, 3] {
+                        for dev_browser in [true, false] {
+                            if instance == "prod" && !dev_browser {
+                                continue;
+                            }
+                            n += 1;
+                            let mut cookies = vec![
+                                format!("__session={token}"),
+                                format!("__client_uat={}", t - 20),
+                            ];
+                            if instance == "dev" && dev_browser {
+                                cookies.push("__clerk_db_jwt=dvb_fromcookie".into());
+                            }
+                            if redirect_count > 0 {
+                                cookies.push(format!("__clerk_redirect_count={redirect_count}"));
+                            }
+                            let mut headers: Vec<(String, String)> =
+                                vec![("host".into(), HOST.into())];
+                            if kind == "document" {
+                                headers.push(("sec-fetch-dest".into(), "document".into()));
+                                headers.push(("accept".into(), "text/html".into()));
+                            } else {
+                                headers.push(("sec-fetch-dest".into(), "empty".into()));
+                                headers.push(("accept".into(), "*/*".into()));
+                            }
+                            headers.push(("cookie".into(), cookies.join("; ")));
+                            cases.push(Case {
+                                id: format!(
+                                    "{instance}/{token_name}{path}/{kind}/{redirect_count}/{n}"
+                                ),
+                                instance,
+                                method: "GET",
+                                path: path.to_owned(),
+                                headers,
+                                token: token_name,
+                                carrier: "cookie",
+                                redirect_count,
+                                nonce: false,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    cases
+}
+
+async fn org_sync_app_for(instance: &str) -> (FakeClerk, TestApp) {
+    let live = instance == "prod";
+    clerk_app_with(|settings| {
+        settings
+            .unset("jwt_issuer")
+            .unset("jwks_url")
+            .set("publishable_key", &publishable_key(ISSUER_HOST, live))
+            .set("secret_key", SECRET_KEY)
+            .set("jwt_key", &key_a().public_pem)
+            .set("authorized_parties", ORIGIN)
+            .set("api_url", "http://127.0.0.1:9")
+            .set("organization_patterns", &ORGANIZATION_PATTERNS.join(","))
+            .set(
+                "personal_account_patterns",
+                &PERSONAL_ACCOUNT_PATTERNS.join(","),
+            )
+    })
+    .await
+}
+
+#[tokio::test]
+async fn organization_sync_matches_clerks_sdk() {
+    if let Err(why) = node_ready() {
+        assert!(
+            std::env::var("REQUIRE_DIFFERENTIAL").as_deref() != Ok("1"),
+            "REQUIRE_DIFFERENTIAL=1 but {why}"
+        );
+        println!("note: {why}: skipping the organization sync test against @clerk/backend");
+        return;
+    }
+    let cases = org_sync_corpus();
+    let options = json!({
+        "organizationPatterns": ORGANIZATION_PATTERNS,
+        "personalAccountPatterns": PERSONAL_ACCOUNT_PATTERNS,
+    });
+    let refs: Vec<&Case> = cases.iter().collect();
+    let clerk: Vec<Outcome> = clerk_decisions_with(&refs, "", &options)
+        .into_iter()
+        .map(|(outcome, _)| outcome)
+        .collect();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(listed_differences(&readme).contains("current-names-the-active-organization"));
+    let mut apps = BTreeMap::new();
+    for instance in ["dev", "prod"] {
+        apps.insert(instance, org_sync_app_for(instance).await);
+    }
+    let (mut agreed, mut activations, mut current) = (0, 0, 0);
+    let mut unexplained = Vec::new();
+    for (case, clerk) in cases.iter().zip(&clerk) {
+        let (_fake, app) = &apps[case.instance];
+        let ours = our_decision(app, case, "").await;
+        if clerk.reason.as_deref() == Some("active-organization-mismatch") {
+            activations += 1;
+        }
+        if ours == *clerk {
+            agreed += 1;
+            continue;
+        }
+        // `/orgs/current` is this app's name for the active organization: Clerk's SDK would ask
+        // the frontend API to activate an organization whose slug is `current`.
+        let names_current = case.path.starts_with("/orgs/current")
+            && clerk
+                .handshake
+                .as_ref()
+                .and_then(|h| h.organization_id.as_deref())
+                == Some("current")
+            && (ours.status == "signed-in"
+                || ours
+                    .handshake
+                    .as_ref()
+                    .is_some_and(|h| h.organization_id.is_none()));
+        if names_current {
+            current += 1;
+            continue;
+        }
+        unexplained.push(format!("{}: Clerk {clerk:?}, ours {ours:?}", case.id));
+    }
+    println!(
+        "organization sync: {} requests, {agreed} decided as Clerk's SDK decides, {activations} \
+         activations, {current} `current-names-the-active-organization`",
+        cases.len()
+    );
+    assert!(
+        activations > 20,
+        "the corpus activates organizations: {activations}"
+    );
+    assert!(
+        unexplained.is_empty(),
+        "{} decisions differ from @clerk/backend's:\n{}",
+        unexplained.len(),
+        unexplained
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

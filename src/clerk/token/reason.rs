@@ -81,6 +81,9 @@ pub enum Reason {
     DevBrowserSync,
     /// Clerk's: a document reached from another site (perhaps a satellite) is synced once.
     PrimaryDomainCrossOriginSync,
+    /// Clerk's: the URL names an organization (or the personal account) other than the token's
+    /// active one (`organizationSyncOptions`; `clerk::org_sync`).
+    ActiveOrganizationMismatch,
 }
 
 impl Reason {
@@ -127,11 +130,12 @@ impl Reason {
             Reason::DevBrowserMissing => "dev-browser-missing",
             Reason::DevBrowserSync => "dev-browser-sync",
             Reason::PrimaryDomainCrossOriginSync => "primary-domain-cross-origin-sync",
+            Reason::ActiveOrganizationMismatch => "active-organization-mismatch",
         }
     }
 
     /// Every reason, for documentation and tests.
-    pub const ALL: [Reason; 47] = [
+    pub const ALL: [Reason; 48] = [
         Reason::SessionTokenMissing,
         Reason::TokenInvalid,
         Reason::TokenInvalidAlgorithm,
@@ -179,6 +183,7 @@ impl Reason {
         Reason::DevBrowserMissing,
         Reason::DevBrowserSync,
         Reason::PrimaryDomainCrossOriginSync,
+        Reason::ActiveOrganizationMismatch,
     ];
 }
 
@@ -331,7 +336,8 @@ mod tests {
             | Reason::SessionTokenIatInTheFuture
             | Reason::DevBrowserMissing
             | Reason::DevBrowserSync
-            | Reason::PrimaryDomainCrossOriginSync => Reason::ALL.contains(&reason),
+            | Reason::PrimaryDomainCrossOriginSync
+            | Reason::ActiveOrganizationMismatch => Reason::ALL.contains(&reason),
         };
         let mut codes = std::collections::BTreeSet::new();
         for reason in Reason::ALL {
