@@ -58,7 +58,12 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> Answer {
         let request = self.client.get(uri.to_owned());
-        Answer::read(with_peer(request, &peer.to_string(), headers).dispatch().await).await
+        Answer::read(
+            with_peer(request, &peer.to_string(), headers)
+                .dispatch()
+                .await,
+        )
+        .await
     }
 
     /// `POST uri` with `headers` and exactly `body`, from the peer address `remote`.
