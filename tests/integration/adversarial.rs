@@ -1107,8 +1107,13 @@ async fn unresolved_nonces_are_counted_not_logged() {
     for i in 0..3 {
         let uri = format!("/?__clerk_handshake_nonce=unknown-{i}");
         let dev_browser = ("Cookie", "__clerk_db_jwt=dvb_test");
+        // Each from a client of its own: one client has one nonce looked up per 5 s.
         let page = app
-            .get(&uri, &[DOCUMENT, ACCEPT_HTML, HOST, dev_browser])
+            .get_from(
+                format!("192.0.2.{}:4711", i + 1),
+                &uri,
+                &[DOCUMENT, ACCEPT_HTML, HOST, dev_browser],
+            )
             .await;
         assert_eq!(page.status, 200);
     }

@@ -303,6 +303,7 @@ async fn odd_verification_answers_are_refused() {
         (TokenType::OAuthToken, "user_a", vec!["mch_a", "org_a"]),
         (TokenType::ApiKey, "user_a", vec!["mch_a", "sess_a", ""]),
     ] {
+        let peer = format!("192.0.2.{}:4711", kind as u8 + 1);
         let mut without_revoked = verified_json(kind, subject, &[]);
         without_revoked.as_object_mut().unwrap().remove("revoked");
         let mut null_revoked = verified_json(kind, subject, &[]);
@@ -314,7 +315,11 @@ async fn odd_verification_answers_are_refused() {
         for body in bodies {
             let token = opaque_token(kind);
             fake.serve_machine_token(kind, &token, body.clone()).await;
-            let answer = app.get_as("/api/whoami", &token).await;
+            // A client of its own per kind: one client has 10 refused tokens a minute.
+            let bearer = format!("Bearer {token}");
+            let answer = app
+                .get_from(&peer, "/api/whoami", &[("Authorization", &bearer)])
+                .await;
             assert_eq!(
                 (answer.status, answer.code()),
                 (401, "token-verification-failed"),
@@ -325,8 +330,11 @@ async fn odd_verification_answers_are_refused() {
         let token = opaque_token(kind);
         fake.serve_machine_token(kind, &token, verified_json(kind, subject, &[]))
             .await;
+        let bearer = format!("Bearer {token}");
         assert_eq!(
-            app.get_as("/api/whoami", &token).await.status,
+            app.get_from(&peer, "/api/whoami", &[("Authorization", &bearer)])
+                .await
+                .status,
             200,
             "{kind:?}"
         );

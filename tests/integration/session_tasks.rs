@@ -349,7 +349,14 @@ async fn a_handshake_that_brings_a_pending_session_reloads_then_goes_to_the_task
     let back = app
         .get(
             "/profile?__clerk_handshake_nonce=nonce-tasks",
-            &[ACCEPT_HTML, DOCUMENT, host],
+            // The dev browser that the handshake carries back (a nonce is resolved only for a
+            // browser with a Clerk client).
+            &[
+                ACCEPT_HTML,
+                DOCUMENT,
+                host,
+                ("Cookie", "__clerk_db_jwt=dvb_test"),
+            ],
         )
         .await;
     // Development: the cookies, and a reload without the handshake's parameters, as for an
