@@ -77,6 +77,11 @@ impl From<TemplateTokenError> for ApiError {
                 message,
                 retry_after: 60,
             },
+            TemplateTokenError::TooManyMints { retry_after } => ApiError::Unavailable {
+                code: "rate-limited",
+                message,
+                retry_after,
+            },
             TemplateTokenError::Clerk(
                 BackendApiError::BudgetSpent { retry_after }
                 | BackendApiError::RateLimited { retry_after },

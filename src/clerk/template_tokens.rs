@@ -27,6 +27,11 @@ pub const LIFETIME_SECS: std::ops::RangeInclusive<u32> = 30..=315_360_000;
 const MAX_TEMPLATE_CHARS: usize = 64;
 /// Local mode's lifetime when the request names none (a Clerk template's default is 60 s).
 const LOCAL_DEFAULT_LIFETIME_SECS: u32 = 60;
+/// Tokens one session may have minted per [`MINT_WINDOW`]: kept tokens cost nothing, but each
+/// new template or lifetime is a Backend API call from the budget's reserve, which a signed-in
+/// user must not be able to spend alone.
+pub const MINTS_PER_SESSION: u32 = 10;
+const MINT_WINDOW: Duration = Duration::from_secs(60);
 
 /// A token minted from a template.
 #[derive(Debug, Clone)]
@@ -46,6 +51,8 @@ pub enum TemplateTokenError {
     TemplateNotFound(String),
     #[error("Clerk's Backend API is not configured here (set CLERK_SECRET_KEY)")]
     NotConfigured,
+    #[error("this session has minted {MINTS_PER_SESSION} tokens in the last minute; try again after Retry-After")]
+    TooManyMints { retry_after: u64 },
     #[error(transparent)]
     Clerk(BackendApiError),
 }
@@ -56,6 +63,8 @@ type Key = (Arc<str>, Arc<str>, Option<u32>);
 /// The tokens minted so far, until shortly before each expires.
 pub struct TemplateTokens {
     kept: moka::future::Cache<Key, TemplateToken>,
+    /// Mints per session in the current window (the window starts with its first mint).
+    mints: moka::sync::Cache<Arc<str>, Arc<std::sync::atomic::AtomicU32>>,
 }
 
 impl Default for TemplateTokens {
@@ -65,6 +74,10 @@ impl Default for TemplateTokens {
                 .max_capacity(10_000)
                 // A bound on memory, not the expiry: each token's own `exp` is checked on read.
                 .time_to_live(Duration::from_secs(3600))
+                .build(),
+            mints: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(MINT_WINDOW)
                 .build(),
         }
     }
@@ -94,6 +107,12 @@ impl TemplateTokens {
                 return Ok(kept);
             }
             self.kept.invalidate(&key).await;
+        }
+        let minted = self.mints.get_with(key.0.clone(), Default::default);
+        if minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MINTS_PER_SESSION {
+            return Err(TemplateTokenError::TooManyMints {
+                retry_after: MINT_WINDOW.as_secs(),
+            });
         }
         let token = self
             .kept

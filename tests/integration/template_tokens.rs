@@ -201,3 +201,41 @@ async fn local_mode_signs_template_tokens_that_its_own_jwks_verifies() {
         jsonwebtoken::decode::<serde_json::Value>(jwt, &issuer.decoding_key(), &validation);
     assert!(decoded.is_ok(), "{decoded:?}");
 }
+
+#[tokio::test]
+async fn one_session_cannot_spend_the_backend_api_on_new_lifetimes() {
+    let (fake, app) = app_with_secret().await;
+    let user = user_id();
+    let sid = format!("sess_{user}");
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/sessions/{sid}/tokens/supabase")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "object": "token", "jwt": minted(now() + 3600) })),
+        )
+        .mount(&fake.server)
+        .await;
+    let token = key_a().sign(&claims(&user));
+    let limit = clerk_rocket::clerk::template_tokens::MINTS_PER_SESSION;
+    for secs in 0..limit {
+        let uri = format!("/api/tokens/supabase?expires_in_seconds={}", 100 + secs);
+        assert_eq!(app.get_as(&uri, &token).await.status, 200, "{uri}");
+    }
+    let over = app
+        .get_as("/api/tokens/supabase?expires_in_seconds=999", &token)
+        .await;
+    assert_eq!(over.status, 503, "{:?}", over.body);
+    assert_eq!(over.code(), "rate-limited");
+    assert!(over.header("retry-after").is_some());
+    let calls = format!("/v1/sessions/{sid}/tokens/supabase");
+    assert_eq!(
+        fake.hits(&calls).await,
+        limit as usize,
+        "the extra one never reached Clerk"
+    );
+    // A kept token is still answered: only new mints count.
+    let kept = app
+        .get_as("/api/tokens/supabase?expires_in_seconds=100", &token)
+        .await;
+    assert_eq!(kept.status, 200);
+}
