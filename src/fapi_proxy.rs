@@ -62,10 +62,16 @@ pub struct FapiProxy {
     settings: ProxySettings,
     secret_key: String,
     production: bool,
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl FapiProxy {
-    pub fn new(settings: ProxySettings, secret_key: String, production: bool) -> FapiProxy {
+    pub fn new(
+        settings: ProxySettings,
+        secret_key: String,
+        production: bool,
+        trusted_proxies: Vec<ipnet::IpNet>,
+    ) -> FapiProxy {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(TIMEOUT)
@@ -77,6 +83,7 @@ impl FapiProxy {
             settings,
             secret_key,
             production,
+            trusted_proxies,
         }
     }
 
@@ -285,7 +292,9 @@ impl FapiProxy {
         set("clerk-proxy-url", proxy_url);
         set("clerk-secret-key", &self.secret_key);
         set("accept-encoding", "identity");
-        if let Some(ip) = request.client_ip() {
+        // The peer, or the client a trusted proxy names (`CLERK_TRUSTED_PROXIES`); never what
+        // a client writes itself (Rocket's `client_ip()` believes `X-Real-IP` from anyone).
+        if let Some(ip) = crate::auth::client::forwarded_client(request, &self.trusted_proxies) {
             set("x-forwarded-for", &ip.to_string());
         }
         let own = request.headers();

@@ -25,6 +25,19 @@ pub fn client_ip(request: &Request<'_>, trusted: &[IpNet]) -> IpAddr {
     normalize(through_proxies(peer, forwarded.into_iter(), trusted))
 }
 
+/// The client's own address, as [`client_ip`] finds it but not grouped by network (an IPv6
+/// client keeps its whole address): what this server passes on as `X-Forwarded-For` (the
+/// Frontend API proxy). `None` when the peer is not known.
+pub fn forwarded_client(request: &Request<'_>, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = request.remote()?.ip();
+    let forwarded: Vec<&str> = request.headers().get("X-Forwarded-For").collect();
+    Some(normalize_mapped(through_proxies(
+        peer,
+        forwarded.into_iter(),
+        trusted,
+    )))
+}
+
 /// The first address of the chain `peer` ← `forwarded` (right to left) that is not a trusted
 /// proxy; the leftmost one when all are.
 fn through_proxies<'a>(

@@ -69,6 +69,7 @@ pub fn stage() -> AdHoc {
                                     settings.clone(),
                                     secret.clone(),
                                     clerk.config.instance.production,
+                                    clerk.config.trusted_proxies.clone(),
                                 ),
                             )),
                             _ => None,

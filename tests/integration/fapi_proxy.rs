@@ -55,6 +55,8 @@ async fn requests_are_forwarded_with_clerk_s_headers_and_without_hop_by_hop_ones
                 ("Connection", "x-private"),
                 ("X-Private", "hop"),
                 ("Accept-Encoding", "gzip"),
+                ("X-Real-IP", "198.51.100.66"),
+                ("X-Forwarded-For", "198.51.100.67"),
             ],
             b"identifier=ada%40example.test".to_vec(),
         )
@@ -96,6 +98,11 @@ async fn requests_are_forwarded_with_clerk_s_headers_and_without_hop_by_hop_ones
     assert_eq!(header("x-forwarded-proto").as_deref(), Some("http"));
     assert_eq!(header("cookie").as_deref(), Some("__client=old"));
     assert_eq!(header("proxy-authorization"), None);
+    assert_eq!(
+        header("x-forwarded-for").as_deref(),
+        Some("127.0.0.1"),
+        "the peer, not what the client wrote"
+    );
     assert_eq!(header("x-private"), None, "named by Connection: hop-by-hop");
 }
 
