@@ -29,7 +29,20 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a port of its choosing. A start that ends before naming its port
+    /// (seen now and then with several browser tests starting at once) is tried again, twice.
     pub(crate) fn start() -> Driver {
+        for attempt in 1..=3 {
+            if let Some(driver) = Driver::try_start() {
+                return driver;
+            }
+            eprintln!("chromedriver ended before naming its port (attempt {attempt} of 3)");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        panic!("chromedriver did not start (three attempts)");
+    }
+
+    fn try_start() -> Option<Driver> {
         let mut child = Command::new(CHROMEDRIVER)
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -39,7 +52,11 @@ impl Driver {
             .expect("chromedriver starts");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let port = loop {
-            let line = lines.next().expect("chromedriver prints its port").unwrap();
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            };
             if let Some(rest) = line.split("started successfully on port ").nth(1) {
                 break rest
                     .trim()
@@ -50,7 +67,7 @@ impl Driver {
         };
         // Keep draining its output so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Driver { child, port }
+        Some(Driver { child, port })
     }
 }
 
