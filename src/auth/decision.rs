@@ -15,8 +15,8 @@ use std::sync::Arc;
 use rocket::http::{Cookie, Method};
 use rocket::request::Request;
 
+use super::refresh::{HandshakeCookies, Refresh};
 use super::source::{cookie, TokenSource};
-use super::visitor::{HandshakeCookies, Refresh};
 use crate::clerk::handshake;
 use crate::clerk::org_sync::Target;
 use crate::clerk::request_state::{

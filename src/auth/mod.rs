@@ -26,6 +26,8 @@ mod machine;
 mod org_access;
 mod org_standing;
 mod pending;
+mod refresh;
+mod requirement;
 mod source;
 mod stage;
 mod user;
@@ -35,12 +37,13 @@ pub use decision::public_origin;
 pub use guards::{Admin, AdminWriter, Caches, CurrentUser, Session};
 pub use known_users::KnownUsers;
 pub use machine::{
-    missing, Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, Requirement,
-    SessionOnly,
+    Accepts, Any, ApiKeyOnly, Auth, Authorized, MachineOnly, OAuthOnly, SessionOnly,
 };
 pub use org_access::{authorize, org_access, OrgAccess, ReadMemberships};
 pub use org_standing::{OrgStanding, OrgStandings, Standing};
 pub use pending::{AcceptPending, Pending, PendingIsSignedOut};
+pub use refresh::{handshake_cookies, HandshakeCookies, Refresh};
+pub use requirement::{missing, Requirement};
 pub use source::{allowed_origin, is_own_origin, request_origin, Carrier, TokenSource};
 pub use stage::stage;
-pub use visitor::{handshake_cookies, Denied, HandshakeCookies, Refresh, Visitor, VisitorState};
+pub use visitor::{Denied, Visitor, VisitorState};

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 
 use super::guards::CurrentUser;
-use super::machine::{missing, Requirement};
 use super::org_standing::{OrgStandings, Standing};
+use super::requirement::{missing, Requirement};
 use crate::clerk::token::org::prefix_with_org;
 use crate::clerk::token::{evaluate, Check, Missing, SessionClaims};
 use crate::error::ApiError;

@@ -9,6 +9,7 @@ use rocket::State;
 
 use super::decision::decide;
 use super::guards::CurrentUser;
+use super::refresh::Refresh;
 use super::user;
 use crate::clerk::request_state::AuthStatus;
 use crate::clerk::Clerk;
@@ -34,23 +35,6 @@ pub enum VisitorState {
     Refresh(Refresh),
     /// The token verified but the user cannot be served (no email, Clerk unreachable…).
     Refused(ApiError),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refresh {
-    /// 307 to the frontend API's handshake; `redirect_count` is the loop counter so far.
-    Handshake {
-        location: String,
-        redirect_count: u32,
-        reason: &'static str,
-    },
-    /// No secret key: a page that lets ClerkJS refresh the cookie, then reloads.
-    Interstitial {
-        redirect_count: u32,
-        reason: &'static str,
-    },
-    /// A development instance's handshake came back: reload without its query parameters.
-    Reload { location: String },
 }
 
 /// Why a page cannot be shown as asked; pages turn it into their answer.
@@ -185,14 +169,4 @@ async fn visit(request: &Request<'_>, clerk: &Clerk) -> (VisitorState, AuthOutco
             }
         }
     }
-}
-
-/// The `Set-Cookie` directives of the handshake resolved for this request, byte for byte and in
-/// Clerk's order; the security headers fairing adds them to whatever the request answers.
-#[derive(Debug, Default)]
-pub struct HandshakeCookies(pub Vec<String>);
-
-/// The handshake's `Set-Cookie` directives for this request's answer (none for most requests).
-pub fn handshake_cookies<'r>(request: &'r Request<'_>) -> &'r [String] {
-    &request.local_cache(HandshakeCookies::default).0
 }
