@@ -113,7 +113,7 @@ async fn serve_local_app_on_database() -> (String, String) {
 
 /// Serves the app of `settings` on a free port of 127.0.0.1; returns its base URL and the URL of
 /// its database.
-async fn serve(settings: Settings) -> (String, String) {
+pub(crate) async fn serve(settings: Settings) -> (String, String) {
     let (figment, database_url) = settings.figment().await;
     let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
     let (tx, rx) = tokio::sync::oneshot::channel();

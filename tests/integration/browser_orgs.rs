@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use fantoccini::cookies::Cookie;
 use fantoccini::Locator;
-use rocket::fairing::AdHoc;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -69,23 +68,7 @@ async fn serve_clerk_app(fake: &FakeClerk) -> String {
             "clerk_ui_url",
             &format!("{}/npm/ui.browser.js", fake.api_url()),
         );
-    let (figment, _) = settings.figment().await;
-    let figment = figment.merge(("port", 0)).merge(("address", "127.0.0.1"));
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = std::sync::Mutex::new(Some(tx));
-    let rocket = clerk_rocket::build(figment).attach(AdHoc::on_liftoff("port", move |rocket| {
-        Box::pin(async move {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(rocket.config().port);
-            }
-        })
-    }));
-    tokio::spawn(async move { rocket.launch().await });
-    let port = tokio::time::timeout(Duration::from_secs(30), rx)
-        .await
-        .expect("the app starts")
-        .unwrap();
-    format!("http://127.0.0.1:{port}")
+    crate::browser::serve(settings).await.0
 }
 
 /// Waits for the element `id` to be mounted by the stand-in; the component it was mounted as.
